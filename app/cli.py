@@ -1,0 +1,168 @@
+"""The `phospho` command: serve, migrate, keys and users.
+
+Results a script may capture (a new key) go to stdout; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from app.db import DatabaseConfigError, apply_migrations, close_orm, init_orm
+from app.errors import PhosphoError
+from app.settings import Settings
+
+
+def _stderr(*parts: Any) -> None:
+    print(*parts, file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the server (one process; SQLite migrations applied at start)."""
+    import uvicorn
+
+    from app.factory import create_app
+
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    _stderr(f"phospho listening on http://{settings.host}:{settings.port}")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _with_orm(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    if settings.is_sqlite:
+        await apply_migrations(settings.resolved_database_url)
+    await init_orm(settings)
+    try:
+        return await work()
+    finally:
+        await close_orm()
+
+
+async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply pending migrations explicitly (required once per release on PostgreSQL)."""
+    applied = await apply_migrations(settings.resolved_database_url)
+    _stderr("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+async def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a key (and the project when missing); print the full key once on stdout."""
+    from app.services.keys import create_api_key
+    from app.services.projects import get_or_create_project
+
+    async def work() -> int:
+        project = await get_or_create_project(args.project)
+        created = await create_api_key(project.id, args.name)
+        _stderr(f"created key {created.key.prefix}… ({args.name}) for project {project.name!r}")
+        _stderr("this is the only time the full key is shown:")
+        print(created.secret)
+        return 0
+
+    return await _with_orm(settings, work)
+
+
+async def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List a project's keys."""
+    from app.services.keys import list_api_keys
+    from app.services.projects import find_project
+
+    async def work() -> int:
+        project = await find_project(args.project)
+        print(f"{'PREFIX':<14}{'NAME':<20}{'CREATED':<22}{'LAST USED':<22}STATUS")
+        for key in await list_api_keys(project.id):
+            last = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
+            status = "revoked" if key.revoked_at else "active"
+            created = key.created_at.strftime("%Y-%m-%d %H:%M")
+            print(f"{key.prefix:<14}{key.name[:19]:<20}{created:<22}{last:<22}{status}")
+        return 0
+
+    return await _with_orm(settings, work)
+
+
+async def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke a key by its display prefix; it gets 401 from its next request on."""
+    from app.services.keys import revoke_api_key
+
+    async def work() -> int:
+        key = await revoke_api_key(args.prefix)
+        _stderr(f"revoked key {key.prefix}… ({key.name})")
+        return 0
+
+    return await _with_orm(settings, work)
+
+
+async def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a dashboard account (the way in when sign-up is closed)."""
+    from app.services.users import create_user
+
+    async def work() -> int:
+        user = await create_user(args.email, args.password, args.project)
+        _stderr(f"created user {user.email}")
+        return 0
+
+    return await _with_orm(settings, work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="phospho", description="phospho server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (default: PHOSPHO_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PHOSPHO_PORT)")
+    serve.set_defaults(func=cmd_serve, sync=True)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create a key; prints it once")
+    create.add_argument("--project", required=True, help="project name (created when missing)")
+    create.add_argument("--name", default="default", help="a label for the key")
+    create.set_defaults(func=cmd_keys_create)
+    listing = keys.add_parser("list", help="list a project's keys")
+    listing.add_argument("--project", required=True)
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key by its prefix")
+    revoke.add_argument("prefix", help="the key's display prefix, e.g. ph_AbCdEfGh")
+    revoke.set_defaults(func=cmd_keys_revoke)
+
+    users = sub.add_parser("users", help="manage dashboard users")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    ucreate = users_sub.add_parser("create", help="create a dashboard account")
+    ucreate.add_argument("--email", required=True)
+    ucreate.add_argument("--password", required=True)
+    ucreate.add_argument("--project", help="project to own (default: a new one)")
+    ucreate.set_defaults(func=cmd_users_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `phospho` console script."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if getattr(args, "sync", False):
+            return int(args.func(args, settings))
+        return int(asyncio.run(args.func(args, settings)))
+    except (PhosphoError, DatabaseConfigError) as exc:
+        _stderr(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

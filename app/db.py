@@ -1,0 +1,167 @@
+"""Database wiring: the Tortoise config, durable-commit checks, migrations and connections.
+
+On SQLite the writer (group commit) owns the `default` connection; reads go through a separate
+`reader` connection so that they never queue behind a write transaction (WAL allows both).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.settings import Settings
+from models import MODEL_MODULES
+
+log = logging.getLogger("phospho.db")
+
+APP_LABEL = "models"
+WRITER = "default"
+READER = "reader"
+
+
+class DatabaseConfigError(RuntimeError):
+    """The database is missing or not configured for durable commits."""
+
+
+def dialect_of(url: str) -> str:
+    """`sqlite` or `postgres`, from a database URL; anything else is refused."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgres", "postgresql", "asyncpg"):
+        return "postgres"
+    raise DatabaseConfigError(
+        f"unsupported database URL scheme {scheme!r}: use sqlite:// or postgres://"
+    )
+
+
+def _sqlite_connection(path: str) -> dict[str, Any]:
+    # busy_timeout first: the CLI may write while the server runs. synchronous=FULL with WAL
+    # fsyncs the log at every commit, so an acknowledged event survives a power loss.
+    return {
+        "engine": "tortoise.backends.sqlite",
+        "credentials": {
+            "file_path": path,
+            "busy_timeout": 10000,
+            "journal_mode": "WAL",
+            "synchronous": "FULL",
+            "foreign_keys": "ON",
+        },
+    }
+
+
+def tortoise_config(url: str, *, with_reader: bool = True) -> dict[str, Any]:
+    """The Tortoise config for `url`, with aerich's model in the same app for migrations."""
+    conns: dict[str, Any]
+    if dialect_of(url) == "sqlite":
+        path = url.split("://", 1)[1].split("?", 1)[0]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conns = {WRITER: _sqlite_connection(path)}
+        if with_reader:
+            conns[READER] = _sqlite_connection(path)
+    else:
+        conns = {WRITER: url.replace("postgresql://", "postgres://", 1)}
+    return {
+        "connections": conns,
+        "apps": {
+            APP_LABEL: {
+                "models": [*MODEL_MODULES, "aerich.models"],
+                "default_connection": WRITER,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def migrations_dir(dialect: str) -> Path:
+    """Where the aerich migrations of `dialect` live, in a checkout or an installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "migrations" / dialect
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("app.migrations") / dialect))
+
+
+async def apply_migrations(url: str) -> list[str]:
+    """Apply every pending migration to the database at `url`; returns the applied versions."""
+    from aerich import Command
+
+    config = tortoise_config(url, with_reader=False)
+    location = migrations_dir(dialect_of(url))
+    async with Command(config, app=APP_LABEL, location=str(location)) as command:
+        applied: list[str] = await command.upgrade(run_in_transaction=True)
+    return applied
+
+
+async def pending_migrations(url: str) -> list[str]:
+    """Migration files not yet applied to the database at `url`."""
+    from aerich import Command
+
+    config = tortoise_config(url, with_reader=False)
+    location = migrations_dir(dialect_of(url))
+    async with Command(config, app=APP_LABEL, location=str(location)) as command:
+        heads: list[str] = await command.heads()
+    return heads
+
+
+async def init_orm(settings: Settings) -> None:
+    """Open the ORM for the app and check that commits are durable."""
+    url = settings.resolved_database_url
+    # Global fallback: uvicorn runs the lifespan and each request in different tasks, and
+    # Tortoise 1.x otherwise keeps its state in a context variable of the initialising task.
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    await check_durability(dialect_of(url))
+
+
+async def close_orm() -> None:
+    """Close every connection opened by `init_orm`."""
+    await Tortoise.close_connections()
+
+
+def writer() -> BaseDBAsyncClient:
+    """The connection that the group-commit writer owns."""
+    conn: BaseDBAsyncClient = connections.get(WRITER)
+    return conn
+
+
+def reader() -> BaseDBAsyncClient:
+    """The connection for reads: separate from the writer on SQLite, the pool on PostgreSQL."""
+    try:
+        conn: BaseDBAsyncClient = connections.get(READER)
+    except Exception:  # PostgreSQL: one pool serves both.
+        conn = connections.get(WRITER)
+    return conn
+
+
+def is_postgres(conn: BaseDBAsyncClient) -> bool:
+    """Whether `conn` talks to PostgreSQL (placeholders `$n`) rather than SQLite (`?`)."""
+    return bool(conn.capabilities.dialect == "postgres")
+
+
+async def check_durability(dialect: str) -> None:
+    """Refuse to run unless a commit is durable (WAL + synchronous=FULL, synchronous_commit)."""
+    conn = writer()
+    if dialect == "sqlite":
+        _, mode = await conn.execute_query("PRAGMA journal_mode")
+        _, sync = await conn.execute_query("PRAGMA synchronous")
+        journal, level = str(mode[0][0]).lower(), int(sync[0][0])
+        if journal != "wal" or level != 2:
+            raise DatabaseConfigError(
+                f"SQLite must run with journal_mode=WAL and synchronous=FULL "
+                f"(got journal_mode={journal}, synchronous={level})"
+            )
+        return
+    _, rows = await conn.execute_query("SHOW synchronous_commit")
+    value = str(next(iter(rows[0].values()))) if rows else ""
+    if value != "on":
+        raise DatabaseConfigError(
+            f"PostgreSQL synchronous_commit is {value!r}; phospho acknowledges an event only "
+            "once it is durable, so set it to 'on' for this database or role"
+        )
+    log.info("PostgreSQL synchronous_commit=on")

@@ -1,0 +1,66 @@
+"""`create_app(settings)`: builds the whole application; nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import api
+from app.api.errors import install_error_handlers
+from app.db import DatabaseConfigError, apply_migrations, close_orm, init_orm, pending_migrations
+from app.limits import BodyLimitMiddleware
+from app.services.ingest import Ingestor
+from app.settings import Settings
+from web import build_router, static_files
+
+log = logging.getLogger("phospho")
+
+
+async def prepare_database(settings: Settings) -> None:
+    """SQLite: apply pending migrations. PostgreSQL: refuse to start until `phospho migrate`."""
+    url = settings.resolved_database_url
+    if settings.is_sqlite:
+        applied = await apply_migrations(url)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        return
+    pending = await pending_migrations(url)
+    if pending:
+        raise DatabaseConfigError(
+            f"the database has {len(pending)} pending migration(s); run `phospho migrate` first"
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI application for `settings` (read from the environment when omitted)."""
+    settings = settings or Settings()
+    ingestor = Ingestor(max_batch=settings.commit_batch_max)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.ensure_secret_key()
+        await prepare_database(settings)
+        await init_orm(settings)
+        ingestor.writer.start()
+        try:
+            yield
+        finally:
+            await ingestor.writer.stop()
+            await close_orm()
+
+    app = FastAPI(title="phospho", version="0.1.0", lifespan=lifespan, docs_url="/api/docs")
+    app.state.settings = settings
+    app.state.ingestor = ingestor
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(build_router())
+    app.mount("/static", static_files(), name="static")
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        per_path={"/api/v1/events/batch": settings.max_batch_body_bytes},
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Services: write path, reads, auth. Tenant scoping lives here; no web framework imports."""

@@ -1,0 +1,265 @@
+"""The write path: log events (one or a batch) and add feedback.
+
+REST routes and GraphQL mutations call `Ingestor.log_event`, `log_events` and `add_feedback`
+with already-parsed JSON; validation, idempotent retries and tenant checks all live here.
+Writes are queued to the group-commit writer, so a result means the data is durably stored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized
+from app.ids import new_session_key, uuid7
+from app.services import store
+from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
+from app.services.validation import (
+    LogEventInput,
+    TypedMetadata,
+    typed_metadata,
+    validate_batch,
+    validate_event,
+    validate_feedback,
+)
+from app.services.writer import GroupCommitWriter
+
+KEY_TOUCH_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A validated event waiting for its commit."""
+
+    id: uuid.UUID
+    client_id: bool
+    session_key: str
+    user_id: str | None
+    input: str
+    output: str
+    metadata_json: str | None
+    typed: TypedMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What a client gets back for a stored event; `duplicate` marks an idempotent retry."""
+
+    event_id: uuid.UUID
+    session_id: str
+    created_at: datetime
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackResult:
+    """What a client gets back for stored feedback."""
+
+    feedback_id: uuid.UUID
+    event_id: uuid.UUID
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventsJob:
+    """Events from one request; they commit all together or not at all."""
+
+    principal: Principal
+    events: tuple[PreparedEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackJob:
+    """One feedback from one request."""
+
+    principal: Principal
+    feedback_id: uuid.UUID
+    event_id: uuid.UUID
+    score: int
+    comment: str | None
+
+
+Job = EventsJob | FeedbackJob
+
+
+def prepare_event(event: LogEventInput, loc: tuple[Any, ...]) -> PreparedEvent:
+    """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised."""
+    typed = typed_metadata(event.metadata, (*loc, "metadata"))
+    return PreparedEvent(
+        id=event.event_id or uuid7(),
+        client_id=event.event_id is not None,
+        session_key=event.session_id or new_session_key(),
+        user_id=event.user_id,
+        input=event.input,
+        output=event.output,
+        metadata_json=orjson.dumps(event.metadata).decode() if event.metadata is not None else None,
+        typed=typed,
+    )
+
+
+class Ingestor:
+    """Entry point of the write path; owns the group-commit writer."""
+
+    def __init__(self, *, max_batch: int = 512) -> None:
+        self.writer: GroupCommitWriter[Job] = GroupCommitWriter(self._commit, max_batch=max_batch)
+        self._touched: dict[int, float] = {}
+
+    async def log_event(self, principal: Principal, body: Any) -> EventResult:
+        """Validate and durably store one event."""
+        event = prepare_event(validate_event(body), ("body",))
+        results: list[EventResult] = await self.writer.submit(EventsJob(principal, (event,)))
+        return results[0]
+
+    async def log_events(self, principal: Principal, body: Any) -> list[EventResult]:
+        """Validate a batch (all or nothing) and durably store it; results in input order."""
+        batch = validate_batch(body)
+        events = tuple(
+            prepare_event(item, ("body", "events", index))
+            for index, item in enumerate(batch.events)
+        )
+        results: list[EventResult] = await self.writer.submit(EventsJob(principal, events))
+        return results
+
+    async def add_feedback(self, principal: Principal, event_id: str, body: Any) -> FeedbackResult:
+        """Store feedback on one of the caller's events; any other event is NotFound."""
+        target = _parse_event_id(event_id)
+        feedback = validate_feedback(body)
+        job = FeedbackJob(principal, uuid7(), target, feedback.score, feedback.comment)
+        result: FeedbackResult = await self.writer.submit(job)
+        return result
+
+    async def _commit(self, tx: BaseDBAsyncClient, jobs: list[Job]) -> list[Any]:
+        now = datetime.now(UTC)
+        key_ids = sorted({job.principal.key_id for job in jobs})
+        active = await store.active_key_ids(tx, key_ids)
+        outcomes: list[Any] = [None] * len(jobs)
+        events: list[tuple[int, EventsJob]] = []
+        feedback: list[tuple[int, FeedbackJob]] = []
+        for index, job in enumerate(jobs):
+            if job.principal.key_id not in active:
+                outcomes[index] = Unauthorized(UNAUTHORIZED_MESSAGE)
+            elif isinstance(job, EventsJob):
+                events.append((index, job))
+            else:
+                feedback.append((index, job))
+        event_outcomes = await _commit_events(tx, [job for _, job in events], now)
+        for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
+            outcomes[index] = event_outcome
+        feedback_outcomes = await _commit_feedback(tx, [job for _, job in feedback], now)
+        for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
+            outcomes[index] = feedback_outcome
+        await self._touch_keys(tx, [key for key in key_ids if key in active], now)
+        return outcomes
+
+    async def _touch_keys(self, tx: BaseDBAsyncClient, key_ids: list[int], now: datetime) -> None:
+        # last_used_at is kept to the minute: one UPDATE per key per minute, not per request.
+        clock = time.monotonic()
+        stale = [key for key in key_ids if clock - self._touched.get(key, -1e9) > KEY_TOUCH_SECONDS]
+        if stale:
+            await store.touch_keys(tx, stale, now)
+            self._touched.update(dict.fromkeys(stale, clock))
+
+
+def _parse_event_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("event not found") from None
+
+
+async def _commit_events(
+    tx: BaseDBAsyncClient, jobs: list[EventsJob], now: datetime
+) -> list[list[EventResult] | PhosphoError]:
+    if not jobs:
+        return []
+    client_ids = [e.id for job in jobs for e in job.events if e.client_id]
+    seen: dict[uuid.UUID, tuple[int, EventResult]] = {}
+    if client_ids:
+        for event_id, row in (await store.existing_events(tx, client_ids)).items():
+            original = EventResult(
+                event_id, row["session_key"], store.as_datetime(row["created_at"]), True
+            )
+            seen[event_id] = (int(row["project_id"]), original)
+    outcomes: list[list[EventResult] | PhosphoError] = []
+    rows: list[list[Any]] = []
+    sessions: dict[tuple[int, str], list[Any]] = {}
+    for job in jobs:
+        outcome = _resolve_events(job, seen, now)
+        outcomes.append(outcome)
+        if isinstance(outcome, PhosphoError):
+            continue
+        for event, result in zip(job.events, outcome, strict=True):
+            if not result.duplicate:
+                rows.append(_event_row(job.principal.project_id, event, now))
+                _count_session(sessions, job.principal.project_id, event, now)
+    await store.insert_events(tx, rows)
+    await store.upsert_sessions(tx, [[*key, *value] for key, value in sessions.items()])
+    return outcomes
+
+
+def _resolve_events(
+    job: EventsJob, seen: dict[uuid.UUID, tuple[int, EventResult]], now: datetime
+) -> list[EventResult] | PhosphoError:
+    """Results for a job's events; retries of stored ids answer with the original result."""
+    project = job.principal.project_id
+    local: dict[uuid.UUID, tuple[int, EventResult]] = {}
+    results: list[EventResult] = []
+    for event in job.events:
+        known = local.get(event.id) or seen.get(event.id)
+        if known is None:
+            result = EventResult(event.id, event.session_key, now)
+            local[event.id] = (project, EventResult(event.id, event.session_key, now, True))
+        elif known[0] != project:
+            return Conflict("event_id is already in use; generate a new one")
+        else:
+            result = known[1]
+        results.append(result)
+    seen.update(local)
+    return results
+
+
+def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> list[Any]:
+    typed = event.typed
+    return [
+        event.id, project_id, event.session_key, event.user_id, event.input, event.output,
+        event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms, now,
+    ]  # fmt: skip
+
+
+def _count_session(
+    sessions: dict[tuple[int, str], list[Any]], project_id: int, event: PreparedEvent, now: datetime
+) -> None:
+    entry = sessions.setdefault((project_id, event.session_key), [None, now, now, 0])
+    entry[0] = event.user_id or entry[0]
+    entry[3] += 1
+
+
+async def _commit_feedback(
+    tx: BaseDBAsyncClient, jobs: list[FeedbackJob], now: datetime
+) -> list[FeedbackResult | PhosphoError]:
+    if not jobs:
+        return []
+    owners = await store.events_of_projects(tx, sorted({job.event_id for job in jobs}))
+    outcomes: list[FeedbackResult | PhosphoError] = []
+    rows: list[list[Any]] = []
+    for job in jobs:
+        if owners.get(job.event_id) != job.principal.project_id:
+            outcomes.append(NotFound("event not found"))
+            continue
+        rows.append(
+            [job.feedback_id, job.principal.project_id, job.event_id, job.score, job.comment, now]
+        )
+        outcomes.append(FeedbackResult(job.feedback_id, job.event_id, job.score, job.comment, now))
+    await store.insert_feedback(tx, rows)
+    return outcomes
+
+
+__all__ = ["EventResult", "FeedbackResult", "Ingestor", "Invalid"]

@@ -1,0 +1,93 @@
+"""Configuration: one pydantic-settings class, every field read from a `PHOSPHO_` variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+class Settings(BaseSettings):
+    """Server settings; each field is documented in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOSPHO_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for the embedded SQLite database and the generated secret key.",
+    )
+    database_url: str = Field(
+        default="",
+        description=(
+            "Database URL: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`. "
+            "Empty means the embedded SQLite file `DATA_DIR/phospho.sqlite3`."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address `phospho serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `phospho serve` listens on.")
+    secret_key: str = Field(
+        default="",
+        description=(
+            "Secret for signing dashboard tokens. When empty, one is generated on first start "
+            "and kept in `DATA_DIR/secret_key`."
+        ),
+    )
+    signup_enabled: bool = Field(
+        default=True,
+        description="Whether anyone may create a dashboard account at /signup.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (bytes); larger bodies get 413.",
+    )
+    max_batch_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest body accepted by POST /api/v1/events/batch (bytes).",
+    )
+    commit_batch_max: int = Field(
+        default=512,
+        ge=1,
+        description="Most requests committed together in one group-commit transaction.",
+    )
+    log_level: str = Field(default="info", description="Log level of the server.")
+    access_log: bool = Field(default=False, description="Log one line per HTTP request.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir / 'phospho.sqlite3'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.resolved_database_url.startswith("sqlite:")
+
+    def ensure_secret_key(self) -> str:
+        """Return the secret key, generating and storing one in the data directory if unset."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / SECRET_FILE_NAME
+        if path.exists():
+            self.secret_key = path.read_text().strip()
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: two processes starting at once must not each write a different key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            self.secret_key = path.read_text().strip()
+            return self.secret_key
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        self.secret_key = key
+        return key

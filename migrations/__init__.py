@@ -1,0 +1,1 @@
+"""Ships the top-level migrations/ folder inside the wheel as `app.migrations`."""

@@ -1,0 +1,28 @@
+"""Tortoise models, one aggregate per module. `MODEL_MODULES` is what Tortoise and aerich load."""
+
+from models.api_key import ApiKey
+from models.event import Event
+from models.feedback import Feedback
+from models.project import Membership, Project
+from models.session import Session
+from models.user import User
+
+MODEL_MODULES = [
+    "models.project",
+    "models.user",
+    "models.api_key",
+    "models.session",
+    "models.event",
+    "models.feedback",
+]
+
+__all__ = [
+    "MODEL_MODULES",
+    "ApiKey",
+    "Event",
+    "Feedback",
+    "Membership",
+    "Project",
+    "Session",
+    "User",
+]

@@ -1,0 +1,36 @@
+"""Events: one logged LLM interaction, with recognised metadata lifted into typed columns."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.project import Project
+
+
+class Event(Model):
+    """An LLM interaction. `id` is a time-ordered UUID (v7) unless the client sent its own."""
+
+    id = fields.UUIDField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="events", on_delete=fields.CASCADE
+    )
+    session_key = fields.CharField(max_length=256)
+    user_id = fields.CharField(max_length=256, null=True)
+    input = fields.TextField()
+    output = fields.TextField()
+    # The metadata object exactly as the client sent it (recognised keys included).
+    metadata: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
+    # Recognised metadata, typed so that filters and charts never read JSON.
+    model = fields.CharField(max_length=256, null=True)
+    tokens_in = fields.BigIntField(null=True)
+    tokens_out = fields.BigIntField(null=True)
+    latency_ms = fields.FloatField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "events"
+        indexes = (
+            ("project", "created_at"),
+            ("project", "session_key", "created_at"),
+            ("project", "user_id", "created_at"),
+            ("project", "model", "created_at"),
+        )
