@@ -24,8 +24,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the server (one process; SQLite migrations applied at start)."""
     import uvicorn
 
-    from app.factory import create_app
+    from app.factory import create_app, preflight
 
+    asyncio.run(preflight(settings))
     if args.host:
         settings.host = args.host
     if args.port:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import OperationalError
 
 from app.settings import Settings
 from models import MODEL_MODULES
@@ -106,7 +107,10 @@ async def pending_migrations(url: str) -> list[str]:
     config = tortoise_config(url, with_reader=False)
     location = migrations_dir(dialect_of(url))
     async with Command(config, app=APP_LABEL, location=str(location)) as command:
-        heads: list[str] = await command.heads()
+        try:
+            heads: list[str] = await command.heads()
+        except OperationalError:  # an empty database has no `aerich` table yet
+            heads = await command.history()
     return heads
 
 

@@ -34,6 +34,13 @@ async def prepare_database(settings: Settings) -> None:
         )
 
 
+async def preflight(settings: Settings) -> None:
+    """Everything start-up checks, run once before serving so errors print as one clear line."""
+    await prepare_database(settings)
+    await init_orm(settings)
+    await close_orm()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI application for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
