@@ -1,0 +1,27 @@
+/** phospho-sdk: log LLM events and user feedback to a phospho server. */
+
+export { Phospho } from "./client.js";
+export { DEFAULT_BASE_URL } from "./config.js";
+export {
+  APIConnectionError,
+  APIError,
+  APITimeoutError,
+  AuthenticationError,
+  ConfigurationError,
+  NotFoundError,
+  PhosphoError,
+  RateLimitError,
+  ValidationError,
+} from "./errors.js";
+export type { APIErrorInit, ErrorItem } from "./errors.js";
+export type {
+  BatchOptions,
+  BatchStats,
+  FeedbackParams,
+  FeedbackResult,
+  LogEventParams,
+  LogResult,
+  Metadata,
+  PhosphoOptions,
+} from "./types.js";
+export { VERSION } from "./version.js";
