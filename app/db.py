@@ -1,7 +1,8 @@
 """Database wiring: the Tortoise config, durable-commit checks, migrations and connections.
 
-On SQLite the writer (group commit) owns the `default` connection; reads go through a separate
-`reader` connection so that they never queue behind a write transaction (WAL allows both).
+On SQLite the group-commit writer owns a connection of its own (app/services/write_backends.py);
+the ORM's `default` connection serves the rare other writes (keys, users), and reads go through
+a separate `reader` connection so that they never queue behind a write (WAL allows both).
 """
 
 from __future__ import annotations
@@ -56,11 +57,16 @@ def _sqlite_connection(path: str) -> dict[str, Any]:
     }
 
 
+def sqlite_path(url: str) -> str:
+    """The file path of a `sqlite://PATH` URL."""
+    return url.split("://", 1)[1].split("?", 1)[0]
+
+
 def tortoise_config(url: str, *, with_reader: bool = True) -> dict[str, Any]:
     """The Tortoise config for `url`, with aerich's model in the same app for migrations."""
     conns: dict[str, Any]
     if dialect_of(url) == "sqlite":
-        path = url.split("://", 1)[1].split("?", 1)[0]
+        path = sqlite_path(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conns = {WRITER: _sqlite_connection(path)}
@@ -129,7 +135,7 @@ async def close_orm() -> None:
 
 
 def writer() -> BaseDBAsyncClient:
-    """The connection that the group-commit writer owns."""
+    """The ORM's write connection (the ingest path has its own: see write_backends.py)."""
     conn: BaseDBAsyncClient = connections.get(WRITER)
     return conn
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -13,7 +13,7 @@ from app.services.ingest import EventResult, FeedbackResult
 
 def iso_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a `Z`, microseconds always present (so retries answer identically)."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def json_response(

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized
 from app.ids import new_session_key, uuid7
 from app.services import store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
+from app.services.store import Dialect, Plan
 from app.services.validation import (
     LogEventInput,
     TypedMetadata,
@@ -28,6 +28,7 @@ from app.services.validation import (
     validate_event,
     validate_feedback,
 )
+from app.services.write_backends import WriteBackend
 from app.services.writer import GroupCommitWriter
 
 KEY_TOUCH_SECONDS = 60.0
@@ -109,8 +110,16 @@ class Ingestor:
     """Entry point of the write path; owns the group-commit writer."""
 
     def __init__(self, *, max_batch: int = 512) -> None:
-        self.writer: GroupCommitWriter[Job] = GroupCommitWriter(self._commit, max_batch=max_batch)
+        self.writer: GroupCommitWriter[Job] = GroupCommitWriter(self._plan, max_batch=max_batch)
         self._touched: dict[int, float] = {}
+
+    async def start(self, backend: WriteBackend) -> None:
+        """Start accepting writes (in the app's lifespan)."""
+        await self.writer.start(backend)
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop."""
+        await self.writer.stop()
 
     async def log_event(self, principal: Principal, body: Any) -> EventResult:
         """Validate and durably store one event."""
@@ -136,10 +145,12 @@ class Ingestor:
         result: FeedbackResult = await self.writer.submit(job)
         return result
 
-    async def _commit(self, tx: BaseDBAsyncClient, jobs: list[Job]) -> list[Any]:
+    def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
+        """The group's transaction: check keys, store events, then feedback (which may target
+        events of the same group)."""
         now = datetime.now(UTC)
         key_ids = sorted({job.principal.key_id for job in jobs})
-        active = await store.active_key_ids(tx, key_ids)
+        active = yield from store.active_key_ids(d, key_ids)
         outcomes: list[Any] = [None] * len(jobs)
         events: list[tuple[int, EventsJob]] = []
         feedback: list[tuple[int, FeedbackJob]] = []
@@ -150,21 +161,21 @@ class Ingestor:
                 events.append((index, job))
             else:
                 feedback.append((index, job))
-        event_outcomes = await _commit_events(tx, [job for _, job in events], now)
+        event_outcomes = yield from _commit_events(d, [job for _, job in events], now)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome
-        feedback_outcomes = await _commit_feedback(tx, [job for _, job in feedback], now)
+        feedback_outcomes = yield from _commit_feedback(d, [job for _, job in feedback], now)
         for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
             outcomes[index] = feedback_outcome
-        await self._touch_keys(tx, [key for key in key_ids if key in active], now)
+        yield from self._touch_keys(d, [key for key in key_ids if key in active], now)
         return outcomes
 
-    async def _touch_keys(self, tx: BaseDBAsyncClient, key_ids: list[int], now: datetime) -> None:
+    def _touch_keys(self, d: Dialect, key_ids: list[int], now: datetime) -> Plan[None]:
         # last_used_at is kept to the minute: one UPDATE per key per minute, not per request.
         clock = time.monotonic()
         stale = [key for key in key_ids if clock - self._touched.get(key, -1e9) > KEY_TOUCH_SECONDS]
         if stale:
-            await store.touch_keys(tx, stale, now)
+            yield from store.touch_keys(d, stale, now)
             self._touched.update(dict.fromkeys(stale, clock))
 
 
@@ -175,15 +186,15 @@ def _parse_event_id(value: str) -> uuid.UUID:
         raise NotFound("event not found") from None
 
 
-async def _commit_events(
-    tx: BaseDBAsyncClient, jobs: list[EventsJob], now: datetime
-) -> list[list[EventResult] | PhosphoError]:
+def _commit_events(
+    d: Dialect, jobs: list[EventsJob], now: datetime
+) -> Plan[list[list[EventResult] | PhosphoError]]:
     if not jobs:
         return []
     client_ids = [e.id for job in jobs for e in job.events if e.client_id]
     seen: dict[uuid.UUID, tuple[int, EventResult]] = {}
     if client_ids:
-        for event_id, row in (await store.existing_events(tx, client_ids)).items():
+        for event_id, row in (yield from store.existing_events(d, client_ids)).items():
             original = EventResult(
                 event_id, row["session_key"], store.as_datetime(row["created_at"]), True
             )
@@ -200,8 +211,8 @@ async def _commit_events(
             if not result.duplicate:
                 rows.append(_event_row(job.principal.project_id, event, now))
                 _count_session(sessions, job.principal.project_id, event, now)
-    await store.insert_events(tx, rows)
-    await store.upsert_sessions(tx, [[*key, *value] for key, value in sessions.items()])
+    yield from store.insert_events(d, rows)
+    yield from store.upsert_sessions(d, [[*key, *value] for key, value in sessions.items()])
     return outcomes
 
 
@@ -242,12 +253,12 @@ def _count_session(
     entry[3] += 1
 
 
-async def _commit_feedback(
-    tx: BaseDBAsyncClient, jobs: list[FeedbackJob], now: datetime
-) -> list[FeedbackResult | PhosphoError]:
+def _commit_feedback(
+    d: Dialect, jobs: list[FeedbackJob], now: datetime
+) -> Plan[list[FeedbackResult | PhosphoError]]:
     if not jobs:
         return []
-    owners = await store.events_of_projects(tx, sorted({job.event_id for job in jobs}))
+    owners = yield from store.event_projects(d, sorted({job.event_id for job in jobs}))
     outcomes: list[FeedbackResult | PhosphoError] = []
     rows: list[list[Any]] = []
     for job in jobs:
@@ -258,7 +269,7 @@ async def _commit_feedback(
             [job.feedback_id, job.principal.project_id, job.event_id, job.score, job.comment, now]
         )
         outcomes.append(FeedbackResult(job.feedback_id, job.event_id, job.score, job.comment, now))
-    await store.insert_feedback(tx, rows)
+    yield from store.insert_feedback(d, rows)
     return outcomes
 
 

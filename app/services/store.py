@@ -1,38 +1,66 @@
-"""The SQL of the write path, run inside one group-commit transaction.
+"""The SQL of the write path, as a plan of operations run inside one group-commit transaction.
 
-Hand-written SQL rather than ORM objects: this is the hot path, and one `executemany` per table
-per commit is what makes durable ingestion cheap. The same statements serve SQLite and
-PostgreSQL; only placeholders (`?` vs `$n`) and the UUID parameter type differ.
+The plan is written once, without I/O: functions here are generators that `yield` a `Query`
+and receive its rows. A write backend (`app/services/write_backends.py`) drives
+the plan: on SQLite the whole transaction runs in one call on the writer thread (no event-loop
+round trip per statement); on PostgreSQL each operation is awaited on asyncpg. Hand-written SQL
+rather than ORM objects because this is the hot path: one multi-row statement per table per
+commit. (Not `executemany`: on SQLite it releases and re-takes the GIL for every row, and each
+re-take stalls the event loop thread.)
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
-from app.db import is_postgres
-
 T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\?")
-MAX_PARAMS = 900  # well below SQLite's and asyncpg's limits on bound parameters
+# Bound parameters per statement: SQLite allows 32766 since 3.32 (999 before), PostgreSQL 32767.
+MAX_PARAMS = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 900
 
 
-def sql_for(conn: BaseDBAsyncClient, sql: str) -> str:
-    """Rewrite `?` placeholders to `$1, $2, …` for PostgreSQL."""
-    if not is_postgres(conn):
-        return sql
-    counter = iter(range(1, 1_000_000))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Run one statement; the plan receives its rows as dicts."""
+
+    sql: str
+    params: list[Any]
 
 
-def uuid_param(conn: BaseDBAsyncClient, value: uuid.UUID) -> Any:
-    """UUIDs are native on PostgreSQL and `char(36)` text on SQLite (Tortoise's convention)."""
-    return value if is_postgres(conn) else str(value)
+Op = Query
+Plan = Generator[Op, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between SQLite and PostgreSQL in the write path's SQL and parameters."""
+
+    postgres: bool
+
+    def sql(self, text: str) -> str:
+        """Rewrite `?` placeholders to `$1, $2, …` for PostgreSQL."""
+        if not self.postgres:
+            return text
+        counter = iter(range(1, 1_000_000))
+        return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", text)
+
+    def uuid(self, value: uuid.UUID) -> Any:
+        """UUIDs are native on PostgreSQL and `char(36)` text on SQLite (Tortoise's convention)."""
+        return value if self.postgres else str(value)
+
+    def time(self, value: datetime) -> Any:
+        """Timestamps: native on PostgreSQL; on SQLite the text form Tortoise reads and writes."""
+        return value if self.postgres else value.isoformat(" ")
+
+
+SQLITE = Dialect(postgres=False)
+POSTGRES = Dialect(postgres=True)
 
 
 def as_datetime(value: Any) -> datetime:
@@ -48,43 +76,45 @@ def chunks(items: Sequence[T], size: int = MAX_PARAMS) -> Iterable[Sequence[T]]:
         yield items[start : start + size]
 
 
-async def select_in(
-    conn: BaseDBAsyncClient, sql: str, values: Sequence[Any], *, prefix: Sequence[Any] = ()
-) -> list[Any]:
+def select_in(
+    d: Dialect, sql: str, values: Sequence[Any], *, prefix: Sequence[Any] = ()
+) -> Plan[list[Any]]:
     """Run `sql` (containing one `{in}` marker) for every chunk of `values`; rows concatenated."""
     rows: list[Any] = []
     for part in chunks(values):
         text = sql.replace("{in}", ", ".join("?" * len(part)))
-        _, found = await conn.execute_query(sql_for(conn, text), [*prefix, *part])
-        rows.extend(found)
+        rows.extend((yield Query(d.sql(text), [*prefix, *part])))
     return rows
 
 
-async def active_key_ids(conn: BaseDBAsyncClient, key_ids: Sequence[int]) -> set[int]:
+def insert_rows(
+    d: Dialect, head: str, row_sql: str, rows: list[list[Any]], *, tail: str = ""
+) -> Plan[None]:
+    """`head VALUES row, row, … tail` in as few statements as the parameter limit allows."""
+    per_statement = max(1, MAX_PARAMS // max(1, len(rows[0]))) if rows else 1
+    for part in chunks(rows, per_statement):
+        values = ", ".join([row_sql] * len(part))
+        params = [value for row in part for value in row]
+        yield Query(d.sql(f"{head} {values} {tail}".rstrip()), params)
+
+
+def active_key_ids(d: Dialect, key_ids: Sequence[int]) -> Plan[set[int]]:
     """Which of these keys are still unrevoked, read inside the commit transaction."""
-    rows = await select_in(
-        conn, "SELECT id FROM api_keys WHERE revoked_at IS NULL AND id IN ({in})", key_ids
-    )
+    sql = "SELECT id FROM api_keys WHERE revoked_at IS NULL AND id IN ({in})"
+    rows = yield from select_in(d, sql, key_ids)
     return {int(row["id"]) for row in rows}
 
 
-async def touch_keys(conn: BaseDBAsyncClient, key_ids: Sequence[int], now: datetime) -> None:
+def touch_keys(d: Dialect, key_ids: Sequence[int], now: datetime) -> Plan[None]:
     """Record `last_used_at` for keys (called at most once a minute per key)."""
-    await select_in(
-        conn, "UPDATE api_keys SET last_used_at = ? WHERE id IN ({in})", key_ids, prefix=[now]
-    )
+    sql = "UPDATE api_keys SET last_used_at = ? WHERE id IN ({in})"
+    yield from select_in(d, sql, key_ids, prefix=[d.time(now)])
 
 
-async def existing_events(
-    conn: BaseDBAsyncClient, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, Any]:
+def existing_events(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID, Any]]:
     """Stored events among `ids` (for idempotent retries): id -> row with project and session."""
-    params = [uuid_param(conn, value) for value in ids]
-    rows = await select_in(
-        conn,
-        "SELECT id, project_id, session_key, created_at FROM events WHERE id IN ({in})",
-        params,
-    )
+    sql = "SELECT id, project_id, session_key, created_at FROM events WHERE id IN ({in})"
+    rows = yield from select_in(d, sql, [d.uuid(value) for value in ids])
     return {uuid.UUID(str(row["id"])): row for row in rows}
 
 
@@ -94,27 +124,26 @@ EVENT_COLUMNS = (
 )
 
 
-async def insert_events(conn: BaseDBAsyncClient, rows: list[list[Any]]) -> None:
-    """Insert event rows (values in EVENT_COLUMNS order; id as a UUID, metadata as JSON text)."""
+def insert_events(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
+    """Insert event rows (values in EVENT_COLUMNS order; id a UUID, metadata JSON text)."""
     if not rows:
         return
-    postgres = is_postgres(conn)
-    if not postgres:
-        rows = [[str(row[0]), *row[1:]] for row in rows]
-    meta = "?::jsonb" if postgres else "?"
-    # Only constants are interpolated; every value is a bound parameter.
-    sql = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?)"  # noqa: S608
-    await conn.execute_many(sql_for(conn, sql), rows)
+    params = [[d.uuid(row[0]), *row[1:11], d.time(row[11])] for row in rows]
+    meta = "?::jsonb" if d.postgres else "?"
+    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?)"
+    yield from insert_rows(d, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", row_sql, params)
 
 
-async def upsert_sessions(conn: BaseDBAsyncClient, rows: list[list[Any]]) -> None:
+def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     """Create or extend sessions: rows of (project_id, key, user_id, first, last, count)."""
     if not rows:
         return
-    sql = (
+    # `rows` has one entry per (project, session): a multi-row upsert may touch a row only once.
+    head = (
         "INSERT INTO sessions "
-        "(project_id, session_key, user_id, first_event_at, last_event_at, event_count) "
-        "VALUES (?, ?, ?, ?, ?, ?) "
+        "(project_id, session_key, user_id, first_event_at, last_event_at, event_count) VALUES"
+    )
+    tail = (
         "ON CONFLICT (project_id, session_key) DO UPDATE SET "
         "event_count = sessions.event_count + excluded.event_count, "
         "first_event_at = CASE WHEN excluded.first_event_at < sessions.first_event_at "
@@ -123,26 +152,21 @@ async def upsert_sessions(conn: BaseDBAsyncClient, rows: list[list[Any]]) -> Non
         "THEN excluded.last_event_at ELSE sessions.last_event_at END, "
         "user_id = COALESCE(excluded.user_id, sessions.user_id)"
     )
-    await conn.execute_many(sql_for(conn, sql), rows)
+    params = [[*row[:3], d.time(row[3]), d.time(row[4]), row[5]] for row in rows]
+    yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail)
 
 
-async def events_of_projects(
-    conn: BaseDBAsyncClient, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
+def event_projects(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID, int]]:
     """Project of each stored event among `ids` (feedback targets), read in the transaction."""
-    params = [uuid_param(conn, value) for value in ids]
-    rows = await select_in(conn, "SELECT id, project_id FROM events WHERE id IN ({in})", params)
+    sql = "SELECT id, project_id FROM events WHERE id IN ({in})"
+    rows = yield from select_in(d, sql, [d.uuid(value) for value in ids])
     return {uuid.UUID(str(row["id"])): int(row["project_id"]) for row in rows}
 
 
-async def insert_feedback(conn: BaseDBAsyncClient, rows: list[list[Any]]) -> None:
+def insert_feedback(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     """Insert feedback rows: (id, project_id, event_id, score, comment, created_at)."""
     if not rows:
         return
-    if not is_postgres(conn):
-        rows = [[str(row[0]), row[1], str(row[2]), *row[3:]] for row in rows]
-    sql = (
-        "INSERT INTO feedback (id, project_id, event_id, score, comment, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)"
-    )
-    await conn.execute_many(sql_for(conn, sql), rows)
+    params = [[d.uuid(r[0]), r[1], d.uuid(r[2]), r[3], r[4], d.time(r[5])] for r in rows]
+    head = "INSERT INTO feedback (id, project_id, event_id, score, comment, created_at) VALUES"
+    yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params)

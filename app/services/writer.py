@@ -11,24 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from app.db import WRITER
 from app.errors import PhosphoError, Unavailable
+from app.services.store import Dialect, Plan
+from app.services.write_backends import WriteBackend
 
 log = logging.getLogger("phospho.writer")
 
 J = TypeVar("J")
-# Given the transaction and the jobs, return one outcome per job: a result, or a PhosphoError.
-CommitFn = Callable[[BaseDBAsyncClient, list[J]], Awaitable[list[Any]]]
+# Given the jobs, a plan that returns one outcome per job: a result, or a PhosphoError.
+PlanFn = Callable[[list[J], Dialect], Plan[list[Any]]]
 AfterCommitFn = Callable[[list[J], list[Any]], None]
 
 _STOP = object()
+# Under load, how many event-loop iterations the writer may wait for requests that are being
+# parsed to join the group. Measured at 16 connections: groups grow from 8 to 16 requests
+# (clients no longer alternate between two half-groups), throughput +20%, latency lower.
+GATHER_ITERATIONS = 8
 
 
 class GroupCommitWriter(Generic[J]):
@@ -36,21 +39,25 @@ class GroupCommitWriter(Generic[J]):
 
     def __init__(
         self,
-        commit: CommitFn[J],
+        plan: PlanFn[J],
         *,
         max_batch: int = 512,
         after_commit: AfterCommitFn[J] | None = None,
     ) -> None:
-        self._commit = commit
+        self._plan = plan
+        self._backend: WriteBackend | None = None
         self._after_commit = after_commit
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    def start(self) -> None:
-        """Start the writer task (inside the running event loop)."""
+    async def start(self, backend: WriteBackend) -> None:
+        """Open the backend and start the writer task (inside the running event loop)."""
+        await backend.open()
+        self._backend = backend
         self._closing = False
+        self._last_group = 0
         self._task = asyncio.create_task(self._run(), name="phospho-group-commit")
 
     async def stop(self) -> None:
@@ -60,6 +67,9 @@ class GroupCommitWriter(Generic[J]):
             self._queue.put_nowait(_STOP)
             await self._task
             self._task = None
+        if self._backend is not None:
+            await self._backend.close()
+            self._backend = None
 
     async def submit(self, job: J) -> Any:
         """Queue a job and wait until its transaction has committed; returns its result."""
@@ -75,6 +85,8 @@ class GroupCommitWriter(Generic[J]):
             first = await self._queue.get()
             if first is _STOP:
                 return
+            if self._last_group > 1:
+                await self._gather()
             batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
@@ -82,7 +94,20 @@ class GroupCommitWriter(Generic[J]):
                     self._queue.put_nowait(_STOP)
                     break
                 batch.append(item)
+            self._last_group = len(batch)
             await self._commit_batch(batch)
+
+    async def _gather(self) -> None:
+        """Let requests already in flight join the group: yield while the queue still grows.
+
+        Only after a group of several requests (concurrent load): a lone client never waits.
+        """
+        size = self._queue.qsize()
+        for _ in range(GATHER_ITERATIONS):
+            await asyncio.sleep(0)
+            if self._queue.qsize() == size:
+                return
+            size = self._queue.qsize()
 
     async def _commit_batch(self, batch: list[tuple[J, asyncio.Future[Any]]]) -> None:
         jobs = [job for job, _ in batch]
@@ -119,8 +144,9 @@ class GroupCommitWriter(Generic[J]):
         return Unavailable("the event could not be stored; retry with the same event_id")
 
     async def _transaction(self, jobs: list[J]) -> list[Any]:
-        async with in_transaction(WRITER) as tx:
-            outcomes = await self._commit(tx, jobs)
+        backend = self._backend
+        assert backend is not None, "writer not started"
+        outcomes = await backend.run(lambda: self._plan(jobs, backend.dialect))
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, PhosphoError):
                 raise outcome
