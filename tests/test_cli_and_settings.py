@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.settings import Settings
@@ -172,3 +173,15 @@ def test_postgres_server_refuses_to_start_with_pending_migrations(tmp_path: Path
             srv.start(timeout=30)
     finally:
         drop_pg_database(url)
+
+
+def test_openapi_documents_the_ingest_routes(server: Server) -> None:
+    schema = httpx.get(server.base_url + "/openapi.json").json()
+    for path in ("/api/v1/events", "/api/v1/events/batch", "/api/v1/events/{event_id}/feedback"):
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        name = body["schema"]["$ref"].rsplit("/", 1)[1]
+        assert name in schema["components"]["schemas"]
+    event_input = schema["components"]["schemas"]["LogEventInput"]
+    assert set(event_input["required"]) == {"input", "output"}
+    assert event_input["additionalProperties"] is False
+    assert httpx.get(server.base_url + "/api/docs").status_code == 200

@@ -4,8 +4,11 @@ from fastapi import APIRouter
 
 from app.api import events, health
 
-router = APIRouter(prefix="/api/v1")
-router.include_router(events.router)
-router.include_router(health.router)
+PREFIX = "/api/v1"
 
-__all__ = ["router"]
+router = APIRouter(prefix=PREFIX)
+router.include_router(health.router)
+for route in events.routes:
+    router.add_route(PREFIX + route.path, route.endpoint, methods=sorted(route.methods or ()))
+
+__all__ = ["PREFIX", "router"]

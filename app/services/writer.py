@@ -77,8 +77,9 @@ class GroupCommitWriter(Generic[J]):
             raise Unavailable("the server is shutting down; retry shortly")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((job, future))
-        # shield: a client that disconnects must not cancel a commit that others share.
-        return await asyncio.shield(future)
+        # If the caller is cancelled, only this future is: the job stays queued and commits
+        # (a client that retries with its event_id then gets the stored result).
+        return await future
 
     async def _run(self) -> None:
         while True:
