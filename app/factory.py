@@ -53,6 +53,9 @@ async def preflight(settings: Settings) -> None:
     await prepare_database(settings)
     await init_orm(settings)
     await close_orm()
+    backend = write_backend_for(settings.resolved_database_url)
+    await backend.open()  # e.g. refuses a second server on one SQLite file
+    await backend.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -185,3 +185,25 @@ def test_openapi_documents_the_ingest_routes(server: Server) -> None:
     assert set(event_input["required"]) == {"input", "output"}
     assert event_input["additionalProperties"] is False
     assert httpx.get(server.base_url + "/api/docs").status_code == 200
+
+
+def test_a_second_server_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    first = make_server("sqlite", tmp_path)
+    first.start()
+    try:
+        second = Server(backend="sqlite", data_dir=tmp_path / "b", database_url=first.database_url)
+        second.data_dir.mkdir()
+        with pytest.raises(RuntimeError, match="already serving"):
+            second.start(timeout=30)
+        assert "Traceback" not in second.log()
+        key = first.cli("keys", "create", "--project", "while-serving").stdout.strip()
+        ok = httpx.post(
+            first.base_url + "/api/v1/events",
+            json={"input": "q", "output": "a"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert ok.status_code == 201  # the CLI works beside the server; the server still serves
+    finally:
+        first.stop()
+    second.start()  # once the first has stopped, the file is free
+    second.stop()

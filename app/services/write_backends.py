@@ -11,6 +11,8 @@ PostgreSQL: the plan's operations are awaited on the Tortoise (asyncpg) pool, in
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.db import WRITER, dialect_of, sqlite_path
+from app.db import WRITER, DatabaseConfigError, dialect_of, sqlite_path
 from app.services.store import POSTGRES, SQLITE, Dialect, Plan
 
 T = TypeVar("T")
@@ -50,15 +52,20 @@ class SqliteWriteBackend:
         self._path = path
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phospho-writer")
         self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
 
     async def open(self) -> None:
-        """Open the connection on the writer thread, with the durable settings."""
+        """Claim the database for this process, then connect on the writer thread."""
+        self._lock_fd = claim_sqlite_writer(self._path)
         await self._call(self._open)
 
     async def close(self) -> None:
-        """Close the connection and stop the thread."""
+        """Close the connection, stop the thread and release the claim."""
         await self._call(self._close)
         self._thread.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = None
 
     async def run(self, plan: Callable[[], Plan[T]]) -> T:
         """Run the whole transaction on the writer thread."""
@@ -98,6 +105,25 @@ class SqliteWriteBackend:
                 raise IntegrityError(str(exc)) from exc
             raise
         return result
+
+
+def claim_sqlite_writer(path: str) -> int:
+    """Hold an exclusive lock beside the SQLite file for as long as this process serves it.
+
+    SQLite has one writer: a second server process (another `phospho serve`, or uvicorn
+    workers) would make the two group-commit writers queue behind each other's locks. The lock
+    dies with the process, `kill -9` included. CLI commands do not take it.
+    """
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseConfigError(
+            f"another phospho server is already serving {path}; SQLite allows one server "
+            "process (use PostgreSQL to run several)"
+        ) from None
+    return fd
 
 
 def _drive_sync(conn: sqlite3.Connection, plan: Plan[T]) -> T:
