@@ -95,11 +95,27 @@ def migrations_dir(dialect: str) -> Path:
     return Path(str(resources.files("app.migrations") / dialect))
 
 
+async def init_tortoise(config: dict[str, Any], *, global_fallback: bool = False) -> None:
+    """Initialise Tortoise for `config`, forgetting what an earlier initialisation cached.
+
+    Tortoise caches generated INSERT statements by connection name and table, and both
+    dialects name their connection `default`: without the reset, a process that opened SQLite
+    before PostgreSQL (the test suite, a migration after a check) would send SQLite SQL.
+    """
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
+    await Tortoise.init(config=config, _enable_global_fallback=global_fallback)
+
+
 async def apply_migrations(url: str) -> list[str]:
     """Apply every pending migration to the database at `url`; returns the applied versions."""
     from aerich import Command
 
     config = tortoise_config(url, with_reader=False)
+    # aerich initialises Tortoise only when it is not initialised yet: do it here, so an
+    # earlier initialisation in this process (maybe of another database) is not reused.
+    await init_tortoise(config)
     location = migrations_dir(dialect_of(url))
     async with Command(config, app=APP_LABEL, location=str(location)) as command:
         applied: list[str] = await command.upgrade(run_in_transaction=True)
@@ -111,6 +127,9 @@ async def pending_migrations(url: str) -> list[str]:
     from aerich import Command
 
     config = tortoise_config(url, with_reader=False)
+    # aerich initialises Tortoise only when it is not initialised yet: do it here, so an
+    # earlier initialisation in this process (maybe of another database) is not reused.
+    await init_tortoise(config)
     location = migrations_dir(dialect_of(url))
     async with Command(config, app=APP_LABEL, location=str(location)) as command:
         try:
@@ -125,7 +144,7 @@ async def init_orm(settings: Settings) -> None:
     url = settings.resolved_database_url
     # Global fallback: uvicorn runs the lifespan and each request in different tasks, and
     # Tortoise 1.x otherwise keeps its state in a context variable of the initialising task.
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    await init_tortoise(tortoise_config(url), global_fallback=True)
     await check_durability(dialect_of(url))
 
 

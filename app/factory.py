@@ -14,6 +14,8 @@ from app.api.errors import install_error_handlers
 from app.api.openapi import document_ingest_routes
 from app.db import DatabaseConfigError, apply_migrations, close_orm, init_orm, pending_migrations
 from app.limits import BodyLimitMiddleware
+from app.live import LiveBus
+from app.live_pg import PostgresBridge
 from app.services.ingest import Ingestor
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
@@ -61,7 +63,8 @@ async def preflight(settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI application for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
-    ingestor = Ingestor(max_batch=settings.commit_batch_max)
+    bus = LiveBus()
+    ingestor = Ingestor(max_batch=settings.commit_batch_max, bus=bus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,11 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await prepare_database(settings)
         await init_orm(settings)
         await ingestor.start(write_backend_for(settings.resolved_database_url))
+        bridge = None
+        if not settings.is_sqlite:
+            bridge = PostgresBridge(bus, settings.resolved_database_url, ingestor.origin)
+            await bridge.start()
         tune_gc()
         try:
             yield
         finally:
             await ingestor.stop()
+            if bridge is not None:
+                await bridge.stop()
             await close_orm()
 
     app = FastAPI(
@@ -87,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ingestor = ingestor
+    app.state.live = bus
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)

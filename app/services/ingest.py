@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from app import live_pg
 from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized
 from app.ids import new_session_key, uuid7
+from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
 from app.services.store import Dialect, Plan
@@ -109,8 +112,12 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...]) -> PreparedEvent:
 class Ingestor:
     """Entry point of the write path; owns the group-commit writer."""
 
-    def __init__(self, *, max_batch: int = 512) -> None:
-        self.writer: GroupCommitWriter[Job] = GroupCommitWriter(self._plan, max_batch=max_batch)
+    def __init__(self, *, max_batch: int = 512, bus: LiveBus | None = None) -> None:
+        self.bus = bus or LiveBus()
+        self.origin = uuid.uuid4().hex  # tags this process's notifications
+        self.writer: GroupCommitWriter[Job] = GroupCommitWriter(
+            self._plan, max_batch=max_batch, after_commit=self._publish
+        )
         self._touched: dict[int, float] = {}
 
     async def start(self, backend: WriteBackend) -> None:
@@ -145,6 +152,10 @@ class Ingestor:
         result: FeedbackResult = await self.writer.submit(job)
         return result
 
+    def _publish(self, jobs: list[Job], outcomes: list[Any]) -> None:
+        """After commit, before anyone is answered: tell live subscribers, in commit order."""
+        self.bus.publish(live_messages(jobs, outcomes))
+
     def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
         """The group's transaction: check keys, store events, then feedback (which may target
         events of the same group)."""
@@ -168,6 +179,9 @@ class Ingestor:
         for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
             outcomes[index] = feedback_outcome
         yield from self._touch_keys(d, [key for key in key_ids if key in active], now)
+        if d.postgres:  # other processes hear about the commit through LISTEN (app/live_pg.py)
+            payloads = live_pg.encode(self.origin, live_messages(jobs, outcomes))
+            yield from store.notify(d, live_pg.CHANNEL, payloads)
         return outcomes
 
     def _touch_keys(self, d: Dialect, key_ids: list[int], now: datetime) -> Plan[None]:
@@ -177,6 +191,25 @@ class Ingestor:
         if stale:
             yield from store.touch_keys(d, stale, now)
             self._touched.update(dict.fromkeys(stale, clock))
+
+
+def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]:
+    """The live-bus messages for what a group commit stored (retries of stored events excluded)."""
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            continue
+        project = job.principal.project_id
+        if isinstance(job, FeedbackJob):
+            yield FeedbackAdded(
+                project, job.feedback_id, job.event_id, job.score, outcome.created_at
+            )
+            continue
+        for event, result in zip(job.events, outcome, strict=True):
+            if not result.duplicate:
+                yield EventLogged(
+                    project, event.id, event.session_key, event.user_id, event.typed.model,
+                    result.created_at,
+                )  # fmt: skip
 
 
 def _parse_event_id(value: str) -> uuid.UUID:

@@ -170,3 +170,9 @@ def insert_feedback(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     params = [[d.uuid(r[0]), r[1], d.uuid(r[2]), r[3], r[4], d.time(r[5])] for r in rows]
     head = "INSERT INTO feedback (id, project_id, event_id, score, comment, created_at) VALUES"
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params)
+
+
+def notify(d: Dialect, channel: str, payloads: list[str]) -> Plan[None]:
+    """PostgreSQL NOTIFY inside the transaction: delivered on commit, dropped on rollback."""
+    for payload in payloads:
+        yield Query(d.sql("SELECT pg_notify(?, ?)"), [channel, payload])

@@ -1,0 +1,174 @@
+"""The live bus: what was just committed, pushed to whoever is watching a project.
+
+The group-commit writer publishes after each commit, in commit order. Each subscriber reads
+from its own bounded queue, so a slow reader never slows ingestion or other readers. A reader
+that falls behind is not silently skipped: once its queue is full it loses further messages
+and its next read returns an `Overflow` marker, telling it to resynchronise from the database
+(its messages carry ids and times, enough to query what it missed), after which it receives
+new messages again.
+
+Messages carry ids and the fields subscribers filter on, not whole events: consumers load what
+they show through the read services. That keeps a message small enough for PostgreSQL's
+NOTIFY (8 KB) when the bus spans processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+DEFAULT_QUEUE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class EventLogged:
+    """An event was committed."""
+
+    project_id: int
+    event_id: uuid.UUID
+    session_id: str
+    user_id: str | None
+    model: str | None
+    created_at: datetime
+    kind: Literal["event"] = "event"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAdded:
+    """Feedback was committed."""
+
+    project_id: int
+    feedback_id: uuid.UUID
+    event_id: uuid.UUID
+    score: int
+    created_at: datetime
+    kind: Literal["feedback"] = "feedback"
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """The subscriber fell behind and lost `missed` messages: it should resynchronise."""
+
+    missed: int
+    kind: Literal["overflow"] = "overflow"
+
+
+LiveMessage = EventLogged | FeedbackAdded
+
+
+def message_key(message: LiveMessage) -> uuid.UUID:
+    """What makes a message unique: the event's or the feedback's id."""
+    return message.event_id if isinstance(message, EventLogged) else message.feedback_id
+
+
+class Subscription:
+    """One reader's bounded view of a project's messages; use as an async context manager."""
+
+    def __init__(self, bus: LiveBus, project_id: int, max_queue: int) -> None:
+        self.project_id = project_id
+        self._bus = bus
+        self._queue: asyncio.Queue[LiveMessage] = asyncio.Queue(maxsize=max_queue)
+        self._missed = 0
+        self.closed = False
+
+    def offer(self, message: LiveMessage) -> None:
+        """Queue a message without ever waiting; count it as missed when the queue is full."""
+        if self._missed:  # after a loss, nothing more until the reader has seen the marker
+            self._missed += 1
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self._missed = 1
+
+    async def get(self) -> LiveMessage | Overflow:
+        """The next message in commit order, or an Overflow marker after messages were lost."""
+        # Deliver what was queued before the loss first: it is still in order.
+        if self._missed and self._queue.empty():
+            missed, self._missed = self._missed, 0
+            return Overflow(missed)
+        return await self._queue.get()
+
+    def close(self) -> None:
+        """Stop receiving and release the queue."""
+        if not self.closed:
+            self.closed = True
+            self._bus._remove(self)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LiveBus:
+    """In-process fan-out of committed writes to per-project subscribers."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[int, set[Subscription]] = {}
+        self._recent: deque[uuid.UUID] | None = None
+        self._recent_set: set[uuid.UUID] = set()
+
+    def remember(self, size: int) -> None:
+        """Keep the ids of the last `size` messages, so `publish(dedupe=True)` skips repeats."""
+        self._recent = deque(maxlen=size)
+
+    def subscribe(self, project_id: int, *, max_queue: int = DEFAULT_QUEUE_SIZE) -> Subscription:
+        """Start receiving the project's messages committed from now on."""
+        subscription = Subscription(self, project_id, max_queue)
+        self._subscribers.setdefault(project_id, set()).add(subscription)
+        return subscription
+
+    def publish(self, messages: Iterable[LiveMessage], *, dedupe: bool = False) -> None:
+        """Hand committed messages to every subscriber of their project; never blocks.
+
+        `dedupe` drops messages already published (a catch-up after a reconnect re-reads some).
+        """
+        if self._recent is not None:
+            messages = self._record(messages, dedupe)
+        subscribers = self._subscribers
+        if not subscribers:
+            return
+        for message in messages:
+            for subscription in subscribers.get(message.project_id, ()):
+                subscription.offer(message)
+
+    def project_ids(self) -> list[int]:
+        """Projects that have at least one subscriber."""
+        return list(self._subscribers)
+
+    def _record(self, messages: Iterable[LiveMessage], dedupe: bool) -> list[LiveMessage]:
+        recent, seen = self._recent, self._recent_set
+        assert recent is not None
+        kept: list[LiveMessage] = []
+        for message in messages:
+            key = message_key(message)
+            if key in seen:
+                if dedupe:
+                    continue
+            else:
+                if len(recent) == recent.maxlen:
+                    seen.discard(recent[0])
+                recent.append(key)
+                seen.add(key)
+            kept.append(message)
+        return kept
+
+    def subscriber_count(self, project_id: int | None = None) -> int:
+        """How many subscriptions are open (for one project, or in all)."""
+        if project_id is not None:
+            return len(self._subscribers.get(project_id, ()))
+        return sum(len(subs) for subs in self._subscribers.values())
+
+    def _remove(self, subscription: Subscription) -> None:
+        subs = self._subscribers.get(subscription.project_id)
+        if subs is not None:
+            subs.discard(subscription)
+            if not subs:
+                del self._subscribers[subscription.project_id]
