@@ -60,35 +60,35 @@ async def preflight(settings: Settings) -> None:
     await backend.close()
 
 
+@asynccontextmanager
+async def running(settings: Settings, ingestor: Ingestor) -> AsyncIterator[None]:
+    """Everything the server holds while it runs: database, writer, live bridge."""
+    settings.ensure_secret_key()
+    await prepare_database(settings)
+    await init_orm(settings)
+    await ingestor.start(write_backend_for(settings.resolved_database_url))
+    bridge = None
+    if not settings.is_sqlite:
+        bridge = PostgresBridge(ingestor.bus, settings.resolved_database_url, ingestor.origin)
+        await bridge.start()
+    tune_gc()
+    try:
+        yield
+    finally:
+        await ingestor.stop()
+        if bridge is not None:
+            await bridge.stop()
+        await close_orm()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI application for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
-    bus = LiveBus()
-    ingestor = Ingestor(max_batch=settings.commit_batch_max, bus=bus)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.ensure_secret_key()
-        await prepare_database(settings)
-        await init_orm(settings)
-        await ingestor.start(write_backend_for(settings.resolved_database_url))
-        bridge = None
-        if not settings.is_sqlite:
-            bridge = PostgresBridge(bus, settings.resolved_database_url, ingestor.origin)
-            await bridge.start()
-        tune_gc()
-        try:
-            yield
-        finally:
-            await ingestor.stop()
-            if bridge is not None:
-                await bridge.stop()
-            await close_orm()
-
+    ingestor = Ingestor(max_batch=settings.commit_batch_max, bus=LiveBus())
     app = FastAPI(
         title="phospho",
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=lambda _app: running(settings, ingestor),
         docs_url="/api/docs",
         # FastAPI's native OpenTelemetry looks up providers on every request (~12 µs measured
         # under load) even when none is configured; phospho does not export telemetry.
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ingestor = ingestor
-    app.state.live = bus
+    app.state.live = ingestor.bus
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)
