@@ -1,0 +1,436 @@
+"""The read services against real SQLite and PostgreSQL, seeded through the real write path."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.db import apply_migrations, close_orm, init_orm, reader
+from app.errors import Invalid, NotFound
+from app.services import reads
+from app.services.ingest import Ingestor
+from app.services.keys import Principal, create_api_key
+from app.services.projects import get_or_create_project
+from app.services.reads import EventFilter, FeedbackFilter, Page, SessionFilter
+from app.services.write_backends import write_backend_for
+from app.settings import Settings
+from tests.harness import BACKENDS, create_pg_database, drop_pg_database
+
+BATCH = 30
+
+
+@dataclass
+class Seeded:
+    """One stored event and what a reader should see of it."""
+
+    id: uuid.UUID
+    created_at: datetime
+    session: str
+    user: str | None
+    model: str | None
+    input: str
+    output: str
+    latest: int | None = None
+
+
+@dataclass
+class World:
+    """Two projects seeded through the Ingestor; `a` is rich, `b` overlaps it on purpose."""
+
+    backend: str
+    a: int
+    b: int
+    events: list[Seeded]
+    b_events: list[Seeded]
+    feedback: dict[uuid.UUID, list[int]] = field(default_factory=dict)
+
+    def newest_first(self, keep: Callable[[Seeded], bool] = lambda _: True) -> list[uuid.UUID]:
+        """Project A's events passing `keep`, in list order."""
+        kept = [e for e in self.events if keep(e)]
+        return [e.id for e in sorted(kept, key=lambda e: (e.created_at, e.id), reverse=True)]
+
+
+async def _principal(name: str) -> Principal:
+    project = await get_or_create_project(name)
+    key = await create_api_key(project.id)
+    return Principal(key_id=key.key.id, project_id=project.id)
+
+
+async def _log(ingestor: Ingestor, who: Principal, bodies: list[dict[str, Any]]) -> list[Seeded]:
+    results = await ingestor.log_events(who, {"events": bodies})
+    return [
+        Seeded(r.event_id, r.created_at, r.session_id, b.get("user_id"),
+               (b.get("metadata") or {}).get("model"), b["input"], b["output"])
+        for r, b in zip(results, bodies, strict=True)
+    ]  # fmt: skip
+
+
+SINGLES: list[dict[str, Any]] = [
+    {"input": "100% sure", "output": "x", "session_id": "s1", "user_id": "u2",
+     "metadata": {"model": "gpt-4o", "tokens_in": 5, "tokens_out": 7, "latency_ms": 12.5,
+                  "extra": "kept"}},
+    {"input": "plain 100 percent", "output": "x", "session_id": "s1", "user_id": "u2"},
+    {"input": "snake_case here", "output": "x", "session_id": "s2", "user_id": "u3",
+     "metadata": {"model": "claude-3"}},
+    {"input": "SNAKEXCASE", "output": "x", "session_id": "s2", "user_id": "u3"},
+    {"input": "Hello World", "output": "bye", "session_id": "s3"},
+    {"input": "q", "output": "well, hello there", "session_id": "s3"},
+    {"input": "back\\slash", "output": "x", "session_id": "s1", "user_id": "u2"},
+]  # fmt: skip
+
+
+async def _seed(ingestor: Ingestor, backend: str) -> World:
+    a, b = await _principal("reads-a"), await _principal("reads-b")
+    batch = [
+        {"input": f"batch {i}", "output": "ok", "session_id": "s-batch", "user_id": "u1",
+         "metadata": {"model": "gpt-4o" if i % 2 else "claude-3"}}
+        for i in range(BATCH)
+    ]  # fmt: skip
+    events = await _log(ingestor, a, batch)
+    for body in SINGLES:  # one at a time: each gets its own commit time
+        events += await _log(ingestor, a, [body])
+    b_events = await _log(ingestor, b, [
+        {"input": "batch 100% sure, hello", "output": "ok", "session_id": "s1", "user_id": "u1",
+         "metadata": {"model": "gpt-4o"}},
+        {"input": "only b", "output": "ok", "session_id": "only-b", "user_id": "only-b-user"},
+    ])  # fmt: skip
+    world = World(backend, a.project_id, b.project_id, events, b_events)
+    plan = [(events[BATCH], [1, 0]), (events[BATCH + 2], [0, 1]), (events[BATCH + 4], [1])]
+    for event, scores in plan:
+        for score in scores:  # sequential: later feedback is the latest
+            await ingestor.add_feedback(a, str(event.id), {"score": score, "comment": "c"})
+    # Submitted together (likely one commit, one created_at): the later submission wins.
+    first = events[0]
+    await asyncio.gather(*(ingestor.add_feedback(a, str(first.id), {"score": s}) for s in (1, 0)))
+    plan.append((first, [1, 0]))
+    for event, scores in plan:
+        event.latest = scores[-1]
+        world.feedback[event.id] = scores
+    await ingestor.add_feedback(b, str(b_events[0].id), {"score": 1})
+    return world
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    """A throwaway database per backend, migrated, with the ORM open and data seeded."""
+    backend = str(request.param)
+    tmp: Path = tmp_path_factory.mktemp(f"reads-{backend}")
+    url = f"sqlite://{tmp / 'phospho.sqlite3'}" if backend == "sqlite" else create_pg_database()
+    ingestor = Ingestor()
+    try:
+        await apply_migrations(url)
+        await init_orm(Settings(database_url=url, data_dir=tmp))
+        await ingestor.start(write_backend_for(url))
+        yield await _seed(ingestor, backend)
+    finally:
+        await ingestor.stop()
+        await close_orm()
+        if backend == "postgres":
+            drop_pg_database(url)
+
+
+async def _walk(
+    fetch: Callable[[str | None], Awaitable[Page[Any]]], limit: int = 1000
+) -> list[Any]:
+    """Every item of a paginated list, following end_cursor until has_next_page is false."""
+    items: list[Any] = []
+    after: str | None = None
+    for _ in range(limit):
+        page = await fetch(after)
+        items += page.items
+        if not page.has_next_page:
+            return items
+        assert page.end_cursor is not None
+        after = page.end_cursor
+    raise AssertionError("pagination did not end")
+
+
+def _ids(items: list[Any]) -> list[Any]:
+    return [item.id for item in items]
+
+
+@pytest.mark.parametrize("first", [1, 7, 100])
+async def test_list_events_walks_every_event_once_newest_first(world: World, first: int) -> None:
+    """Pages cover the batch sharing one created_at without duplicates or gaps."""
+    got = await _walk(lambda after: reads.list_events(world.a, first=first, after=after))
+    assert _ids(got) == world.newest_first()
+    assert len({e.created_at for e in world.events[:BATCH]}) == 1
+
+
+async def test_event_view_carries_every_field(world: World) -> None:
+    """Typed columns, metadata and an aware UTC time come back as stored."""
+    seeded = world.events[BATCH]
+    event = await reads.get_event(world.a, str(seeded.id))
+    assert (event.id, event.session_id, event.user_id) == (seeded.id, "s1", "u2")
+    assert (event.input, event.output, event.model) == ("100% sure", "x", "gpt-4o")
+    assert (event.tokens_in, event.tokens_out, event.latency_ms) == (5, 7, 12.5)
+    assert event.metadata is not None and event.metadata["extra"] == "kept"
+    assert event.created_at == seeded.created_at and event.created_at.utcoffset() == timedelta(0)
+    assert (await reads.get_event(world.a, world.events[BATCH + 1].id)).metadata is None
+
+
+def _matches(e: Seeded, f: EventFilter) -> bool:
+    text = (e.input + "\n" + e.output).lower()
+    state = {None: "none", 1: "positive", 0: "negative"}[e.latest]
+    return (
+        (f.session_id is None or e.session == f.session_id)
+        and (f.user_id is None or e.user == f.user_id)
+        and (f.model is None or e.model == f.model)
+        and (f.feedback is None or state == f.feedback)
+        and (f.since is None or e.created_at >= f.since)
+        and (f.until is None or e.created_at < f.until)
+        and (not f.search or f.search.lower() in text)
+    )
+
+
+FILTERS = [
+    EventFilter(session_id="s1"),
+    EventFilter(user_id="u3"),
+    EventFilter(model="gpt-4o"),
+    EventFilter(model="claude-3", session_id="s2"),
+    EventFilter(feedback="positive"),
+    EventFilter(feedback="negative"),
+    EventFilter(feedback="none", user_id="u2"),
+    EventFilter(search="100%"),
+    EventFilter(search="snake_case"),
+    EventFilter(search="_"),
+    EventFilter(search="\\"),
+    EventFilter(search="HELLO"),
+    EventFilter(search="batch", model="gpt-4o", user_id="u1"),
+    EventFilter(session_id="nope"),
+]
+
+
+@pytest.mark.parametrize("f", FILTERS, ids=repr)
+async def test_list_events_filters_match_the_seeded_data(world: World, f: EventFilter) -> None:
+    """Each filter and combination lists exactly the matching events, and counts them."""
+    expected = world.newest_first(lambda e: _matches(e, f))
+    got = await _walk(lambda after: reads.list_events(world.a, first=4, after=after, filter=f))
+    assert _ids(got) == expected
+    assert await reads.count_events(world.a, f) == len(expected)
+    page = await reads.list_events(world.a, first=2, filter=f, with_total=True)
+    assert page.total_count == len(expected)
+
+
+async def test_search_takes_like_wildcards_literally(world: World) -> None:
+    """`%` and `_` match themselves only; case is ignored."""
+    inputs = {e.input for e in await _walk(
+        lambda after: reads.list_events(world.a, after=after, filter=EventFilter(search="100%"))
+    )}  # fmt: skip
+    assert inputs == {"100% sure"}
+    found = await reads.list_events(world.a, filter=EventFilter(search="snake_case"))
+    assert [e.input for e in found.items] == ["snake_case here"]
+    found = await reads.list_events(world.a, filter=EventFilter(search="hello"))
+    assert {e.input for e in found.items} == {"Hello World", "q"}
+
+
+async def test_time_window_is_since_inclusive_until_exclusive(world: World) -> None:
+    """Events at exactly `since` are in, events at exactly `until` are out."""
+    since, until = world.events[BATCH + 1].created_at, world.events[BATCH + 4].created_at
+    f = EventFilter(since=since, until=until)
+    got = await _walk(lambda after: reads.list_events(world.a, first=2, after=after, filter=f))
+    assert _ids(got) == [e.id for e in reversed(world.events[BATCH + 1 : BATCH + 4])]
+    local = EventFilter(since=since.astimezone(datetime.now().astimezone().tzinfo))
+    assert await reads.count_events(world.a, local) == len(world.events) - BATCH - 1
+
+
+async def test_feedback_filter_uses_the_latest_feedback(world: World) -> None:
+    """An event rated 1 then 0 is negative; 0 then 1 is positive; unrated is none."""
+    positive = await reads.list_events(world.a, filter=EventFilter(feedback="positive"))
+    negative = await reads.list_events(world.a, filter=EventFilter(feedback="negative"))
+    assert set(_ids(list(positive.items))) == {
+        world.events[BATCH + 2].id,
+        world.events[BATCH + 4].id,
+    }
+    assert set(_ids(list(negative.items))) == {world.events[BATCH].id, world.events[0].id}
+    with pytest.raises(Invalid):
+        await reads.list_events(world.a, filter=EventFilter(feedback="meh"))  # type: ignore[arg-type]
+
+
+async def test_feedback_for_events_is_oldest_first_and_complete(world: World) -> None:
+    """The batch loader returns every key (empty lists too), entries in rating order."""
+    keys = [*world.feedback, world.events[5].id, world.b_events[0].id]
+    found = await reads.feedback_for_events(world.a, keys)
+    assert set(found) == set(keys)
+    for event_id, scores in world.feedback.items():
+        assert [f.score for f in found[event_id]] == scores
+    assert found[world.events[5].id] == [] and found[world.b_events[0].id] == []
+
+
+async def test_list_feedback_newest_first_with_filters(world: World) -> None:
+    """Feedback pages walk newest first; score and time filters narrow them."""
+    every = await _walk(lambda after: reads.list_feedback(world.a, first=2, after=after))
+    assert len(every) == sum(len(s) for s in world.feedback.values())
+    assert [(f.created_at, f.id) for f in every] == sorted(
+        ((f.created_at, f.id) for f in every), reverse=True
+    )
+    ones = await _walk(lambda after: reads.list_feedback(
+        world.a, first=1, after=after, filter=FeedbackFilter(score=1)
+    ))  # fmt: skip
+    assert len(ones) == sum(s.count(1) for s in world.feedback.values())
+    newest = every[0].created_at
+    recent = await reads.list_feedback(world.a, filter=FeedbackFilter(since=newest))
+    older = await reads.list_feedback(world.a, filter=FeedbackFilter(until=newest))
+    assert len(recent.items) + len(older.items) == len(every)
+    with pytest.raises(Invalid):
+        await reads.list_feedback(world.a, filter=FeedbackFilter(score=2))
+
+
+async def test_sessions_list_by_latest_activity(world: World) -> None:
+    """Sessions walk most recently active first, with counts and the end user."""
+    got = await _walk(lambda after: reads.list_sessions(world.a, first=1, after=after))
+    assert [s.id for s in got] == ["s1", "s3", "s2", "s-batch"]
+    assert await reads.count_sessions(world.a) == 4
+    s1 = await reads.get_session(world.a, "s1")
+    assert (s1.user_id, s1.event_count) == ("u2", 3)
+    assert s1.started_at == world.events[BATCH].created_at
+    assert s1.last_event_at == world.events[-1].created_at
+    by_user = await reads.list_sessions(world.a, filter=SessionFilter(user_id="u3"))
+    assert [s.id for s in by_user.items] == ["s2"]
+    since = SessionFilter(since=world.events[BATCH + 4].created_at)
+    page = await reads.list_sessions(world.a, filter=since, with_total=True)
+    assert [s.id for s in page.items] == ["s1", "s3"] and page.total_count == 2
+
+
+async def test_session_replay_is_in_conversation_order(world: World) -> None:
+    """A session's events come oldest first, the batch in the order it was sent."""
+    got = await _walk(
+        lambda after: reads.list_session_events(world.a, "s-batch", first=4, after=after)
+    )
+    assert [e.input for e in got] == [f"batch {i}" for i in range(BATCH)]
+    s1 = await reads.list_session_events(world.a, "s1")
+    assert [e.input for e in s1.items] == ["100% sure", "plain 100 percent", "back\\slash"]
+
+
+async def test_end_users_with_activity_and_latest_feedback(world: World) -> None:
+    """End users aggregate events, sessions and each event's current feedback."""
+    got = await _walk(lambda after: reads.list_end_users(world.a, first=1, after=after))
+    assert [u.id for u in got] == ["u2", "u3", "u1"]
+    users = {u.id: u for u in got}
+    assert (users["u1"].event_count, users["u1"].session_count) == (BATCH, 1)
+    assert (users["u1"].positive_feedback, users["u1"].negative_feedback) == (0, 1)
+    assert (users["u2"].positive_feedback, users["u2"].negative_feedback) == (0, 1)
+    assert (users["u3"].positive_feedback, users["u3"].negative_feedback) == (1, 0)
+    assert users["u2"].first_seen == world.events[BATCH].created_at
+    assert users["u2"].last_seen == world.events[-1].created_at
+
+
+async def test_project_totals_equal_what_was_seeded(world: World) -> None:
+    """Totals count events, sessions, end users and current feedback, per project."""
+    a = await reads.project_totals(world.a)
+    assert (a.events, a.sessions, a.end_users) == (BATCH + len(SINGLES), 4, 3)
+    assert (a.positive_feedback, a.negative_feedback) == (2, 2)
+    b = await reads.project_totals(world.b)
+    assert (b.events, b.sessions, b.end_users, b.positive_feedback, b.negative_feedback) == (
+        2, 2, 2, 1, 0,
+    )  # fmt: skip
+
+
+async def test_every_read_is_scoped_to_its_project(world: World) -> None:
+    """Another project's ids, sessions and users are invisible, whatever the filter."""
+    b_event, b_ids = world.b_events[0], {e.id for e in world.b_events}
+    a_all = await _walk(lambda after: reads.list_events(world.a, first=100, after=after))
+    assert not b_ids & set(_ids(a_all))
+    with pytest.raises(NotFound):
+        await reads.get_event(world.a, b_event.id)
+    assert await reads.events_by_ids(world.a, [b_event.id]) == {}
+    assert await reads.count_events(world.a, EventFilter(session_id="only-b")) == 0
+    assert await reads.sessions_by_keys(world.a, ["only-b"]) == {}
+    with pytest.raises(NotFound):
+        await reads.get_session(world.a, "only-b")
+    assert (await reads.get_session(world.a, "s1")).event_count == 3
+    assert (await reads.get_session(world.b, "s1")).event_count == 1
+    assert [e.id for e in (await reads.list_session_events(world.b, "s1")).items] == [b_event.id]
+    b_sessions = await reads.list_sessions(world.b)
+    assert {s.id for s in b_sessions.items} == {"s1", "only-b"}
+    b_feedback = await reads.list_feedback(world.b)
+    assert [f.event_id for f in b_feedback.items] == [b_event.id]
+    b_users = await reads.list_end_users(world.b)
+    assert {u.id: u.event_count for u in b_users.items} == {"u1": 1, "only-b-user": 1}
+    a_users = await reads.list_end_users(world.a)
+    assert "only-b-user" not in {u.id for u in a_users.items}
+
+
+async def test_malformed_cursor_and_page_size_are_invalid(world: World) -> None:
+    """A cursor that is not ours, or of another list, and a size below 1 are refused."""
+    session_cursor = (await reads.list_sessions(world.a, first=1)).end_cursor
+    forged = base64.urlsafe_b64encode(b'["event", "yesterday", "x"]').decode()
+    for bad in ["garbage!", "", forged, session_cursor]:
+        with pytest.raises(Invalid):
+            await reads.list_events(world.a, after=bad)
+    for first in (0, -1):
+        with pytest.raises(Invalid):
+            await reads.list_events(world.a, first=first)
+    with pytest.raises(Invalid):
+        await reads.list_end_users(world.a, after="e30")
+    capped = await reads.list_events(world.a, first=10_000)
+    assert len(capped.items) == len(world.events) <= reads.MAX_PAGE
+
+
+async def test_unknown_ids_are_not_found(world: World) -> None:
+    """Unknown and malformed event ids and unknown sessions raise NotFound."""
+    for bad in (uuid.uuid4(), "not-a-uuid", ""):
+        with pytest.raises(NotFound):
+            await reads.get_event(world.a, bad)
+    with pytest.raises(NotFound):
+        await reads.get_session(world.a, "nope")
+    assert (await reads.list_session_events(world.a, "nope")).items == ()
+
+
+def _selects(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if str(r.args and r.args[0]).lstrip().startswith("SELECT")]
+
+
+async def test_batch_loaders_use_one_query_per_900_keys(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Loading many keys costs one statement (per 900 keys), never one per key."""
+    ids = [e.id for e in world.events]
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        caplog.clear()
+        events = await reads.events_by_ids(world.a, ids)
+        feedback = await reads.feedback_for_events(world.a, ids)
+        sessions = await reads.sessions_by_keys(world.a, ["s1", "s2", "s3", "s-batch", "x"])
+        assert len(_selects(caplog)) == 3
+        caplog.clear()
+        many = await reads.events_by_ids(world.a, [*ids, *(uuid.uuid4() for _ in range(1000))])
+        assert len(_selects(caplog)) == 2
+    assert set(events) == set(ids) == set(many) == set(feedback)
+    assert set(sessions) == {"s1", "s2", "s3", "s-batch"}
+
+
+PLAN_FILTERS = [EventFilter(), *FILTERS, EventFilter(since=datetime(2020, 1, 1))]
+
+
+@pytest.mark.parametrize("f", PLAN_FILTERS, ids=repr)
+async def test_event_list_queries_use_an_index(
+    world: World, f: EventFilter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """EXPLAIN QUERY PLAN (SQLite): the page and count queries never scan a whole table."""
+    if world.backend != "sqlite":
+        pytest.skip("tiny PostgreSQL tables are planned as sequential scans whatever the index")
+    first = await reads.list_events(world.a, first=3, filter=f)
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        caplog.clear()
+        await reads.list_events(world.a, first=3, after=first.end_cursor, filter=f)
+        await reads.count_events(world.a, f)
+        statements = [(r.args[0], r.args[1]) for r in _selects(caplog)]  # type: ignore[index]
+    assert len(statements) == 2
+    for sql, params in statements:
+        plan = await reader().execute_query_dict("EXPLAIN QUERY PLAN " + sql, params)
+        details = [str(row["detail"]) for row in plan]
+        scans = [d for d in details if re.match(r"SCAN (events|feedback|sessions)\b", d)]
+        assert all("INDEX" in d for d in scans), details
+        assert any("INDEX" in d for d in details), details
