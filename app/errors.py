@@ -66,6 +66,13 @@ class PayloadTooLarge(PhosphoError):
     code = "payload_too_large"
 
 
+class TooManyRequests(PhosphoError):
+    """Too many attempts in a short time; the client should wait."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+
 class Unavailable(PhosphoError):
     """The server is shutting down or cannot reach its database; the client should retry."""
 

@@ -19,7 +19,7 @@ from app.live_pg import PostgresBridge
 from app.services.ingest import Ingestor
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
-from web import build_router, static_files
+from web import install_web
 
 log = logging.getLogger("phospho")
 
@@ -100,8 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)
-    app.include_router(build_router())
-    app.mount("/static", static_files(), name="static")
+    install_web(app)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,

@@ -3,6 +3,7 @@
 from models.api_key import ApiKey
 from models.event import Event
 from models.feedback import Feedback
+from models.login import LoginFailure, LoginSession
 from models.project import Membership, Project
 from models.session import Session
 from models.user import User
@@ -14,6 +15,7 @@ MODEL_MODULES = [
     "models.session",
     "models.event",
     "models.feedback",
+    "models.login",
 ]
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "ApiKey",
     "Event",
     "Feedback",
+    "LoginFailure",
+    "LoginSession",
     "Membership",
     "Project",
     "Session",

@@ -1,33 +1,47 @@
-"""Dashboard: server-rendered pages (Jinja2 + htmx). For now, a start page for new servers."""
+"""Dashboard: server-rendered pages (Jinja2, autoescaped), calling `app.services` directly."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+
+from web.accounts import build_account_routes
+from web.keys import build_key_routes
+from web.security import CsrfFailed, LoginRequired, optional_session, redirect, render
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 
 
-def build_router() -> APIRouter:
-    """Page routes; templates are found next to this module, installed or not."""
+def install_web(app: FastAPI) -> None:
+    """Add the dashboard's pages, static files and error pages to `app`."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    router = APIRouter(include_in_schema=False)
 
-    @router.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        """Start page: how to get a key and log the first event against this server."""
-        base_url = str(request.base_url).rstrip("/")
-        return templates.TemplateResponse(request, "index.html", {"base_url": base_url})
+        """Home: how to log the first event against this server (and links to sign in)."""
+        session = await optional_session(request)
+        context = {"session": session, "base_url": str(request.base_url).rstrip("/")}
+        return render(templates, request, "index.html", context)
 
-    return router
+    async def login_required(request: Request, exc: Exception) -> Response:
+        return redirect("/login?next=" + quote(request.url.path))
+
+    async def csrf_failed(request: Request, exc: Exception) -> Response:
+        context = {"session": None}
+        return render(templates, request, "forbidden.html", context, status_code=403)
+
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(CsrfFailed, csrf_failed)
+    app.include_router(build_account_routes(templates))
+    app.include_router(build_key_routes(templates))
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
 
-def static_files() -> StaticFiles:
-    """The dashboard's static files (CSS, vendored scripts)."""
-    return StaticFiles(directory=str(STATIC_DIR))
+__all__ = ["install_web"]

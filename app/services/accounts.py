@@ -1,0 +1,136 @@
+"""Dashboard accounts: sign-up, log in and out, server-side login sessions, current project.
+
+A login session is a random token in an HttpOnly cookie; only its SHA-256 is stored, with a
+per-session CSRF token and the project the dashboard shows. Logging in always makes a new
+session (rotation); logging out deletes it. Passwords are argon2id, checked off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.errors import NotFound, TooManyRequests, Unauthorized
+from app.services.users import create_user
+from models import LoginFailure, LoginSession, Membership, Project, User
+
+SESSION_LIFETIME = timedelta(days=14)
+FAILURE_WINDOW = timedelta(minutes=1)
+MAX_FAILURES = 5  # the 6th failed attempt within the window is refused with 429
+BAD_LOGIN = "wrong email or password"
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so that both cases take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """Who is signed in, which project they look at, and their CSRF token."""
+
+    session_id: int
+    user_id: int
+    email: str
+    project_id: int | None
+    csrf_token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def sign_up(email: str, password: str) -> User:
+    """Create an account owning its first project."""
+    return await create_user(email, password)
+
+
+async def log_in(email: str, password: str) -> str:
+    """Check the password and open a new session; returns the cookie token."""
+    email = email.strip().lower()
+    now = datetime.now(UTC)
+    recent = await LoginFailure.filter(email=email, created_at__gte=now - FAILURE_WINDOW).count()
+    if recent >= MAX_FAILURES:
+        raise TooManyRequests("too many failed logins for this account; wait a minute")
+    user = await User.filter(email=email).first()
+    if (
+        not await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+        or not user
+    ):
+        await LoginFailure.create(email=email, created_at=now)
+        await LoginFailure.filter(created_at__lt=now - FAILURE_WINDOW).delete()
+        raise Unauthorized(BAD_LOGIN)
+    return await _open_session(user, now)
+
+
+async def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _open_session(user: User, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    first = await Membership.filter(user_id=user.id).order_by("id").first()
+    await LoginSession.create(
+        user=user,
+        token_hash=_digest(token),
+        csrf_token=secrets.token_urlsafe(32),
+        project_id=first.project_id if first else None,  # type: ignore[attr-defined]
+        created_at=now,
+        expires_at=now + SESSION_LIFETIME,
+    )
+    return token
+
+
+async def session_for(token: str | None) -> WebSession | None:
+    """The live session behind a cookie token, or None."""
+    if not token or len(token) > 200:
+        return None
+    row = (
+        await LoginSession.filter(token_hash=_digest(token), expires_at__gt=datetime.now(UTC))
+        .select_related("user")
+        .first()
+    )
+    if row is None:
+        return None
+    return WebSession(row.id, row.user.id, row.user.email, row.project_id, row.csrf_token)  # type: ignore[attr-defined]
+
+
+async def log_out(token: str | None) -> None:
+    """Delete the session behind a cookie token (nothing happens when there is none)."""
+    if token:
+        await LoginSession.filter(token_hash=_digest(token)).delete()
+
+
+def csrf_ok(session: WebSession, submitted: str | None) -> bool:
+    """Whether a submitted CSRF token is this session's (compared in constant time)."""
+    return bool(submitted) and hmac.compare_digest(session.csrf_token, submitted or "")
+
+
+async def user_projects(user_id: int) -> list[Project]:
+    """The projects a user belongs to, oldest first."""
+    projects: list[Project] = await Project.filter(memberships__user_id=user_id).order_by("id")
+    return projects
+
+
+async def require_membership(user_id: int, project_id: int) -> Project:
+    """The project, if the user belongs to it; NotFound otherwise (as if it did not exist)."""
+    project = await Project.filter(id=project_id, memberships__user_id=user_id).first()
+    if project is None:
+        raise NotFound("project not found")
+    return project
+
+
+async def switch_project(session: WebSession, project_id: int) -> Project:
+    """Make the dashboard show another of the user's projects."""
+    project = await require_membership(session.user_id, project_id)
+    await LoginSession.filter(id=session.session_id).update(project_id=project.id)
+    return project

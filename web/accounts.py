@@ -1,0 +1,109 @@
+"""Sign up, log in, log out: labelled forms that work without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from app.errors import PhosphoError
+from app.services import accounts
+from web.security import COOKIE, CsrfFailed, redirect, render, same_origin, set_login_cookie
+
+Text = Annotated[str, Form(max_length=1000)]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an attacker-supplied ?next=https://evil must not redirect away.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def build_account_routes(templates: Jinja2Templates) -> APIRouter:
+    """Routes for /signup, /login and /logout."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/signup", response_class=HTMLResponse)
+    async def signup_page(request: Request) -> HTMLResponse:
+        """The sign-up form (or a notice when sign-up is closed)."""
+        return _signup_form(templates, request)
+
+    @router.post("/signup", response_model=None)
+    async def signup(
+        request: Request, email: Text, password: Text
+    ) -> HTMLResponse | RedirectResponse:
+        """Create the account and its first project, sign in, go get an API key."""
+        if not same_origin(request):
+            raise CsrfFailed()
+        if not request.app.state.settings.signup_enabled:
+            return _signup_form(templates, request, status_code=403)
+        try:
+            await accounts.sign_up(email, password)
+            token = await accounts.log_in(email, password)
+        except PhosphoError as exc:
+            return _signup_form(templates, request, exc.message, email, exc.status_code)
+        response = redirect("/settings/keys")
+        set_login_cookie(request, response, token)
+        return response
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+        """The login form."""
+        return _login_form(templates, request, next=_safe_next(next))
+
+    @router.post("/login", response_model=None)
+    async def login(
+        request: Request, email: Text, password: Text, next: Text = "/"
+    ) -> HTMLResponse | RedirectResponse:
+        """Check the password; on success a fresh session (the old cookie is replaced)."""
+        if not same_origin(request):
+            raise CsrfFailed()
+        try:
+            token = await accounts.log_in(email, password)
+        except PhosphoError as exc:
+            return _login_form(
+                templates, request, exc.message, email, _safe_next(next), exc.status_code
+            )
+        await accounts.log_out(request.cookies.get(COOKIE))
+        response = redirect(_safe_next(next))
+        set_login_cookie(request, response, token)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> RedirectResponse:
+        """Delete the session server-side and forget the cookie."""
+        if not same_origin(request):
+            raise CsrfFailed()
+        await accounts.log_out(request.cookies.get(COOKIE))
+        response = redirect("/login")
+        response.delete_cookie(COOKIE)
+        return response
+
+    return router
+
+
+def _signup_form(
+    templates: Jinja2Templates,
+    request: Request,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    enabled = request.app.state.settings.signup_enabled
+    context = {"error": error, "email": email, "enabled": enabled}
+    return render(templates, request, "signup.html", context, status_code)
+
+
+def _login_form(
+    templates: Jinja2Templates,
+    request: Request,
+    error: str | None = None,
+    email: str = "",
+    next: str = "/",
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {"error": error, "email": email, "next": next}
+    return render(templates, request, "login.html", context, status_code)
