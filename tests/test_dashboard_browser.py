@@ -1,0 +1,72 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright (never downloaded)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.docs_snippets import adapt, python_quick_start
+from tests.harness import Server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium"), reason="Debian's chromium is not installed"
+)
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for the module."""
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies), failing the test on any page error."""
+    context = browser.new_context()
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) -> None:
+    if server.backend != "sqlite":
+        pytest.skip("the browser flow runs once, on the SQLite server")
+    page.goto(server.base_url + "/signup")
+    page.get_by_label("Email").fill("browser@example.com")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url("**/settings/keys")
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_role("button", name="Create API key").click()
+    key = page.locator("#new-key").inner_text().strip()
+    assert key.startswith("ph_")
+    assert page.get_by_role("button", name="Copy command").is_visible()
+
+    code = adapt(python_quick_start(), server.base_url, key)  # the docs' snippet, verbatim
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "event_id" in out.stdout
+
+    page.goto(server.base_url + "/settings/keys")
+    assert page.get_by_text(key).count() == 0, "the key is shown only once"
+    assert "never" not in page.locator("table.keys tbody tr").first.inner_text()
+    page.locator("summary", has_text="Revoke").click()
+    page.get_by_role("button", name=f"Yes, revoke {key[:11]}…").click()
+    page.wait_for_url("**/settings/keys")
+    assert "revoked" in page.locator("table.keys").inner_text()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "invalid API key" in out.stdout
