@@ -15,6 +15,8 @@ from tests.docs_snippets import adapt, python_quick_start
 from tests.harness import Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not shutil.which("chromium") and os.environ.get("PHOSPHO_REQUIRE_BROWSER"):
+    raise RuntimeError("chromium is required here (apt-get install chromium)")
 pytestmark = pytest.mark.skipif(
     not shutil.which("chromium"), reason="Debian's chromium is not installed"
 )
