@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -59,9 +60,22 @@ def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) 
     assert key.startswith("ph_")
     assert page.get_by_role("button", name="Copy command").is_visible()
 
+    page.goto(server.base_url + "/events")
+    assert page.locator("#first-run").is_visible()
     code = adapt(python_quick_start(), server.base_url, key)  # the docs' snippet, verbatim
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "event_id" in out.stdout
+    row = page.locator("tr.event-row").first
+    row.wait_for(timeout=10_000)  # pushed over SSE: no reload
+    assert "What is machine learning?" in row.inner_text()
+    assert page.locator("#first-run").count() == 0
+
+    extra = {"model": "gpt-4", "latency_ms": 800, "retrieval": {"docs": 3}}
+    httpx.post(server.base_url + "/api/v1/events", headers={"Authorization": f"Bearer {key}"},
+               json={"input": "with metadata", "output": "ok", "metadata": extra})  # fmt: skip
+    page.locator("tr.event-row", has_text="with metadata").wait_for(timeout=10_000)
+    page.locator("tr.event-row", has_text="with metadata").locator("a").first.click()
+    assert '"retrieval"' in page.locator("pre.metadata").inner_text()
 
     page.goto(server.base_url + "/settings/keys")
     assert page.get_by_text(key).count() == 0, "the key is shown only once"

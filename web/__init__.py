@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.services.reads_events import event_cursor
 from web.accounts import build_account_routes
+from web.events import build_event_routes, short
 from web.keys import build_key_routes
 from web.security import CsrfFailed, LoginRequired, optional_session, redirect, render
 
@@ -22,6 +24,8 @@ STATIC_DIR = WEB_DIR / "static"
 def install_web(app: FastAPI) -> None:
     """Add the dashboard's pages, static files and error pages to `app`."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.filters["short"] = short
+    templates.env.globals["cursor"] = event_cursor
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
@@ -41,6 +45,7 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.include_router(build_account_routes(templates))
     app.include_router(build_key_routes(templates))
+    app.include_router(build_event_routes(templates))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
 

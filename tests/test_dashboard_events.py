@@ -1,0 +1,156 @@
+"""The events pages over real HTTP: table, filters, keyset "load more", detail, live stream."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness import Server
+from tests.test_dashboard_accounts import browser, create_key, sign_up
+
+Account = tuple[httpx.Client, str]
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def log(server: Server, key: str, **body: Any) -> dict[str, Any]:
+    """Log one event over REST."""
+    response = httpx.post(
+        server.base_url + "/api/v1/events",
+        json={"input": "q", "output": "a", **body},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@pytest.fixture
+def account(server: Server) -> Iterator[tuple[httpx.Client, str]]:
+    """A signed-in browser-like client and a key of its project."""
+    with browser(server) as client:
+        sign_up(client)
+        yield client, create_key(client)
+
+
+@pytest.fixture
+def other_account(server: Server) -> Iterator[tuple[httpx.Client, str]]:
+    """A second, unrelated account."""
+    with browser(server) as client:
+        sign_up(client)
+        yield client, create_key(client)
+
+
+def test_empty_project_shows_how_to_send_the_first_event(server: Server, account: Account) -> None:
+    client, _ = account
+    page = client.get("/events").text
+    assert "Waiting for your first event" in page
+    assert f"curl -X POST {server.base_url}/api/v1/events" in page
+    assert f'"{server.base_url}/api/v1/events"' in page  # the Python snippet
+
+
+def test_table_lists_events_newest_first_with_their_facts(server: Server, account: Account) -> None:
+    client, key = account
+    log(
+        server,
+        key,
+        input="older",
+        metadata={"model": "gpt-4", "tokens_in": 7, "latency_ms": 12},
+    )
+    newest = log(server, key, input="newer", user_id="u-9", session_id="conv-9")
+    page = client.get("/events").text
+    assert page.index("newer") < page.index("older")
+    assert f'href="/events/{newest["event_id"]}"' in page
+    assert "gpt-4" in page and "12 ms" in page and "u-9" in page and "conv-9" in page
+
+
+def test_filters_live_in_the_url(server: Server, account: Account) -> None:
+    client, key = account
+    log(server, key, input="alpha one", metadata={"model": "m1"})
+    log(server, key, input="beta two", metadata={"model": "m2"})
+    assert "beta two" not in client.get("/events?model=m1").text
+    assert "alpha one" in client.get("/events?model=m1").text
+    searched = client.get("/events?q=BETA").text
+    assert "beta two" in searched and "alpha one" not in searched
+    assert client.get("/events?feedback=maybe").status_code == 422
+    assert client.get("/events?since=yesterday").status_code == 422
+
+
+def test_load_more_continues_with_keyset_pages(server: Server, account: Account) -> None:
+    client, key = account
+    batch = [{"input": f"item-{n:03d}", "output": "a"} for n in range(120)]
+    httpx.post(server.base_url + "/api/v1/events/batch", json={"events": batch},
+               headers={"Authorization": f"Bearer {key}"}).raise_for_status()  # fmt: skip
+    page = client.get("/events").text
+    seen = re.findall(r"item-\d{3}", page)
+    link = re.search(r'hx-get="(/events\?after=[^"]+)"', page)
+    assert len(seen) == 50 and link
+    fragment = client.get(link.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+    assert fragment.headers["vary"] == "HX-Request"
+    assert "<html" not in fragment.text and "<tr" in fragment.text
+    more = re.findall(r"item-\d{3}", fragment.text)
+    history = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    restore = client.get(link.group(1).replace("&amp;", "&"), headers=history)
+    assert len(more) == 50 and not set(more) & set(seen)
+    assert seen[0] == "item-119", "newest first"
+    assert "<html" in restore.text, "a history restore gets the whole page"
+
+
+def test_detail_shows_everything_escaped(server: Server, account: Account) -> None:
+    client, key = account
+    metadata = {"model": "gpt-4", "custom_key": {"nested": XSS}}
+    event = log(
+        server, key, input=XSS, output="line 1\n    indented", user_id=XSS, metadata=metadata
+    )
+    auth = {"Authorization": f"Bearer {key}"}
+    url = f"{server.base_url}/api/v1/events/{event['event_id']}/feedback"
+    httpx.post(url, json={"score": 0, "comment": XSS}, headers=auth)
+    page = client.get(f"/events/{event['event_id']}").text
+    table = client.get("/events").text
+    for html in (page, table):
+        assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in page
+    assert "line 1\n    indented" in page, "whitespace is kept"
+    assert "custom_key" in page and "nested" in page
+    assert "negative" in page
+
+
+def test_another_projects_event_is_a_404(
+    server: Server, account: Account, other_account: Account
+) -> None:
+    _, alice_key = account
+    mallory, _ = other_account
+    event = log(server, alice_key, input="private")
+    assert mallory.get(f"/events/{event['event_id']}").status_code == 404
+    assert "private" not in mallory.get("/events").text
+
+
+def test_the_stream_pushes_new_rows_of_this_project_only(
+    server: Server, account: Account, other_account: Account
+) -> None:
+    client, key = account
+    _, other_key = other_account
+    received: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", "/events/stream", timeout=15) as stream:
+            ready.set()
+            for line in stream.iter_lines():
+                received.append(line)
+                if "pushed-live" in line:
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    log(server, other_key, input="not-for-you")
+    log(server, key, input="pushed-live", metadata={"model": "gpt-4"})
+    thread.join(10)
+    text = "\n".join(received)
+    assert "event: event" in text and "pushed-live" in text
+    assert "not-for-you" not in text
