@@ -77,6 +77,21 @@ def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) 
     page.locator("tr.event-row", has_text="with metadata").locator("a").first.click()
     assert '"retrieval"' in page.locator("pre.metadata").inner_text()
 
+    auth = {"Authorization": f"Bearer {key}"}
+    for question, answer in [
+        ("Hello", "Hi!"),
+        ("What's 2+2?", "4"),
+        ("Thanks!", "You're welcome!"),
+    ]:
+        body = {"input": question, "output": answer, "session_id": "conv-browser"}
+        httpx.post(server.base_url + "/api/v1/events", headers=auth, json=body)
+    page.goto(server.base_url + "/sessions/conv-browser")
+    bubbles = page.locator(".bubble pre").all_inner_texts()
+    assert bubbles == ["Hello", "Hi!", "What's 2+2?", "4", "Thanks!", "You're welcome!"]
+    late = {"input": "One more thing", "output": "Sure.", "session_id": "conv-browser"}
+    httpx.post(server.base_url + "/api/v1/events", headers=auth, json=late)
+    page.locator(".turn").nth(3).wait_for(timeout=10_000)  # the new turn appends live
+
     page.goto(server.base_url + "/settings/keys")
     assert page.get_by_text(key).count() == 0, "the key is shown only once"
     assert "never" not in page.locator("table.keys tbody tr").first.inner_text()

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from tests.harness import Server
 from tests.test_dashboard_accounts import browser, create_key, sign_up
@@ -111,8 +112,8 @@ def test_detail_shows_everything_escaped(server: Server, account: Account) -> No
     httpx.post(url, json={"score": 0, "comment": XSS}, headers=auth)
     page = client.get(f"/events/{event['event_id']}").text
     table = client.get("/events").text
-    for html in (page, table):
-        assert "<script>alert" not in html and "<img src=x" not in html
+    for markup in (page, table):
+        assert "<script>alert" not in markup and "<img src=x" not in markup
     assert "&lt;script&gt;" in page
     assert "line 1\n    indented" in page, "whitespace is kept"
     assert "custom_key" in page and "nested" in page
@@ -154,3 +155,45 @@ def test_the_stream_pushes_new_rows_of_this_project_only(
     text = "\n".join(received)
     assert "event: event" in text and "pushed-live" in text
     assert "not-for-you" not in text
+
+
+def test_sessions_list_and_replay_in_conversation_order(
+    server: Server, account: Account, other_account: Account
+) -> None:
+    client, key = account
+    turns = [("Hello", "Hi!"), ("What's 2+2?", "4"), ("Thanks!", "You're welcome!")]
+    ids = [log(server, key, input=q, output=a, session_id="conv-7", user_id="u-7")["event_id"]
+           for q, a in turns]  # fmt: skip
+    httpx.post(f"{server.base_url}/api/v1/events/{ids[1]}/feedback", json={"score": 0},
+               headers={"Authorization": f"Bearer {key}"}).raise_for_status()  # fmt: skip
+    listing = client.get("/sessions").text
+    assert "conv-7" in listing and "1 negative" in listing
+    assert re.search(r'class="num">3<', listing), "the event count is shown"
+    replay = client.get("/sessions/conv-7").text
+    positions = [replay.index(f"<pre>{escape(text)}</pre>") for pair in turns for text in pair]
+    assert positions == sorted(positions), "user and assistant bubbles in conversation order"
+    assert "negative" in replay
+    other, _ = other_account
+    assert other.get("/sessions/conv-7").status_code == 404
+    assert other.get("/sessions/conv-7/stream").status_code == 404
+
+
+def test_users_page_counts_activity_and_feedback(server: Server, account: Account) -> None:
+    client, key = account
+    first = log(server, key, user_id="alice", session_id="s1")
+    log(server, key, user_id="alice", session_id="s2")
+    log(server, key, user_id="bob", session_id="s3")
+    httpx.post(f"{server.base_url}/api/v1/events/{first['event_id']}/feedback", json={"score": 1},
+               headers={"Authorization": f"Bearer {key}"}).raise_for_status()  # fmt: skip
+    page = client.get("/users").text
+    start = page.index(">alice<")
+    alice = page[start : page.index("</tr>", start)]
+    numbers = re.findall(r'class="num">(?:<a [^>]*>)?(\d+)', alice)
+    assert numbers[:4] == ["2", "2", "1", "0"], "events, sessions, positive, negative"
+    assert 'href="/sessions?user=alice"' in page and 'href="/events?user=alice"' in page
+
+
+def test_streams_check_access_before_answering(server: Server) -> None:
+    for path in ("/events/stream", "/sessions/any/stream"):
+        response = httpx.get(server.base_url + path)
+        assert response.status_code == 303, "no stream is opened without a login"

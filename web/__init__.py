@@ -15,6 +15,8 @@ from web.accounts import build_account_routes
 from web.events import build_event_routes, short
 from web.keys import build_key_routes
 from web.security import CsrfFailed, LoginRequired, optional_session, redirect, render
+from web.sessions import build_session_routes
+from web.users import build_user_routes
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -46,6 +48,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_account_routes(templates))
     app.include_router(build_key_routes(templates))
     app.include_router(build_event_routes(templates))
+    app.include_router(build_session_routes(templates))
+    app.include_router(build_user_routes(templates))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
@@ -82,10 +82,23 @@ def matches(event: EventView, f: EventFilter) -> bool:
     return not needle or needle in event.input.lower() or needle in event.output.lower()
 
 
-async def _project_id(session: WebSession) -> int:
+async def current_project_id(session: WebSession) -> int:
+    """The project the signed-in user is looking at (NotFound if no longer a member)."""
     if session.project_id is None:
         raise Invalid("you have no project yet")
     return (await accounts.require_membership(session.user_id, session.project_id)).id
+
+
+async def project_of(session: SignedIn) -> int:
+    """Dependency: the current project, checked before any response starts.
+
+    Streaming routes are generators whose body runs after the 200 headers are sent, so their
+    access checks must live in dependencies like this one.
+    """
+    return await current_project_id(session)
+
+
+ProjectId = Annotated[int, Depends(project_of)]
 
 
 def build_event_routes(templates: Jinja2Templates) -> APIRouter:
@@ -101,13 +114,13 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
     ) -> HTMLResponse:  # fmt: skip
         """The table; an htmx "load more" gets only the next rows."""
         filters = Filters(model, user, session_id, feedback, since, until, q)
-        project_id = await _project_id(session)
+        project_id = await current_project_id(session)
         page = await list_events(project_id, after=after, filter=filters.to_service())
         history = await feedback_for_events(project_id, [event.id for event in page.items])
         latest = {event_id: items[-1] for event_id, items in history.items() if items}
         context = {"session": session, "page": page, "filters": filters, "after": after,
                    "latest": latest, "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
-        partial = after is not None and _htmx(request)
+        partial = after is not None and htmx_fragment(request)
         name = "_event_rows.html" if partial else "events.html"
         response = render(templates, request, name, context)
         response.headers["Vary"] = "HX-Request"
@@ -115,13 +128,12 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
 
     @router.get("/events/stream", response_class=EventSourceResponse)
     async def events_stream(
-        request: Request, session: SignedIn, model: Param = None, user: Param = None,
+        request: Request, project_id: ProjectId, model: Param = None, user: Param = None,
         session_id: Annotated[str | None, Query(alias="session", max_length=256)] = None,
         feedback: Param = None, since: Param = None, until: Param = None, q: Param = None,
     ) -> AsyncIterator[ServerSentEvent]:  # fmt: skip
         """New rows for the table, pushed as they are committed (never polled)."""
         wanted = Filters(model, user, session_id, feedback, since, until, q).to_service()
-        project_id = await _project_id(session)
         async with request.app.state.live.subscribe(project_id) as subscription:
             while True:
                 message = await subscription.get()
@@ -135,7 +147,7 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
     @router.get("/events/{event_id}", response_class=HTMLResponse)
     async def event_page(request: Request, event_id: str, session: SignedIn) -> HTMLResponse:
         """One event in full: input and output, metadata, feedback history."""
-        project_id = await _project_id(session)
+        project_id = await current_project_id(session)
         event = await get_event(project_id, event_id)
         history = (await feedback_for_events(project_id, [event.id]))[event.id]
         context = {"session": session, "event": event, "feedback": history,
@@ -146,8 +158,8 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
     return router
 
 
-def _htmx(request: Request) -> bool:
-    # A history restore must get the full page, not a fragment.
+def htmx_fragment(request: Request) -> bool:
+    """Whether to answer with a fragment: an htmx request that is not a history restore."""
     return bool(request.headers.get("hx-request")) and not request.headers.get(
         "hx-history-restore-request"
     )

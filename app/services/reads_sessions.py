@@ -10,6 +10,7 @@ from typing import Any
 from app.errors import Invalid, NotFound
 from app.services.reads_common import (
     IN_CHUNK,
+    IS_LATEST,
     Conditions,
     Page,
     check_first,
@@ -139,3 +140,22 @@ async def sessions_by_keys(project_id: int, keys: Sequence[str]) -> dict[str, Se
             view = _to_row(row).view
             found[view.id] = view
     return found
+
+
+async def feedback_by_session(project_id: int, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(positive, negative) current-feedback counts of these sessions (a page: ≤ 100)."""
+    if not keys:
+        return {}
+    d = dialect()
+    where = (
+        f"e.project_id = ? AND e.session_key IN ({in_list(len(keys))}) "
+        f"AND {IS_LATEST.format(f='f')}"
+    )
+    columns = (
+        "e.session_key AS session_key, COUNT(CASE WHEN f.score = 1 THEN 1 END) AS positive, "
+        "COUNT(CASE WHEN f.score = 0 THEN 1 END) AS negative"
+    )
+    source = "events e JOIN feedback f ON f.event_id = e.id"
+    sql = select(columns, source, where, "GROUP BY e.session_key")
+    rows = await fetch(d, sql, [project_id, *keys])
+    return {row["session_key"]: (int(row["positive"]), int(row["negative"])) for row in rows}
