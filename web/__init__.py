@@ -14,6 +14,7 @@ from app.services.reads_events import event_cursor
 from web.accounts import build_account_routes
 from web.events import build_event_routes, short
 from web.keys import build_key_routes
+from web.projects import build_project_routes
 from web.security import CsrfFailed, LoginRequired, optional_session, redirect, render
 from web.sessions import build_session_routes
 from web.users import build_user_routes
@@ -50,6 +51,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_event_routes(templates))
     app.include_router(build_session_routes(templates))
     app.include_router(build_user_routes(templates))
+    app.include_router(build_project_routes(templates))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
 

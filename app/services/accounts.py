@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.errors import NotFound, TooManyRequests, Unauthorized
+from app.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from app.services.users import create_user
 from models import LoginFailure, LoginSession, Membership, Project, User
 
@@ -134,3 +134,54 @@ async def switch_project(session: WebSession, project_id: int) -> Project:
     project = await require_membership(session.user_id, project_id)
     await LoginSession.filter(id=session.session_id).update(project_id=project.id)
     return project
+
+
+async def membership(user_id: int, project_id: int) -> Membership:
+    """The user's membership of a project; NotFound when there is none."""
+    found = await Membership.filter(user_id=user_id, project_id=project_id).first()
+    if found is None:
+        raise NotFound("project not found")
+    return found
+
+
+async def create_project(session: WebSession, name: str) -> Project:
+    """A new project owned by the user, which the dashboard then shows."""
+    project = await Project.create(name=_project_name(name))
+    await Membership.create(user_id=session.user_id, project=project, role="owner")
+    await LoginSession.filter(id=session.session_id).update(project_id=project.id)
+    return project
+
+
+async def rename_project(session: WebSession, project_id: int, name: str) -> Project:
+    """Rename a project the user owns."""
+    if (await membership(session.user_id, project_id)).role != "owner":
+        raise Forbidden("only the project's owner can rename it")
+    await Project.filter(id=project_id).update(name=_project_name(name))
+    return await require_membership(session.user_id, project_id)
+
+
+async def add_member(session: WebSession, project_id: int, email: str) -> User:
+    """Give an existing account access to a project the user owns."""
+    if (await membership(session.user_id, project_id)).role != "owner":
+        raise Forbidden("only the project's owner can add members")
+    user = await User.filter(email=email.strip().lower()).first()
+    if user is None:
+        raise Invalid(f"no account uses {email.strip()}: they must sign up first")
+    if await Membership.filter(user_id=user.id, project_id=project_id).exists():
+        raise Conflict(f"{user.email} is already a member")
+    await Membership.create(user_id=user.id, project_id=project_id, role="member")
+    return user
+
+
+async def project_members(user_id: int, project_id: int) -> list[tuple[str, str]]:
+    """(email, role) of a project's members, for one of its members."""
+    await membership(user_id, project_id)
+    rows = await Membership.filter(project_id=project_id).select_related("user").order_by("id")
+    return [(row.user.email, row.role) for row in rows]
+
+
+def _project_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise Invalid("a project name must have 1 to 128 characters")
+    return name
