@@ -139,7 +139,7 @@ def test_the_stream_pushes_new_rows_of_this_project_only(
     ready = threading.Event()
 
     def listen() -> None:
-        with client.stream("GET", "/events/stream", timeout=15) as stream:
+        with client.stream("GET", "/live/events", timeout=15) as stream:
             ready.set()
             for line in stream.iter_lines():
                 received.append(line)
@@ -175,7 +175,7 @@ def test_sessions_list_and_replay_in_conversation_order(
     assert "negative" in replay
     other, _ = other_account
     assert other.get("/sessions/conv-7").status_code == 404
-    assert other.get("/sessions/conv-7/stream").status_code == 404
+    assert other.get("/live/session?id=conv-7").status_code == 404
 
 
 def test_users_page_counts_activity_and_feedback(server: Server, account: Account) -> None:
@@ -194,6 +194,16 @@ def test_users_page_counts_activity_and_feedback(server: Server, account: Accoun
 
 
 def test_streams_check_access_before_answering(server: Server) -> None:
-    for path in ("/events/stream", "/sessions/any/stream"):
+    for path in ("/live/events", "/live/session?id=any"):
         response = httpx.get(server.base_url + path)
         assert response.status_code == 303, "no stream is opened without a login"
+
+
+def test_session_ids_with_slashes_and_spaces_replay(server: Server, account: Account) -> None:
+    client, key = account
+    log(server, key, input="nested id", session_id="user/123/conv 9?x=1#y")
+    listing = client.get("/sessions").text
+    link = re.search(r'href="(/sessions/user[^"]+)"', listing)
+    assert link, "the session links to its replay"
+    replay = client.get(link.group(1).replace("&amp;", "&"))
+    assert replay.status_code == 200 and "nested id" in replay.text

@@ -126,7 +126,7 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
         response.headers["Vary"] = "HX-Request"
         return response
 
-    @router.get("/events/stream", response_class=EventSourceResponse)
+    @router.get("/live/events", response_class=EventSourceResponse)
     async def events_stream(
         request: Request, project_id: ProjectId, model: Param = None, user: Param = None,
         session_id: Annotated[str | None, Query(alias="session", max_length=256)] = None,

@@ -27,7 +27,9 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 User = Annotated[str | None, Query(max_length=256)]
 
 
-async def existing_session(session_id: str, project_id: ProjectId) -> int:
+async def existing_session(
+    session_id: Annotated[str, Query(alias="id", max_length=256)], project_id: ProjectId
+) -> int:
     """Dependency: the project, once the session is known to be in it (404 otherwise)."""
     await get_session(project_id, session_id)
     return project_id
@@ -52,7 +54,8 @@ def build_session_routes(templates: Jinja2Templates) -> APIRouter:
         response.headers["Vary"] = "HX-Request"
         return response
 
-    @router.get("/sessions/{session_id}", response_class=HTMLResponse)
+    # `:path`: client session ids may contain "/" (and uvicorn decodes %2F before routing).
+    @router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
     async def replay_page(
         request: Request, session_id: str, session: SignedIn, after: Cursor = None
     ) -> HTMLResponse:
@@ -65,9 +68,11 @@ def build_session_routes(templates: Jinja2Templates) -> APIRouter:
                    "latest": {k: v[-1] for k, v in history.items() if v}}  # fmt: skip
         return render(templates, request, "session.html", context)
 
-    @router.get("/sessions/{session_id}/stream", response_class=EventSourceResponse)
+    @router.get("/live/session", response_class=EventSourceResponse)
     async def replay_stream(
-        request: Request, session_id: str, project_id: Annotated[int, Depends(existing_session)]
+        request: Request,
+        project_id: Annotated[int, Depends(existing_session)],
+        session_id: Annotated[str, Query(alias="id", max_length=256)],
     ) -> AsyncIterator[ServerSentEvent]:
         """New turns of this conversation, pushed as they are committed."""
         turn = templates.env.get_template("_turn.html")
