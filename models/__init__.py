@@ -1,6 +1,7 @@
 """Tortoise models, one aggregate per module. `MODEL_MODULES` is what Tortoise and aerich load."""
 
 from models.api_key import ApiKey
+from models.end_user import EndUser
 from models.event import Event
 from models.feedback import Feedback
 from models.login import LoginFailure, LoginSession
@@ -14,6 +15,7 @@ MODEL_MODULES = [
     "models.api_key",
     "models.session",
     "models.event",
+    "models.end_user",
     "models.feedback",
     "models.login",
 ]
@@ -21,6 +23,7 @@ MODEL_MODULES = [
 __all__ = [
     "MODEL_MODULES",
     "ApiKey",
+    "EndUser",
     "Event",
     "Feedback",
     "LoginFailure",

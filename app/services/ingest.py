@@ -235,6 +235,7 @@ def _commit_events(
     outcomes: list[list[EventResult] | PhosphoError] = []
     rows: list[list[Any]] = []
     sessions: dict[tuple[int, str], list[Any]] = {}
+    users: dict[tuple[int, str], list[Any]] = {}
     for job in jobs:
         outcome = _resolve_events(job, seen, now)
         outcomes.append(outcome)
@@ -244,8 +245,14 @@ def _commit_events(
             if not result.duplicate:
                 rows.append(_event_row(job.principal.project_id, event, now))
                 _count_session(sessions, job.principal.project_id, event, now)
+                if event.user_id is not None:
+                    entry = users.setdefault(
+                        (job.principal.project_id, event.user_id), [now, now, 0]
+                    )
+                    entry[2] += 1
     yield from store.insert_events(d, rows)
     yield from store.upsert_sessions(d, [[*key, *value] for key, value in sessions.items()])
+    yield from store.upsert_end_users(d, [[*key, *value] for key, value in users.items()])
     return outcomes
 
 

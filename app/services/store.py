@@ -156,6 +156,21 @@ def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail)
 
 
+def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
+    """Create or extend end users: rows of (project_id, user_id, first, last, count)."""
+    if not rows:
+        return
+    head = "INSERT INTO end_users (project_id, user_id, first_seen, last_seen, event_count) VALUES"
+    tail = (
+        "ON CONFLICT (project_id, user_id) DO UPDATE SET "
+        "event_count = end_users.event_count + excluded.event_count, "
+        "last_seen = CASE WHEN excluded.last_seen > end_users.last_seen "
+        "THEN excluded.last_seen ELSE end_users.last_seen END"
+    )
+    params = [[*row[:2], d.time(row[2]), d.time(row[3]), row[4]] for row in rows]
+    yield from insert_rows(d, head, "(?, ?, ?, ?, ?)", params, tail=tail)
+
+
 def event_projects(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID, int]]:
     """Project of each stored event among `ids` (feedback targets), read in the transaction."""
     sql = "SELECT id, project_id FROM events WHERE id IN ({in})"
