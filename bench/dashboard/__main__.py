@@ -93,8 +93,10 @@ def main() -> int:
     try:
         key = subprocess.run([*PHOSPHO, "keys", "create", "--project", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-        subprocess.run([*PHOSPHO, "users", "create", "--email", "bench@example.com", "--password",
-                        PASSWORD, "--project", "bench"], env=env, check=True, capture_output=True)  # fmt: skip
+        user = ["users", "create", "--email", "bench@example.com", "--password", PASSWORD]
+        subprocess.run(
+            [*PHOSPHO, *user, "--project", "bench"], env=env, check=True, capture_output=True
+        )
         server = subprocess.Popen([*PHOSPHO, "serve", "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         for _ in range(100):
