@@ -1,4 +1,4 @@
-"""The `phospho` command: serve, migrate, keys and users.
+"""The `phospho` command: serve, migrate, keys, users and export-schema.
 
 Results a script may capture (a new key) go to stdout; everything else goes to stderr.
 """
@@ -118,6 +118,27 @@ async def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_orm(settings, work)
 
 
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the GraphQL schema (SDL) to a file; `--check` only compares and reports drift."""
+    from pathlib import Path
+
+    from app.schema.schema import schema_sdl
+
+    path = Path(args.output)
+    sdl = schema_sdl()
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != sdl:
+            _stderr(f"{path} is out of date: run `phospho export-schema`")
+            return 1
+        _stderr(f"{path} is up to date")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sdl, encoding="utf-8")
+    _stderr(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="phospho", description="phospho server")
@@ -149,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     ucreate.add_argument("--password", required=True)
     ucreate.add_argument("--project", help="project to own (default: a new one)")
     ucreate.set_defaults(func=cmd_users_create)
+
+    export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    export.add_argument("--output", default="graphql/schema.graphql", help="file to write")
+    export.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    export.set_defaults(func=cmd_export_schema, sync=True)
     return parser
 
 

@@ -16,6 +16,7 @@ from app.db import DatabaseConfigError, apply_migrations, close_orm, init_orm, p
 from app.limits import BodyLimitMiddleware
 from app.live import LiveBus
 from app.live_pg import PostgresBridge
+from app.schema.schema import build_router as build_graphql_router
 from app.services.ingest import Ingestor
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)
+    app.include_router(build_graphql_router(), prefix="/graphql")
     install_web(app)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -12,9 +12,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app.services.accounts import WebSession, csrf_ok, session_for
+from app.services.accounts import SESSION_COOKIE, WebSession, csrf_ok, session_for
 
-COOKIE = "phospho_session"
+COOKIE = SESSION_COOKIE
 SECURITY_HEADERS = {
     # No inline script anywhere: LLM text shown on pages is untrusted.
     "Content-Security-Policy": (

@@ -21,6 +21,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, 
 from app.services.users import create_user
 from models import LoginFailure, LoginSession, Membership, Project, User
 
+SESSION_COOKIE = "phospho_session"  # the dashboard's login cookie (GraphQL accepts it too)
 SESSION_LIFETIME = timedelta(days=14)
 FAILURE_WINDOW = timedelta(minutes=1)
 MAX_FAILURES = 5  # the 6th failed attempt within the window is refused with 429

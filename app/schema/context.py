@@ -1,0 +1,121 @@
+"""The per-request context: who is calling, the write path, the live bus and the loaders.
+
+HTTP requests authenticate with their `Authorization: Bearer ph_…` header before anything
+runs (a failure is the REST layer's 401 JSON), or with the dashboard's login cookie: then they
+see the user's current project, or another of their projects named by the `X-Phospho-Project`
+header or the `project` query parameter, must come from this server's origin, and cannot run
+mutations (logging is for API keys). WebSocket connections authenticate later, through their
+`connection_init` payload or the cookie (see `schema.PhosphoGraphQLRouter.on_ws_connect`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info
+
+from app.errors import Forbidden, Unauthorized
+from app.live import LiveBus
+from app.schema.loaders import Loaders
+from app.services import accounts
+from app.services.ingest import Ingestor
+from app.services.keys import UNAUTHORIZED_MESSAGE, Principal, authenticate
+
+
+class Context(BaseContext):
+    """What every resolver can reach through `info.context`."""
+
+    def __init__(self, ingestor: Ingestor, bus: LiveBus, principal: Principal | None) -> None:
+        super().__init__()
+        self.ingestor = ingestor
+        self.bus = bus
+        self._principal = principal
+        self.loaders = Loaders(principal.project_id) if principal else None
+        self.via_login = False
+
+    def sign_in(self, principal: Principal, *, via_login: bool = False) -> None:
+        """Attach the caller (a WebSocket, once its connection_init was accepted)."""
+        self._principal = principal
+        self.via_login = via_login
+        self.loaders = Loaders(principal.project_id)
+
+    @property
+    def writer(self) -> Principal:
+        """The caller, for mutations: they need an API key, a login cookie is not enough."""
+        if self.via_login:
+            raise Forbidden("mutations need an API key (Authorization: Bearer ph_…)")
+        return self.principal
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller; Unauthorized when there is none."""
+        if self._principal is None:
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        return self._principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Whether a valid key was presented."""
+        return self._principal is not None
+
+    @property
+    def project_id(self) -> int:
+        """The tenant every read and write is scoped to."""
+        return self.principal.project_id
+
+    def load(self) -> Loaders:
+        """This request's dataloaders."""
+        if self.loaders is None:
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        return self.loaders
+
+    def refresh_loaders(self) -> None:
+        """Forget cached loads (a long-lived subscription does this for every message)."""
+        self.loaders = Loaders(self.project_id)
+
+
+PhosphoInfo = Info[Context, None]
+
+
+async def get_context(connection: HTTPConnection) -> Context:
+    """FastAPI dependency: an authenticated HTTP context (else 401), or a WebSocket one
+    that authenticates with its connection_init payload."""
+    state: Any = connection.app.state
+    if connection.scope["type"] == "websocket":
+        return Context(state.ingestor, state.live, None)
+    header = connection.headers.get("authorization")
+    if header is None and connection.cookies.get(accounts.SESSION_COOKIE):
+        context = Context(state.ingestor, state.live, None)
+        if not _same_origin(connection):
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        context.sign_in(await principal_from_login(connection), via_login=True)
+        return context
+    principal = await authenticate(header, allow_cached=True)
+    return Context(state.ingestor, state.live, principal)
+
+
+async def principal_from_login(connection: HTTPConnection) -> Principal:
+    """The project a signed-in dashboard user asks for (default: the one they are looking at)."""
+    session = await accounts.session_for(connection.cookies.get(accounts.SESSION_COOKIE))
+    if session is None:
+        raise Unauthorized(UNAUTHORIZED_MESSAGE)
+    wanted = connection.headers.get("x-phospho-project") or connection.query_params.get("project")
+    project_id = session.project_id
+    if wanted is not None:
+        if not wanted.isdigit():
+            raise Unauthorized("X-Phospho-Project must be a project id")
+        project_id = int(wanted)
+    if project_id is None:
+        raise Unauthorized("you have no project yet")
+    try:
+        project = await accounts.require_membership(session.user_id, project_id)
+    except Exception:  # not a member: indistinguishable from a project that does not exist
+        raise Unauthorized("no such project for this user") from None
+    return Principal(key_id=0, project_id=project.id)  # key_id 0: never a valid key
+
+
+def _same_origin(connection: HTTPConnection) -> bool:
+    origin = connection.headers.get("origin")
+    return origin is None or origin == f"{connection.url.scheme}://{connection.url.netloc}"

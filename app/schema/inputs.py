@@ -1,0 +1,113 @@
+"""GraphQL input types and enums, and their translation into the services' filters and bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.services import reads
+
+
+@strawberry.enum(description="An event's current (latest) feedback, or its absence.")
+class FeedbackState(Enum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    NONE = "none"
+
+
+@strawberry.input(description="Narrows the event list; every field set must match (AND).")
+class EventFilter:
+    session_id: str | None = None
+    user_id: str | None = None
+    model: str | None = None
+    feedback: FeedbackState | None = None
+    since: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    until: datetime | None = strawberry.field(default=None, description="Exclusive.")
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the input or output."
+    )
+
+    def to_service(self) -> reads.EventFilter:
+        """The read service's filter."""
+        return reads.EventFilter(
+            session_id=self.session_id,
+            user_id=self.user_id,
+            model=self.model,
+            feedback=self.feedback.value if self.feedback else None,
+            since=self.since,
+            until=self.until,
+            search=self.search,
+        )
+
+
+@strawberry.input(description="Narrows the session list (by latest activity).")
+class SessionFilter:
+    user_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def to_service(self) -> reads.SessionFilter:
+        """The read service's filter."""
+        return reads.SessionFilter(user_id=self.user_id, since=self.since, until=self.until)
+
+
+@strawberry.input(description="Narrows the feedback list: score 0 or 1, time range.")
+class FeedbackFilter:
+    score: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def to_service(self) -> reads.FeedbackFilter:
+        """The read service's filter."""
+        return reads.FeedbackFilter(score=self.score, since=self.since, until=self.until)
+
+
+@strawberry.input(description="Which live events to receive; every field set must match.")
+class LiveEventFilter:
+    session_id: str | None = None
+    user_id: str | None = None
+    model: str | None = None
+
+
+@strawberry.input(description="One event to log, as `POST /api/v1/events` takes it.")
+class LogEventInput:
+    input: str
+    output: str
+    session_id: str | None = strawberry.UNSET
+    user_id: str | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
+    event_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A client-chosen UUID makes retries idempotent."
+    )
+
+    def to_body(self) -> dict[str, Any]:
+        """The REST body of this event (snake_case keys; unset fields left out)."""
+        body: dict[str, Any] = {"input": self.input, "output": self.output}
+        optional = {
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "metadata": self.metadata,
+            "event_id": self.event_id,
+        }
+        body.update({k: v for k, v in optional.items() if v is not strawberry.UNSET})
+        return body
+
+
+@strawberry.input(description="Feedback on one event: score 1 positive, 0 negative.")
+class AddFeedbackInput:
+    event_id: strawberry.ID
+    score: int
+    comment: str | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        """The REST body of this feedback."""
+        return {"score": self.score, "comment": self.comment}
+
+
+def page_size(first: int | None) -> int:
+    """`first` as the services take it: null means the default page of 50."""
+    return 50 if first is None else first

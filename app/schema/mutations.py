@@ -1,0 +1,51 @@
+"""The Mutation root: the same write path as REST (`Ingestor`), returning what was stored."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from app.errors import NotFound
+from app.schema.context import PhosphoInfo
+from app.schema.inputs import AddFeedbackInput, LogEventInput
+from app.schema.permissions import ProjectKey
+from app.schema.types import Event, Feedback
+from app.services import reads
+from app.services.reads import FeedbackView
+
+AUTH: list[type[BasePermission]] = [ProjectKey]
+
+
+@strawberry.type
+class Mutation:
+    """Writes; each is acknowledged only once durably stored, exactly as over REST."""
+
+    @strawberry.mutation(permission_classes=AUTH, description="Log one event.")
+    async def log_event(self, info: PhosphoInfo, input: LogEventInput) -> Event:
+        ctx = info.context
+        result = await ctx.ingestor.log_event(ctx.writer, input.to_body())
+        return Event.from_view(await reads.get_event(ctx.project_id, result.event_id))
+
+    @strawberry.mutation(permission_classes=AUTH, description="Log events all-or-nothing.")
+    async def log_events(self, info: PhosphoInfo, input: list[LogEventInput]) -> list[Event]:
+        ctx = info.context
+        body = {"events": [event.to_body() for event in input]}
+        results = await ctx.ingestor.log_events(ctx.writer, body)
+        stored = await reads.events_by_ids(ctx.project_id, [r.event_id for r in results])
+        missing = [r.event_id for r in results if r.event_id not in stored]
+        if missing:  # committed a moment ago: only a concurrent deletion could cause this
+            raise NotFound("event not found")
+        return [Event.from_view(stored[r.event_id]) for r in results]
+
+    @strawberry.mutation(permission_classes=AUTH, description="Add feedback to an event.")
+    async def add_feedback(self, info: PhosphoInfo, input: AddFeedbackInput) -> Feedback:
+        ctx = info.context
+        result = await ctx.ingestor.add_feedback(ctx.writer, input.event_id, input.to_body())
+        view = FeedbackView(
+            id=result.feedback_id,
+            event_id=result.event_id,
+            score=result.score,
+            comment=result.comment,
+            created_at=result.created_at,
+        )
+        return Feedback.from_view(view)

@@ -1,0 +1,111 @@
+"""The Query root: lists (keyset connections, newest first), single objects, the project."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from app.errors import NotFound
+from app.schema.context import PhosphoInfo
+from app.schema.inputs import EventFilter, FeedbackFilter, SessionFilter, page_size
+from app.schema.permissions import ProjectKey
+from app.schema.types import (
+    Connection,
+    EndUser,
+    Event,
+    Feedback,
+    Project,
+    Session,
+    connection,
+    event_connection,
+)
+from app.services import reads, reads_extra
+from app.services.reads_feedback import _cursor as feedback_cursor
+from app.services.reads_users import _cursor as end_user_cursor
+
+AUTH: list[type[BasePermission]] = [ProjectKey]
+
+
+@strawberry.type
+class Query:
+    """What a project's API key can read."""
+
+    @strawberry.field(permission_classes=AUTH, description="Events, newest first (max 100).")
+    async def events(
+        self,
+        info: PhosphoInfo,
+        first: int | None = 50,
+        after: str | None = None,
+        filter: EventFilter | None = None,
+    ) -> Connection[Event]:
+        project_id = info.context.project_id
+        wanted = filter.to_service() if filter else reads.EventFilter()
+        page = await reads.list_events(
+            project_id, first=page_size(first), after=after, filter=wanted
+        )
+        return event_connection(page, lambda: reads.count_events(project_id, wanted))
+
+    @strawberry.field(permission_classes=AUTH, description="One event; null when unknown.")
+    async def event(self, info: PhosphoInfo, id: strawberry.ID) -> Event | None:
+        try:
+            return Event.from_view(await reads.get_event(info.context.project_id, id))
+        except NotFound:
+            return None
+
+    @strawberry.field(permission_classes=AUTH, description="Sessions, most recently active first.")
+    async def sessions(
+        self,
+        info: PhosphoInfo,
+        first: int | None = 50,
+        after: str | None = None,
+        filter: SessionFilter | None = None,
+    ) -> Connection[Session]:
+        project_id = info.context.project_id
+        wanted = filter.to_service() if filter else reads.SessionFilter()
+        page = await reads_extra.list_session_edges(
+            project_id, first=page_size(first), after=after, filter=wanted
+        )
+        pairs = [(cursor, Session.from_view(view)) for cursor, view in page.items]
+        return connection(pairs, page, lambda: reads.count_sessions(project_id, wanted))
+
+    @strawberry.field(permission_classes=AUTH, description="One session; null when unknown.")
+    async def session(self, info: PhosphoInfo, id: str) -> Session | None:
+        try:
+            return Session.from_view(await reads.get_session(info.context.project_id, id))
+        except NotFound:
+            return None
+
+    @strawberry.field(permission_classes=AUTH, description="Feedback entries, newest first.")
+    async def feedback(
+        self,
+        info: PhosphoInfo,
+        first: int | None = 50,
+        after: str | None = None,
+        filter: FeedbackFilter | None = None,
+    ) -> Connection[Feedback]:
+        project_id = info.context.project_id
+        wanted = filter.to_service() if filter else reads.FeedbackFilter()
+        page = await reads.list_feedback(
+            project_id, first=page_size(first), after=after, filter=wanted
+        )
+        pairs = [(feedback_cursor(view), Feedback.from_view(view)) for view in page.items]
+        return connection(pairs, page, lambda: reads_extra.count_feedback(project_id, wanted))
+
+    @strawberry.field(permission_classes=AUTH, description="End users, most recently seen first.")
+    async def users(
+        self, info: PhosphoInfo, first: int | None = 50, after: str | None = None
+    ) -> Connection[EndUser]:
+        project_id = info.context.project_id
+        page = await reads.list_end_users(project_id, first=page_size(first), after=after)
+        pairs = [(end_user_cursor(view), EndUser.from_view(view)) for view in page.items]
+
+        async def count() -> int:
+            return (await reads.project_totals(project_id)).end_users
+
+        return connection(pairs, page, count)
+
+    @strawberry.field(permission_classes=AUTH, description="The API key's project.")
+    async def project(self, info: PhosphoInfo) -> Project:
+        project_id = info.context.project_id
+        name = await reads_extra.project_name(project_id)
+        return Project(id=strawberry.ID(str(project_id)), name=name)

@@ -1,0 +1,87 @@
+"""The Subscription root: committed events and feedback pushed from the live bus.
+
+Bus messages carry ids and the fields filtered on; each delivered item is loaded through the
+read services. A subscriber that fell behind gets an error telling it to resynchronise, never
+a silent gap. Leaving the `async with` (client gone, completed or cancelled) releases the bus
+subscription.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from strawberry.permission import BasePermission
+
+from app.errors import NotFound, PhosphoError
+from app.live import EventLogged, FeedbackAdded, LiveMessage, Overflow
+from app.schema.context import PhosphoInfo
+from app.schema.inputs import LiveEventFilter
+from app.schema.permissions import ProjectKey
+from app.schema.types import Event, Feedback
+from app.services import reads
+
+AUTH: list[type[BasePermission]] = [ProjectKey]
+
+
+class ResyncRequired(PhosphoError):
+    """The subscriber fell behind and lost messages."""
+
+    code = "resync_required"
+
+
+def _resync(missed: int) -> ResyncRequired:
+    return ResyncRequired(
+        f"this subscription fell behind and missed {missed} message(s); "
+        "re-read what you need (e.g. Query.events) and subscribe again"
+    )
+
+
+def _matches(message: EventLogged, wanted: LiveEventFilter | None) -> bool:
+    if wanted is None:
+        return True
+    return all(
+        expected is None or actual == expected
+        for expected, actual in (
+            (wanted.session_id, message.session_id),
+            (wanted.user_id, message.user_id),
+            (wanted.model, message.model),
+        )
+    )
+
+
+async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
+    """The project's bus messages in commit order; raises ResyncRequired on overflow."""
+    async with info.context.bus.subscribe(info.context.project_id) as subscription:
+        while True:
+            message = await subscription.get()
+            if isinstance(message, Overflow):
+                raise _resync(message.missed)
+            info.context.refresh_loaders()  # a fresh read per message: no stale feedback
+            yield message
+
+
+@strawberry.type
+class Subscription:
+    """Live data over WebSocket (`graphql-transport-ws`)."""
+
+    @strawberry.subscription(permission_classes=AUTH, description="Events as they commit.")
+    async def event_logged(
+        self, info: PhosphoInfo, filter: LiveEventFilter | None = None
+    ) -> AsyncGenerator[Event, None]:
+        async for message in _messages(info):
+            if isinstance(message, EventLogged) and _matches(message, filter):
+                try:
+                    view = await reads.get_event(info.context.project_id, message.event_id)
+                except NotFound:  # gone since it committed (never in normal operation)
+                    continue
+                yield Event.from_view(view)
+
+    @strawberry.subscription(permission_classes=AUTH, description="Feedback as it commits.")
+    async def feedback_added(self, info: PhosphoInfo) -> AsyncGenerator[Feedback, None]:
+        async for message in _messages(info):
+            if isinstance(message, FeedbackAdded):
+                views = await info.context.load().feedback.load(message.event_id)
+                for view in views:
+                    if view.id == message.feedback_id:
+                        yield Feedback.from_view(view)

@@ -1,0 +1,151 @@
+"""In-process checks that need to look inside the server: SQL query counts (the N+1 pin) and
+the release of live-bus subscriptions when WebSocket clients go away."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from app.db import reader
+from app.factory import create_app
+from app.live import EventLogged, LiveBus
+from app.services.keys import create_api_key
+from app.services.projects import get_or_create_project
+from app.settings import Settings
+
+HOT_QUERY = """{ events(first: 50) { edges { node { id input createdAt
+    feedback { score comment } latestFeedback { score } session { id eventCount } } } } }"""
+
+
+def sqlite_settings(tmp: Path) -> Settings:
+    """Settings of a throwaway embedded server."""
+    return Settings(data_dir=tmp, database_url=f"sqlite://{tmp / 'phospho.sqlite3'}")
+
+
+@pytest.fixture
+async def app_and_key(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, str]]:
+    """A started app (lifespan running) with one project and key."""
+    app = create_app(sqlite_settings(tmp_path))
+    async with app.router.lifespan_context(app):
+        project = await get_or_create_project("n-plus-one")
+        created = await create_api_key(project.id)
+        yield app, created.secret
+
+
+class QueryCounter:
+    """Counts statements sent through the read connection's client class."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """A method that records its SQL before running it."""
+
+        async def counted(client: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+            self.statements.append(sql)
+            return await original(client, sql, *args, **kwargs)
+
+        return counted
+
+
+async def test_hot_event_query_costs_three_statements(
+    app_and_key: tuple[FastAPI, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, secret = app_and_key
+    headers = {"Authorization": f"Bearer {secret}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        body = {"events": [{"input": f"q{n}", "output": "a", "session_id": f"s{n % 7}"}
+                           for n in range(60)]}  # fmt: skip
+        assert (await client.post("/api/v1/events/batch", json=body, headers=headers)).is_success
+        newest = {"query": "{ events(first: 1) { edges { node { id } } } }"}
+        page = (await client.post("/graphql", json=newest, headers=headers)).json()
+        first_id = page["data"]["events"]["edges"][0]["node"]["id"]
+        feedback = {"score": 1, "comment": "ok"}
+        await client.post(f"/api/v1/events/{first_id}/feedback", json=feedback, headers=headers)
+
+        counter = QueryCounter()
+        cls = type(reader())
+        for name in ("execute_query", "execute_query_dict"):
+            monkeypatch.setattr(cls, name, counter.wrap(getattr(cls, name)))
+        response = await client.post("/graphql", json={"query": HOT_QUERY}, headers=headers)
+    data = response.json()
+    assert "errors" not in data, data
+    assert len(data["data"]["events"]["edges"]) == 50
+    # The key was just used (cached): one statement for the page, one per relation.
+    assert len(counter.statements) == 3, counter.statements
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
+    """Poll until `condition()` holds or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def test_client(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    """A TestClient (its own event loop thread) running the app, and a key."""
+    app = create_app(sqlite_settings(tmp_path))
+    with TestClient(app) as client:
+
+        async def make_key() -> str:
+            project = await get_or_create_project("ws-release")
+            return (await create_api_key(project.id)).secret
+
+        yield client, client.portal.call(make_key)
+
+
+def test_closed_websockets_release_their_bus_subscriptions(
+    test_client: tuple[TestClient, str],
+) -> None:
+    client, secret = test_client
+    bus = client.app.state.live
+    for _ in range(5):
+        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            ws.send_json(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {secret}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            for op in ("1", "2"):
+                query = "subscription { eventLogged { id } }"
+                ws.send_json({"id": op, "type": "subscribe", "payload": {"query": query}})
+            assert wait_for(lambda: bus.subscriber_count() == 2)
+        assert wait_for(lambda: bus.subscriber_count() == 0)
+
+
+def test_a_subscriber_that_fell_behind_is_told_to_resync(
+    test_client: tuple[TestClient, str],
+) -> None:
+    client, secret = test_client
+    bus = client.app.state.live
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {secret}"}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        query = "subscription { eventLogged { id } }"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        assert wait_for(lambda: bus.subscriber_count() == 1)
+        project_id = next(iter(bus.project_ids()))
+        now = datetime.now(UTC)
+        burst = [EventLogged(project_id, uuid.uuid4(), "s", None, None, now) for _ in range(1500)]
+        client.portal.call(lambda: _publish(bus, burst))
+        message = ws.receive_json()
+    assert message["type"] in ("next", "error"), message
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert "fell behind" in errors[0]["message"]
+
+
+async def _publish(bus: LiveBus, messages: list[EventLogged]) -> None:
+    bus.publish(messages)  # in one go, on the server's loop: the queue (1000) overflows
