@@ -85,6 +85,10 @@ def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) 
     ]:
         body = {"input": question, "output": answer, "session_id": "conv-browser"}
         httpx.post(server.base_url + "/api/v1/events", headers=auth, json=body)
+    page.goto(server.base_url + "/sessions")
+    httpx.post(server.base_url + "/api/v1/events", headers=auth,
+               json={"input": "live", "output": "ok", "session_id": "conv-live"})  # fmt: skip
+    page.locator("tr[data-session='conv-live']").wait_for(timeout=10_000)  # the list is live
     page.goto(server.base_url + "/sessions/conv-browser")
     bubbles = page.locator(".bubble pre").all_inner_texts()
     assert bubbles == ["Hello", "Hi!", "What's 2+2?", "4", "Thanks!", "You're welcome!"]

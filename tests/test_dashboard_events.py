@@ -12,7 +12,7 @@ import pytest
 from markupsafe import escape
 
 from tests.harness import Server
-from tests.test_dashboard_accounts import browser, create_key, sign_up
+from tests.test_dashboard_accounts import browser, create_key, csrf_of, sign_up
 
 Account = tuple[httpx.Client, str]
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -207,3 +207,36 @@ def test_session_ids_with_slashes_and_spaces_replay(server: Server, account: Acc
     assert link, "the session links to its replay"
     replay = client.get(link.group(1).replace("&amp;", "&"))
     assert replay.status_code == 200 and "nested id" in replay.text
+
+
+def test_sessions_list_stream_pushes_the_updated_row(server: Server, account: Account) -> None:
+    client, key = account
+    log(server, key, session_id="grows")
+    received: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", "/live/sessions", timeout=15) as stream:
+            ready.set()
+            for line in stream.iter_lines():
+                received.append(line)
+                if "grows" in line:
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    log(server, key, session_id="grows")
+    thread.join(10)
+    text = "\n".join(received)
+    assert "event: session" in text and 'data-session="grows"' in text
+    assert re.search(r'class="num">2<', text), "the row carries the new event count"
+
+
+def test_first_run_offers_a_button_that_creates_a_key(server: Server, account: Account) -> None:
+    client, _ = account
+    page = client.get("/events").text
+    form = re.search(r'<form method="post" action="/settings/keys".*?</form>', page, re.S)
+    assert form and "Create an API key" in form.group(0)
+    created = client.post("/settings/keys", data={"csrf_token": csrf_of(page), "name": "first key"})
+    assert created.status_code == 201 and 'id="new-key"' in created.text

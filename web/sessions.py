@@ -19,7 +19,9 @@ from app.services.reads import (
     get_session,
     list_session_events,
     list_sessions,
+    sessions_by_keys,
 )
+from app.services.reads_common import Page
 from web.events import ProjectId, current_project_id, htmx_fragment
 from web.security import SignedIn, render
 
@@ -67,6 +69,24 @@ def build_session_routes(templates: Jinja2Templates) -> APIRouter:
         context = {"session": session, "conversation": conversation, "turns": turns,
                    "latest": {k: v[-1] for k, v in history.items() if v}}  # fmt: skip
         return render(templates, request, "session.html", context)
+
+    @router.get("/live/sessions", response_class=EventSourceResponse)
+    async def sessions_stream(
+        request: Request, project_id: ProjectId, user: User = None
+    ) -> AsyncIterator[ServerSentEvent]:
+        """The up-to-date row of each session that just got an event (the page keeps the newest)."""
+        rows = templates.env.get_template("_session_rows.html")
+        async with request.app.state.live.subscribe(project_id) as subscription:
+            while True:
+                message = await subscription.get()
+                if isinstance(message, Overflow):
+                    yield ServerSentEvent(raw_data="", event="overflow")
+                elif isinstance(message, EventLogged) and user in (None, message.user_id):
+                    found = await sessions_by_keys(project_id, [message.session_id])
+                    scores = await feedback_by_session(project_id, [message.session_id])
+                    page = Page(tuple(found.values()), None, False)
+                    html = rows.render(page=page, scores=scores, user=user)
+                    yield ServerSentEvent(raw_data=html.replace("\n", " "), event="session")
 
     @router.get("/live/session", response_class=EventSourceResponse)
     async def replay_stream(

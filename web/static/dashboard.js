@@ -19,6 +19,12 @@
   });
 
   document.addEventListener("htmx:sseMessage", () => {
+    // Sessions list: an updated session arrives as a new top row; drop its older copy.
+    const seen = new Set();
+    for (const row of document.querySelectorAll("#rows > tr[data-session]")) {
+      if (seen.has(row.dataset.session)) row.remove();
+      else seen.add(row.dataset.session);
+    }
     const firstRun = document.getElementById("first-run");
     if (firstRun) firstRun.remove();
     const rows = document.querySelectorAll("#rows > tr.event-row");
