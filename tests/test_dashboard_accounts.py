@@ -207,3 +207,19 @@ def test_sign_up_explains_what_is_wrong(server: Server, password: str) -> None:
     with browser(server) as client:
         response = client.post("/signup", data={"email": "x@example.com", "password": password})
     assert response.status_code in (422, 400)
+
+
+def test_login_cookie_is_secure_behind_tls(server: Server) -> None:
+    # A TLS-terminating proxy on this host says so with X-Forwarded-Proto (uvicorn trusts it).
+    with browser(server) as client:
+        email = sign_up(client)
+        response = client.post(
+            "/login",
+            data={"email": email, "password": PASSWORD},
+            headers={
+                "X-Forwarded-Proto": "https",
+                "Origin": server.base_url.replace("http:", "https:"),
+            },
+        )
+    assert response.status_code == 303
+    assert "secure" in response.headers["set-cookie"].lower()

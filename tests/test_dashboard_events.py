@@ -240,3 +240,9 @@ def test_first_run_offers_a_button_that_creates_a_key(server: Server, account: A
     assert form and "Create an API key" in form.group(0)
     created = client.post("/settings/keys", data={"csrf_token": csrf_of(page), "name": "first key"})
     assert created.status_code == 201 and 'id="new-key"' in created.text
+
+
+def test_event_detail_links_to_its_session_replay(server: Server, account: Account) -> None:
+    client, key = account
+    event = log(server, key, session_id="conv-link")
+    assert 'href="/sessions/conv-link"' in client.get(f"/events/{event['event_id']}").text
