@@ -89,7 +89,7 @@ class Query:
             project_id, first=page_size(first), after=after, filter=wanted
         )
         pairs = [(feedback_cursor(view), Feedback.from_view(view)) for view in page.items]
-        return connection(pairs, page, lambda: reads_extra.count_feedback(project_id, wanted))
+        return connection(pairs, page, lambda: reads.count_feedback(project_id, wanted))
 
     @strawberry.field(permission_classes=AUTH, description="End users, most recently seen first.")
     async def users(

@@ -19,6 +19,7 @@ from app.services.reads_events import (
 from app.services.reads_feedback import (
     FeedbackFilter,
     FeedbackView,
+    count_feedback,
     feedback_for_events,
     list_feedback,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "SessionFilter",
     "SessionView",
     "count_events",
+    "count_feedback",
     "count_sessions",
     "events_by_ids",
     "feedback_by_session",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from app.db import reader
 from app.errors import Invalid, NotFound
 from app.services.reads_common import (
-    Conditions,
     Page,
     check_first,
     db_time,
@@ -21,7 +20,6 @@ from app.services.reads_common import (
     make_page,
     select,
 )
-from app.services.reads_feedback import FeedbackFilter
 from app.services.reads_sessions import (
     COLUMNS as SESSION_COLUMNS,
 )
@@ -57,24 +55,6 @@ async def list_session_edges(
     rows = [_to_row(row) for row in await fetch(d, sql, [*cond.params, limit + 1])]
     pairs = [(_cursor(row), row.view) for row in rows]
     return make_page(pairs, limit, lambda pair: pair[0])
-
-
-async def count_feedback(project_id: int, filter: FeedbackFilter | None = None) -> int:
-    """How many of a project's feedback entries match `filter` (as `list_feedback` reads it)."""
-    d = dialect()
-    f = filter or FeedbackFilter()
-    cond = Conditions()
-    cond.add("project_id = ?", project_id)
-    if f.score is not None:
-        if f.score not in (0, 1) or isinstance(f.score, bool):
-            raise Invalid("score must be 0 or 1")
-        cond.add("score = ?", f.score)
-    if f.since is not None:
-        cond.add("created_at >= ?", db_time(d, f.since))
-    if f.until is not None:
-        cond.add("created_at < ?", db_time(d, f.until))
-    rows = await fetch(d, select("COUNT(*) AS n", "feedback", cond.sql), cond.params)
-    return int(rows[0]["n"])
 
 
 async def project_name(project_id: int) -> str:

@@ -26,6 +26,7 @@ from app.services.reads_common import (
     parse_uuid,
     select,
 )
+from app.services.store import Dialect
 
 FEEDBACK_CURSOR = "feedback"
 COLUMNS = "id, event_id, score, comment, created_at"
@@ -65,17 +66,8 @@ def _cursor(view: FeedbackView) -> str:
     return encode_cursor(FEEDBACK_CURSOR, view.created_at, str(view.id))
 
 
-async def list_feedback(
-    project_id: int,
-    *,
-    first: int = 50,
-    after: str | None = None,
-    filter: FeedbackFilter | None = None,
-) -> Page[FeedbackView]:
-    """A project's feedback entries matching `filter`, newest first."""
-    limit = check_first(first)
-    d = dialect()
-    f = filter or FeedbackFilter()
+def filter_feedback(d: Dialect, project_id: int, f: FeedbackFilter) -> Conditions:
+    """The WHERE conditions of a project's feedback matching `f`."""
     cond = Conditions()
     cond.add("project_id = ?", project_id)
     if f.score is not None:
@@ -86,6 +78,28 @@ async def list_feedback(
         cond.add("created_at >= ?", db_time(d, f.since))
     if f.until is not None:
         cond.add("created_at < ?", db_time(d, f.until))
+    return cond
+
+
+async def count_feedback(project_id: int, filter: FeedbackFilter | None = None) -> int:
+    """How many of a project's feedback entries match `filter` (as `list_feedback` reads it)."""
+    d = dialect()
+    cond = filter_feedback(d, project_id, filter or FeedbackFilter())
+    rows = await fetch(d, select("COUNT(*) AS n", "feedback", cond.sql), cond.params)
+    return int(rows[0]["n"])
+
+
+async def list_feedback(
+    project_id: int,
+    *,
+    first: int = 50,
+    after: str | None = None,
+    filter: FeedbackFilter | None = None,
+) -> Page[FeedbackView]:
+    """A project's feedback entries matching `filter`, newest first."""
+    limit = check_first(first)
+    d = dialect()
+    cond = filter_feedback(d, project_id, filter or FeedbackFilter())
     if after is not None:
         at, key = decode_cursor(FEEDBACK_CURSOR, after)
         cond.add_after(
