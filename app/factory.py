@@ -103,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(build_graphql_router(), prefix="/graphql")
     install_web(app)
+    # The ingest routes take nearly all traffic: match them first, directly on the app (an
+    # included router is matched as a nested router in FastAPI >= 0.16x, one more layer).
+    app.router.routes[:0] = api.ingest_routes()
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,

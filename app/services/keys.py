@@ -98,17 +98,19 @@ def parse_bearer(header: str | None) -> str:
 
 async def authenticate(header: str | None, *, allow_cached: bool = False) -> Principal:
     """Resolve a Bearer header to its project; every failure is the same Unauthorized."""
-    digest = hash_key(parse_bearer(header))
     now = time.monotonic()
-    if allow_cached:
-        hit = _cache.get(digest)
+    if allow_cached and header is not None:
+        # Keyed by the exact header (only ever stored after a successful check), so a hit
+        # costs no hashing; the ingest path re-checks the key inside its commit anyway.
+        hit = _cache.get(header)
         if hit is not None and hit[1] > now:
             return hit[0]
+    digest = hash_key(parse_bearer(header))
     row = await ApiKey.filter(key_hash=digest, revoked_at=None).using_db(reader()).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
     principal = Principal(key_id=row.id, project_id=row.project_id)  # type: ignore[attr-defined]
     if len(_cache) > 10_000:
         _cache.clear()
-    _cache[digest] = (principal, now + CACHE_SECONDS)
+    _cache[header or ""] = (principal, now + CACHE_SECONDS)
     return principal
