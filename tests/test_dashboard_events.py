@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -28,6 +29,31 @@ def log(server: Server, key: str, **body: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+@contextmanager
+def streamed(client: httpx.Client, path: str, *, until: str) -> Iterator[list[str]]:
+    """Read an SSE stream in the background until a line contains `until`; yields its lines.
+
+    The body of the `with` runs once the stream is open; leaving it waits (10 s at most) for
+    the awaited line.
+    """
+    received: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", path, timeout=15) as stream:
+            ready.set()
+            for line in stream.iter_lines():
+                received.append(line)
+                if until in line:
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10), f"{path} did not open"
+    yield received
+    thread.join(10)
 
 
 @pytest.fixture
@@ -135,23 +161,9 @@ def test_the_stream_pushes_new_rows_of_this_project_only(
 ) -> None:
     client, key = account
     _, other_key = other_account
-    received: list[str] = []
-    ready = threading.Event()
-
-    def listen() -> None:
-        with client.stream("GET", "/live/events", timeout=15) as stream:
-            ready.set()
-            for line in stream.iter_lines():
-                received.append(line)
-                if "pushed-live" in line:
-                    return
-
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    log(server, other_key, input="not-for-you")
-    log(server, key, input="pushed-live", metadata={"model": "gpt-4"})
-    thread.join(10)
+    with streamed(client, "/live/events", until="pushed-live") as received:
+        log(server, other_key, input="not-for-you")  # logged first: would arrive first if leaked
+        log(server, key, input="pushed-live", metadata={"model": "gpt-4"})
     text = "\n".join(received)
     assert "event: event" in text and "pushed-live" in text
     assert "not-for-you" not in text
@@ -212,22 +224,8 @@ def test_session_ids_with_slashes_and_spaces_replay(server: Server, account: Acc
 def test_sessions_list_stream_pushes_the_updated_row(server: Server, account: Account) -> None:
     client, key = account
     log(server, key, session_id="grows")
-    received: list[str] = []
-    ready = threading.Event()
-
-    def listen() -> None:
-        with client.stream("GET", "/live/sessions", timeout=15) as stream:
-            ready.set()
-            for line in stream.iter_lines():
-                received.append(line)
-                if "grows" in line:
-                    return
-
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    log(server, key, session_id="grows")
-    thread.join(10)
+    with streamed(client, "/live/sessions", until="grows") as received:
+        log(server, key, session_id="grows")
     text = "\n".join(received)
     assert "event: session" in text and 'data-session="grows"' in text
     assert re.search(r'class="num">2<', text), "the row carries the new event count"

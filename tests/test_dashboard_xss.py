@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests.harness import Server
 from tests.test_dashboard_browser import browser, page  # noqa: F401  (fixtures)
@@ -64,7 +64,3 @@ def test_no_payload_executes_on_any_page(server: Server, page: Page) -> None:  #
         assert response is not None and response.status == 200, path
         assert_nothing_ran(page, path)
     assert not dialogs
-
-
-def test_browser_fixture_is_shared(browser: Browser) -> None:  # noqa: F811
-    assert browser.is_connected()
