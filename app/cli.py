@@ -1,4 +1,4 @@
-"""The `phospho` command: serve, migrate, keys, users and export-schema.
+"""The `phospho` command: serve, migrate, keys, users, rollups and export-schema.
 
 Results a script may capture (a new key) go to stdout; everything else goes to stderr.
 """
@@ -118,6 +118,31 @@ async def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_orm(settings, work)
 
 
+async def cmd_rollups_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute the metrics rollups from the stored events and feedback (one transaction)."""
+    from app.services.projects import find_project
+    from app.services.rollups import rebuild
+    from app.services.write_backends import write_backend_for
+
+    async def work() -> int:
+        projects = [(await find_project(args.project)).id] if args.project else None
+        # On SQLite this claims the database like a server does: stop the server first.
+        backend = write_backend_for(settings.resolved_database_url)
+        await backend.open()
+        try:
+            report = await backend.run(lambda: rebuild(backend.dialect, projects))
+        finally:
+            await backend.close()
+        scope = f"project {args.project!r}" if args.project else "every project"
+        _stderr(
+            f"rebuilt the rollups of {scope}: {report.events} events, {report.feedback} "
+            f"current feedback, {report.repriced} events newly priced"
+        )
+        return 0
+
+    return await _with_orm(settings, work)
+
+
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     """Write the GraphQL schema (SDL) to a file; `--check` only compares and reports drift."""
     from pathlib import Path
@@ -170,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     ucreate.add_argument("--password", required=True)
     ucreate.add_argument("--project", help="project to own (default: a new one)")
     ucreate.set_defaults(func=cmd_users_create)
+
+    rollups = sub.add_parser("rollups", help="maintain the metrics rollups")
+    rollups_sub = rollups.add_subparsers(dest="action", required=True)
+    rebuild = rollups_sub.add_parser(
+        "rebuild",
+        help="recompute rollups from events (stop the server first on SQLite; on PostgreSQL "
+        "ingest waits until the rebuild commits)",
+    )
+    rebuild.add_argument("--project", help="only this project (default: every project)")
+    rebuild.set_defaults(func=cmd_rollups_rebuild)
 
     export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default="graphql/schema.graphql", help="file to write")

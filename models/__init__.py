@@ -6,6 +6,7 @@ from models.event import Event
 from models.feedback import Feedback
 from models.login import LoginFailure, LoginSession
 from models.project import Membership, Project
+from models.rollup import MetricRollup, UserRollup
 from models.session import Session
 from models.user import User
 
@@ -18,6 +19,7 @@ MODEL_MODULES = [
     "models.end_user",
     "models.feedback",
     "models.login",
+    "models.rollup",
 ]
 
 __all__ = [
@@ -29,7 +31,9 @@ __all__ = [
     "LoginFailure",
     "LoginSession",
     "Membership",
+    "MetricRollup",
     "Project",
     "Session",
     "User",
+    "UserRollup",
 ]

@@ -24,6 +24,8 @@ class Event(Model):
     tokens_in = fields.BigIntField(null=True)
     tokens_out = fields.BigIntField(null=True)
     latency_ms = fields.FloatField(null=True)
+    # Estimated (or client-given `cost_usd`) cost in nano-dollars; NULL when unpriced.
+    cost_nano = fields.BigIntField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -23,4 +23,8 @@ class Session(Model):
     class Meta:
         table = "sessions"
         unique_together = (("project", "session_key"),)
-        indexes = (("project", "last_event_at"), ("project", "user_id", "last_event_at"))
+        indexes = (
+            ("project", "last_event_at"),
+            ("project", "user_id", "last_event_at"),
+            ("project", "first_event_at"),  # sessions started in a window (metrics)
+        )

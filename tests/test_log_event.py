@@ -119,6 +119,11 @@ def test_camel_case_metadata_keys_are_recognised(server: Server, tenant: Tenant)
         ({"model": 4}, "model"),
         ({"model": "m" * 300}, "model"),
         ({"tokens_in": 1, "tokensIn": 1}, "tokensIn"),
+        ({"cost_usd": -0.5}, "cost_usd"),
+        ({"cost_usd": "0.5"}, "cost_usd"),
+        ({"costUsd": True}, "costUsd"),
+        ({"costUsd": 2_000_000}, "costUsd"),
+        ({"cost_usd": 1, "costUsd": 1}, "costUsd"),
     ],
 )
 def test_recognised_metadata_with_wrong_type_is_422_naming_the_key(
@@ -276,3 +281,33 @@ def test_unicode_and_large_text_round_trip(server: Server, tenant: Tenant) -> No
         "SELECT input, output FROM events WHERE id = ?", event_param(server, body["event_id"])
     )
     assert row == [(text, text[::-1])]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "cost_nano"),
+    [
+        # genai-prices: gpt-4o is $2.50 in / $10 out per million tokens.
+        pytest.param({"model": "gpt-4o", "tokens_in": 1000, "tokens_out": 100}, 3_500_000,
+                     id="estimated"),
+        pytest.param({"model": "GPT-4o", "tokensIn": 1000}, 2_500_000, id="camel-and-case"),
+        pytest.param({"model": "gpt-4o", "tokens_in": 1000, "cost_usd": 0.25}, 250_000_000,
+                     id="client-cost-wins"),
+        pytest.param({"costUsd": 0.000000001}, 1, id="cost-without-model"),
+        pytest.param({"model": "no-such-model", "tokens_in": 5}, None, id="unpriced"),
+        pytest.param({"model": "gpt-4o"}, None, id="no-tokens"),
+    ],
+)  # fmt: skip
+def test_cost_is_estimated_at_ingest_into_a_typed_column(
+    server: Server, tenant: Tenant, metadata: dict[str, Any], cost_nano: int | None
+) -> None:
+    """Cost in nano-dollars: priced from model and tokens, or the client's cost_usd; NULL
+    (unpriced, never 0) for a model without a known price."""
+    response = post(server, tenant, {"input": "q", "output": "a", "metadata": metadata})
+    assert response.status_code == 201
+    rows = server.query(
+        "SELECT cost_nano, metadata FROM events WHERE id = ?",
+        event_param(server, response.json()["event_id"]),
+    )
+    assert rows[0][0] == cost_nano
+    stored = rows[0][1] if isinstance(rows[0][1], dict) else json.loads(rows[0][1])
+    assert stored == metadata  # the metadata itself is kept as sent

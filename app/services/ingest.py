@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +20,9 @@ from app import live_pg
 from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized
 from app.ids import new_session_key, uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
-from app.services import store
+from app.services import pricing, store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
+from app.services.rollups import Rollups
 from app.services.store import Dialect, Plan
 from app.services.validation import (
     LogEventInput,
@@ -49,6 +50,7 @@ class PreparedEvent:
     output: str
     metadata_json: str | None
     typed: TypedMetadata
+    cost_nano: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,11 @@ Job = EventsJob | FeedbackJob
 def prepare_event(event: LogEventInput, loc: tuple[Any, ...]) -> PreparedEvent:
     """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised."""
     typed = typed_metadata(event.metadata, (*loc, "metadata"))
+    cost: int | None
+    if typed.cost_usd is not None:  # the client's own cost wins over the estimate
+        cost = pricing.to_nano(typed.cost_usd)
+    else:
+        cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, datetime.now(UTC))
     return PreparedEvent(
         id=event.event_id or uuid7(),
         client_id=event.event_id is not None,
@@ -106,14 +113,23 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...]) -> PreparedEvent:
         output=event.output,
         metadata_json=orjson.dumps(event.metadata).decode() if event.metadata is not None else None,
         typed=typed,
+        cost_nano=cost,
     )
 
 
 class Ingestor:
     """Entry point of the write path; owns the group-commit writer."""
 
-    def __init__(self, *, max_batch: int = 512, bus: LiveBus | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_batch: int = 512,
+        bus: LiveBus | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.bus = bus or LiveBus()
+        # Stamps each group commit; replaceable so a benchmark can seed history (bench/metrics).
+        self.clock = clock
         self.origin = uuid.uuid4().hex  # tags this process's notifications
         self.writer: GroupCommitWriter[Job] = GroupCommitWriter(
             self._plan, max_batch=max_batch, after_commit=self._publish
@@ -159,7 +175,7 @@ class Ingestor:
     def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
         """The group's transaction: check keys, store events, then feedback (which may target
         events of the same group)."""
-        now = datetime.now(UTC)
+        now = self.clock()
         key_ids = sorted({job.principal.key_id for job in jobs})
         active = yield from store.active_key_ids(d, key_ids)
         outcomes: list[Any] = [None] * len(jobs)
@@ -172,12 +188,16 @@ class Ingestor:
                 events.append((index, job))
             else:
                 feedback.append((index, job))
-        event_outcomes = yield from _commit_events(d, [job for _, job in events], now)
+        rollups = Rollups()
+        event_outcomes = yield from _commit_events(d, [job for _, job in events], now, rollups)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome
-        feedback_outcomes = yield from _commit_feedback(d, [job for _, job in feedback], now)
+        feedback_outcomes = yield from _commit_feedback(
+            d, [job for _, job in feedback], now, rollups
+        )
         for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
             outcomes[index] = feedback_outcome
+        yield from rollups.plan(d)
         yield from self._touch_keys(d, [key for key in key_ids if key in active], now)
         if d.postgres:  # other processes hear about the commit through LISTEN (app/live_pg.py)
             payloads = live_pg.encode(self.origin, live_messages(jobs, outcomes))
@@ -220,7 +240,7 @@ def _parse_event_id(value: str) -> uuid.UUID:
 
 
 def _commit_events(
-    d: Dialect, jobs: list[EventsJob], now: datetime
+    d: Dialect, jobs: list[EventsJob], now: datetime, rollups: Rollups
 ) -> Plan[list[list[EventResult] | PhosphoError]]:
     if not jobs:
         return []
@@ -244,6 +264,11 @@ def _commit_events(
         for event, result in zip(job.events, outcome, strict=True):
             if not result.duplicate:
                 rows.append(_event_row(job.principal.project_id, event, now))
+                typed = event.typed
+                rollups.add_event(
+                    job.principal.project_id, now, typed.model, typed.tokens_in,
+                    typed.tokens_out, event.cost_nano, typed.latency_ms, event.user_id,
+                )  # fmt: skip
                 _count_session(sessions, job.principal.project_id, event, now)
                 if event.user_id is not None:
                     entry = users.setdefault(
@@ -281,7 +306,8 @@ def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> list[Any
     typed = event.typed
     return [
         event.id, project_id, event.session_key, event.user_id, event.input, event.output,
-        event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms, now,
+        event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms,
+        event.cost_nano, now,
     ]  # fmt: skip
 
 
@@ -294,17 +320,24 @@ def _count_session(
 
 
 def _commit_feedback(
-    d: Dialect, jobs: list[FeedbackJob], now: datetime
+    d: Dialect, jobs: list[FeedbackJob], now: datetime, rollups: Rollups
 ) -> Plan[list[FeedbackResult | PhosphoError]]:
     if not jobs:
         return []
-    owners = yield from store.event_projects(d, sorted({job.event_id for job in jobs}))
+    targets = yield from store.feedback_targets(d, sorted({job.event_id for job in jobs}))
     outcomes: list[FeedbackResult | PhosphoError] = []
     rows: list[list[Any]] = []
     for job in jobs:
-        if owners.get(job.event_id) != job.principal.project_id:
+        target = targets.get(job.event_id)
+        if target is None or target.project_id != job.principal.project_id:
             outcomes.append(NotFound("event not found"))
             continue
+        # Rollups count each event's current feedback: the new one replaces the previous.
+        if target.score is not None and target.scored_at is not None:
+            previous = target.scored_at
+            rollups.add_feedback(target.project_id, previous, target.model, target.score, -1)
+        rollups.add_feedback(target.project_id, now, target.model, job.score, 1)
+        targets[job.event_id] = replace(target, score=job.score, scored_at=now)
         rows.append(
             [job.feedback_id, job.principal.project_id, job.event_id, job.score, job.comment, now]
         )

@@ -120,7 +120,7 @@ def existing_events(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID
 
 EVENT_COLUMNS = (
     "id, project_id, session_key, user_id, input, output, metadata, "
-    "model, tokens_in, tokens_out, latency_ms, created_at"
+    "model, tokens_in, tokens_out, latency_ms, cost_nano, created_at"
 )
 
 
@@ -128,9 +128,9 @@ def insert_events(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     """Insert event rows (values in EVENT_COLUMNS order; id a UUID, metadata JSON text)."""
     if not rows:
         return
-    params = [[d.uuid(row[0]), *row[1:11], d.time(row[11])] for row in rows]
+    params = [[d.uuid(row[0]), *row[1:12], d.time(row[12])] for row in rows]
     meta = "?::jsonb" if d.postgres else "?"
-    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?)"
+    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?)"
     yield from insert_rows(d, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", row_sql, params)
 
 
@@ -171,11 +171,31 @@ def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?)", params, tail=tail)
 
 
-def event_projects(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID, int]]:
-    """Project of each stored event among `ids` (feedback targets), read in the transaction."""
-    sql = "SELECT id, project_id FROM events WHERE id IN ({in})"
+@dataclass(frozen=True, slots=True)
+class FeedbackTarget:
+    """A stored event that feedback targets, with its current feedback (for the rollups)."""
+
+    project_id: int
+    model: str | None
+    score: int | None  # current feedback's score, None without feedback
+    scored_at: datetime | None  # when the current feedback was given
+
+
+def feedback_targets(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID, FeedbackTarget]]:
+    """The stored events among `ids`, read in the transaction, with their current feedback."""
+    sql = (
+        "SELECT e.id, e.project_id, e.model, f.score, f.created_at FROM events e "
+        "LEFT JOIN feedback f ON f.id = (SELECT lf.id FROM feedback lf WHERE lf.event_id = e.id "
+        "ORDER BY lf.created_at DESC, lf.id DESC LIMIT 1) WHERE e.id IN ({in})"
+    )
     rows = yield from select_in(d, sql, [d.uuid(value) for value in ids])
-    return {uuid.UUID(str(row["id"])): int(row["project_id"]) for row in rows}
+    return {uuid.UUID(str(row["id"])): _feedback_target(row) for row in rows}
+
+
+def _feedback_target(row: dict[str, Any]) -> FeedbackTarget:
+    scored_at = as_datetime(row["created_at"]) if row["created_at"] is not None else None
+    score = int(row["score"]) if row["score"] is not None else None
+    return FeedbackTarget(int(row["project_id"]), row["model"], score, scored_at)
 
 
 def insert_feedback(d: Dialect, rows: list[list[Any]]) -> Plan[None]:

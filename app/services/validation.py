@@ -27,7 +27,14 @@ M = TypeVar("M", bound="BaseModel")
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 
 # Recognised metadata keys: (snake_case, camelCase) -> typed column.
-RECOGNISED = (("tokens_in", "tokensIn"), ("tokens_out", "tokensOut"), ("latency_ms", "latencyMs"))
+RECOGNISED = (
+    ("tokens_in", "tokensIn"),
+    ("tokens_out", "tokensOut"),
+    ("latency_ms", "latencyMs"),
+    ("cost_usd", "costUsd"),
+)
+MAX_COST_USD = 1_000_000  # per event: keeps sums of nano-dollars far inside a 64-bit integer
+FRACTIONAL = {"latency_ms", "cost_usd"}
 
 
 class LogEventInput(BaseModel):
@@ -68,6 +75,7 @@ class TypedMetadata:
     tokens_in: int | None = None
     tokens_out: int | None = None
     latency_ms: float | None = None
+    cost_usd: float | None = None  # the client's own cost, which overrides the estimate
 
 
 def parse_json(raw: bytes) -> Any:
@@ -138,14 +146,17 @@ def typed_metadata(metadata: dict[str, Any] | None, loc: tuple[Any, ...]) -> Typ
         key = snake if snake in metadata else camel
         value = metadata.get(key)
         if value is not None:
-            _check_number(value, (*loc, key), integer=snake != "latency_ms")
+            _check_number(value, (*loc, key), integer=snake not in FRACTIONAL)
+            if snake == "cost_usd" and value > MAX_COST_USD:
+                raise _invalid((*loc, key), f"must be at most {MAX_COST_USD}")
         values.append(value)
-    tokens_in, tokens_out, latency = values
+    tokens_in, tokens_out, latency, cost = values
     return TypedMetadata(
         model=model,
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         latency_ms=float(latency) if latency is not None else None,
+        cost_usd=float(cost) if cost is not None else None,
     )
 
 

@@ -1,0 +1,392 @@
+"""Metrics over time: what the overview page and `Query.metrics` read.
+
+Everything here reads the rollup tables (`metric_rollups`, `user_rollups`; see
+`app/services/rollups.py`, which keeps them in the ingest transaction), so the cost of a
+request grows with the number of buckets, not of events. Windows are aligned to their bucket:
+`since` is floored and `until` ceiled to a multiple of the bucket size (UTC), so every figure is
+exact for the window it reports.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from app.errors import Invalid
+from app.services import pricing, rollups
+from app.services.reads_common import db_time, dialect, fetch, select
+from app.services.store import Dialect
+
+# Bucket sizes a caller may ask for, in seconds, by name (`bucket=` in URLs).
+BUCKETS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400}
+# The overview's ranges and the bucket each one uses.
+RANGES: dict[str, tuple[int, str]] = {
+    "1h": (3600, "1m"),
+    "24h": (86400, "1h"),
+    "7d": (7 * 86400, "1h"),
+    "30d": (30 * 86400, "1d"),
+}
+DEFAULT_RANGE = "24h"
+MAX_POINTS = 1000  # buckets per series; a longer window needs a larger bucket
+MAX_WINDOW = timedelta(days=400)
+TOP_USERS = 10
+
+
+class GroupBy(Enum):
+    """How `series` is split."""
+
+    NONE = "NONE"
+    MODEL = "MODEL"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time window aligned to its bucket: [since, until), `bucket` seconds per point."""
+
+    since: datetime
+    until: datetime
+    bucket: int
+
+    @property
+    def length(self) -> timedelta:
+        """How long the window is."""
+        return self.until - self.since
+
+    @property
+    def previous(self) -> Window:
+        """The window of the same length just before this one."""
+        return Window(self.since - self.length, self.since, self.bucket)
+
+    @property
+    def points(self) -> int:
+        """Buckets in the window."""
+        return int(self.length.total_seconds()) // self.bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Totals over a window (or one bucket). Costs are in US dollars; `unpriced_events` counts
+    events with tokens whose model has no known price (their cost is not in `cost_usd`).
+    Latency percentiles are in milliseconds, None when no event in the window had a latency."""
+
+    events: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    unpriced_events: int
+    feedback_positive: int
+    feedback_negative: int
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_p99: float | None
+
+    @property
+    def feedback_count(self) -> int:
+        """Feedback counted in the window (each event's current feedback)."""
+        return self.feedback_positive + self.feedback_negative
+
+    @property
+    def positive_rate(self) -> float | None:
+        """Share of positive feedback (0..1), None without feedback."""
+        total = self.feedback_count
+        return self.feedback_positive / total if total else None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The overview's figures for one window. `sessions` counts sessions started in the
+    window; `end_users` counts distinct end users with at least one event in it."""
+
+    figures: Figures
+    sessions: int
+    end_users: int
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One bucket of a series: it starts at `start` and lasts the window's bucket size."""
+
+    start: datetime
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Points for every bucket of the window, empty buckets included (all zero).
+
+    With `GroupBy.NONE` there is one series with `model` None (every event); with
+    `GroupBy.MODEL` one per model, where `model` None holds events logged without a model.
+    """
+
+    model: str | None
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    """The window's figures for one model (None: events without a model)."""
+
+    model: str | None
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """An end user's activity in the window."""
+
+    user_id: str
+    events: int
+    cost_usd: float
+    unpriced_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Everything the overview shows for a window."""
+
+    window: Window
+    summary: Summary
+    previous: Summary  # the same figures for `window.previous`
+    series: tuple[Series, ...]
+    models: tuple[ModelRow, ...]  # by events, descending
+    top_users_by_events: tuple[UserRow, ...]
+    top_users_by_cost: tuple[UserRow, ...]
+
+
+def align(since: datetime, until: datetime, bucket: int) -> Window:
+    """The aligned window covering [since, until); Invalid when it is empty, too long, or has
+    more than MAX_POINTS buckets."""
+    if bucket not in BUCKETS.values():
+        raise Invalid(f"bucket must be one of {', '.join(BUCKETS)}")
+    start = _floor(_utc(since), bucket)
+    end = _ceil(_utc(until), bucket)
+    if end <= start:
+        raise Invalid("until must be after since")
+    if end - start > MAX_WINDOW:
+        raise Invalid(f"a window may span at most {MAX_WINDOW.days} days")
+    window = Window(start, end, bucket)
+    if window.points > MAX_POINTS:
+        raise Invalid(f"too many buckets ({window.points}); choose a larger bucket")
+    return window
+
+
+def window_for_range(name: str, now: datetime | None = None) -> Window:
+    """The window of a named overview range ("1h", "24h", "7d", "30d") ending now."""
+    if name not in RANGES:
+        raise Invalid(f"range must be one of {', '.join(RANGES)}")
+    length, bucket_name = RANGES[name]
+    bucket = BUCKETS[bucket_name]
+    end = _ceil(_utc(now or datetime.now(UTC)), bucket)
+    return Window(end - timedelta(seconds=length), end, bucket)
+
+
+def default_bucket(since: datetime, until: datetime) -> int:
+    """The bucket that fits a custom window: the smallest giving at most ~200 points."""
+    seconds = max(1.0, (_utc(until) - _utc(since)).total_seconds())
+    for size in BUCKETS.values():
+        if seconds / size <= 200:
+            return size
+    return BUCKETS["1d"]
+
+
+async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.NONE) -> Metrics:
+    """The overview's figures, series, model breakdown and top users for `window`."""
+    d = dialect()
+    level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
+    previous = window.previous
+    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+    params = [project_id, level, _stamp(previous.since), _stamp(window.until)]
+    rows = await fetch(d, select(_ROLLUP_COLUMNS, "metric_rollups", where), params)
+    start = _stamp(window.since)
+    current, before = _Totals(), _Totals()
+    by_model: dict[str, _Totals] = {}
+    cells: dict[tuple[str | None, int], _Totals] = {}
+    split = group_by is GroupBy.MODEL
+    for row in rows:
+        bucket, model = int(row["bucket"]), str(row["model"])
+        histogram = _histogram(row)
+        if bucket < start:
+            before.add(row, histogram)
+            continue
+        current.add(row, histogram)
+        by_model.setdefault(model, _Totals()).add(row, histogram)
+        index = (bucket - start) // window.bucket
+        cells.setdefault((model if split else None, index), _Totals()).add(row, histogram)
+    sessions_now, sessions_before = await _sessions_started(d, project_id, window)
+    users = await _user_rows(d, project_id, level, window)
+    users_before = await _user_count(d, project_id, level, previous)
+    ranked = sorted(by_model.items(), key=lambda item: (-item[1].events, item[0]))
+    keys: list[str | None] = [_model(name) for name, _ in ranked] if split else [None]
+    series = tuple(
+        Series(key, tuple(
+            Point(window.since + timedelta(seconds=i * window.bucket),
+                  cells.get((_stored(key) if split else None, i), _EMPTY).figures())
+            for i in range(window.points)
+        ))
+        for key in keys
+    )  # fmt: skip
+    return Metrics(
+        window=window,
+        summary=Summary(current.figures(), sessions_now, len(users)),
+        previous=Summary(before.figures(), sessions_before, users_before),
+        series=series,
+        models=tuple(ModelRow(_model(name), totals.figures()) for name, totals in ranked),
+        top_users_by_events=tuple(
+            heapq.nsmallest(TOP_USERS, users, key=lambda u: (-u.events, -u.cost_usd, u.user_id))
+        ),
+        top_users_by_cost=tuple(
+            heapq.nsmallest(
+                TOP_USERS,
+                [user for user in users if user.cost_usd > 0],
+                key=lambda u: (-u.cost_usd, -u.events, u.user_id),
+            )
+        ),
+    )
+
+
+_ROLLUP_COLUMNS = (
+    "bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, "
+    "feedback_positive, feedback_negative"
+)
+
+
+@dataclass(slots=True)
+class _Totals:
+    """Sums of rollup rows, and their merged latency histogram."""
+
+    events: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_nano: int = 0
+    unpriced: int = 0
+    feedback_positive: int = 0
+    feedback_negative: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    def add(self, row: dict[str, Any], histogram: dict[int, int]) -> None:
+        self.events += int(row["events"])
+        self.tokens_in += int(row["tokens_in"])
+        self.tokens_out += int(row["tokens_out"])
+        self.cost_nano += int(row["cost_nano"])
+        self.unpriced += int(row["unpriced"])
+        self.feedback_positive += int(row["feedback_positive"])
+        self.feedback_negative += int(row["feedback_negative"])
+        for index, count in histogram.items():
+            self.histogram[index] = self.histogram.get(index, 0) + count
+
+    def figures(self) -> Figures:
+        return Figures(
+            events=self.events,
+            tokens_in=self.tokens_in,
+            tokens_out=self.tokens_out,
+            cost_usd=self.cost_nano / pricing.NANO,
+            unpriced_events=self.unpriced,
+            feedback_positive=self.feedback_positive,
+            feedback_negative=self.feedback_negative,
+            latency_p50=rollups.percentile(self.histogram, 0.50),
+            latency_p95=rollups.percentile(self.histogram, 0.95),
+            latency_p99=rollups.percentile(self.histogram, 0.99),
+        )
+
+
+_EMPTY = _Totals()
+
+
+def _histogram(row: dict[str, Any]) -> dict[int, int]:
+    histogram: dict[int, int] = {}
+    rollups.merge_into(histogram, row["latency_hist"])
+    return histogram
+
+
+def _model(stored: str) -> str | None:
+    return None if stored == rollups.NO_MODEL else stored
+
+
+def _stored(model: str | None) -> str:
+    return rollups.NO_MODEL if model is None else model
+
+
+def _stamp(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+async def _sessions_started(d: Dialect, project_id: int, window: Window) -> tuple[int, int]:
+    """Sessions whose first event falls in the window, and in the previous one."""
+    sql = select(
+        "COUNT(*) AS total, COALESCE(SUM(CASE WHEN first_event_at >= ? THEN 1 ELSE 0 END), 0) "
+        "AS current",
+        "sessions",
+        "project_id = ? AND first_event_at >= ? AND first_event_at < ?",
+    )
+    times = [db_time(d, value) for value in (window.since, window.previous.since, window.until)]
+    rows = await fetch(d, sql, [times[0], project_id, times[1], times[2]])
+    current = int(rows[0]["current"])
+    return current, int(rows[0]["total"]) - current
+
+
+def _user_source(level: int) -> tuple[str, str, str]:
+    """Where per-user figures come from: user rollups at hour and day level; below that, the
+    events themselves (a window of minute buckets is short)."""
+    if level in rollups.USER_LEVELS:
+        return (
+            "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced",
+            "user_rollups",
+            "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?",
+        )
+    return (
+        "user_id, COUNT(*) AS events, COALESCE(SUM(cost_nano), 0) AS cost, SUM(CASE WHEN "
+        "cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) THEN 1 ELSE 0 "
+        "END) AS unpriced",
+        "events",
+        "project_id = ? AND user_id IS NOT NULL AND created_at >= ? AND created_at < ?",
+    )
+
+
+def _user_params(d: Dialect, project_id: int, level: int, window: Window) -> list[Any]:
+    if level in rollups.USER_LEVELS:
+        return [project_id, level, _stamp(window.since), _stamp(window.until)]
+    return [project_id, db_time(d, window.since), db_time(d, window.until)]
+
+
+async def _user_rows(d: Dialect, project_id: int, level: int, window: Window) -> list[UserRow]:
+    """Every end user active in the window, with their events and cost."""
+    columns, source, where = _user_source(level)
+    rows = await fetch(
+        d, select(columns, source, where, "GROUP BY user_id"),
+        _user_params(d, project_id, level, window),
+    )  # fmt: skip
+    return [
+        UserRow(
+            str(row["user_id"]),
+            int(row["events"]),
+            int(row["cost"] or 0) / pricing.NANO,
+            int(row["unpriced"] or 0),
+        )
+        for row in rows
+    ]
+
+
+async def _user_count(d: Dialect, project_id: int, level: int, window: Window) -> int:
+    """Distinct end users active in the window."""
+    _, source, where = _user_source(level)
+    sql = select("COUNT(DISTINCT user_id) AS users", source, where)
+    rows = await fetch(d, sql, _user_params(d, project_id, level, window))
+    return int(rows[0]["users"])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _floor(value: datetime, bucket: int) -> datetime:
+    stamp = math.floor(value.timestamp() / bucket) * bucket
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def _ceil(value: datetime, bucket: int) -> datetime:
+    stamp = math.ceil(value.timestamp() / bucket) * bucket
+    return datetime.fromtimestamp(stamp, UTC)

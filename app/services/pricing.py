@@ -1,0 +1,79 @@
+"""The estimated cost of an event, from its model and tokens, priced by `genai-prices`.
+
+The library's bundled price data is used (never fetched at run time). Its `calc_price` costs
+~50 µs, too much for every event on the ingest path, so prices are resolved once per model and
+day: for a model whose prices are linear in tokens (no tiers), cost = fixed + a·in + b·out
+with a, b and fixed measured through the library itself, in exact decimals; tiered models go
+through the library each time. Costs are stored in nano-dollars (integers), so sums are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
+
+from genai_prices import Usage, data_snapshot, types
+
+NANO = 1_000_000_000  # nano-dollars per dollar
+_MTOK = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A model's price on one day: linear coefficients, or the library's tiered price."""
+
+    fixed: Decimal
+    per_input: Decimal
+    per_output: Decimal
+    tiered: types.ModelPrice | None = None
+
+    def cost(self, tokens_in: int, tokens_out: int) -> Decimal:
+        """The cost in dollars of one call with these token counts."""
+        if self.tiered is not None:
+            usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+            return self.tiered.calc_price(usage)["total_price"]
+        return self.fixed + self.per_input * tokens_in + self.per_output * tokens_out
+
+
+def cost_nano(
+    model: str | None, tokens_in: int | None, tokens_out: int | None, at: datetime
+) -> int | None:
+    """The estimated cost in nano-dollars; None when there is nothing to price (no tokens) or
+    the model has no known price (the event is then "unpriced")."""
+    if model is None or (tokens_in is None and tokens_out is None):
+        return None
+    price = price_of(model, at.astimezone(UTC).date())
+    if price is None:
+        return None
+    return to_nano(price.cost(tokens_in or 0, tokens_out or 0))
+
+
+def to_nano(dollars: Decimal | float) -> int:
+    """Dollars as whole nano-dollars (half to even)."""
+    return int((Decimal(dollars) * NANO).to_integral_value(ROUND_HALF_EVEN))
+
+
+@lru_cache(maxsize=4096)
+def price_of(model: str, day: date) -> Price | None:
+    """The model's price on `day`, or None when genai-prices does not know the model."""
+    snapshot = data_snapshot.get_snapshot()
+    try:
+        _, info = snapshot.find_provider_model(model, None, None, None)
+    except LookupError:
+        return None
+    model_price = info.get_prices(datetime.combine(day, time(12), UTC))
+    if any(isinstance(value, types.TieredPrices) for value in vars(model_price).values()):
+        return Price(Decimal(0), Decimal(0), Decimal(0), tiered=model_price)
+
+    def total(tokens_in: int, tokens_out: int) -> Decimal:
+        usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+        return model_price.calc_price(usage)["total_price"]
+
+    fixed = total(0, 0)
+    return Price(
+        fixed=fixed,
+        per_input=(total(_MTOK, 0) - fixed) / _MTOK,
+        per_output=(total(0, _MTOK) - fixed) / _MTOK,
+    )

@@ -1,0 +1,56 @@
+"""Rollups: per-bucket aggregates kept by the ingest transaction, read by the metrics.
+
+`metric_rollups` holds, per project, level (bucket size in seconds: minute, hour, day), bucket
+and model, the counts and sums of the events in that bucket, a logarithmic latency histogram
+and feedback counts. `user_rollups` holds the same counts per end user, at hour and day level.
+Buckets are UTC epoch seconds (multiples of the level). See `app/services/rollups.py`.
+"""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.project import Project
+
+
+class MetricRollup(Model):
+    """One (project, level, bucket, model) cell; `model` is '' for events without a model."""
+
+    id = fields.BigIntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="metric_rollups", on_delete=fields.CASCADE
+    )
+    level = fields.IntField()
+    bucket = fields.BigIntField()
+    model = fields.CharField(max_length=256)
+    events = fields.BigIntField(default=0)
+    tokens_in = fields.BigIntField(default=0)
+    tokens_out = fields.BigIntField(default=0)
+    cost_nano = fields.BigIntField(default=0)
+    unpriced = fields.BigIntField(default=0)  # events with tokens but no known price
+    # {"<bin>": count}: see rollups.bin_of; text so both databases merge it the same way.
+    latency_hist = fields.TextField(default="{}")
+    feedback_positive = fields.BigIntField(default=0)
+    feedback_negative = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "metric_rollups"
+        unique_together = (("project", "level", "bucket", "model"),)
+
+
+class UserRollup(Model):
+    """One (project, level, bucket, end user) cell."""
+
+    id = fields.BigIntField(primary_key=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="user_rollups", on_delete=fields.CASCADE
+    )
+    level = fields.IntField()
+    bucket = fields.BigIntField()
+    user_id = fields.CharField(max_length=256)
+    events = fields.BigIntField(default=0)
+    cost_nano = fields.BigIntField(default=0)
+    unpriced = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "user_rollups"
+        unique_together = (("project", "level", "bucket", "user_id"),)

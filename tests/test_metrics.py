@@ -1,0 +1,437 @@
+"""Metrics from the rollups equal metrics computed independently from the raw events.
+
+Seeded through the real write path (an in-process Ingestor whose clock walks through three
+days), on SQLite and PostgreSQL. Every figure is recomputed here from what the test sent:
+counts, token sums and costs exactly (costs priced by genai-prices directly), latency
+percentiles within 2% of the exact nearest-rank value.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from genai_prices import Usage, calc_price
+
+from app.db import apply_migrations, close_orm, init_orm, reader
+from app.errors import Invalid
+from app.services import metrics as metrics_service
+from app.services import pricing, rollups
+from app.services.ingest import Ingestor
+from app.services.keys import Principal, create_api_key
+from app.services.metrics import GroupBy, Metrics, Window, align
+from app.services.projects import get_or_create_project
+from app.services.store import POSTGRES, SQLITE
+from app.services.write_backends import write_backend_for
+from app.settings import Settings
+from tests.harness import BACKENDS, create_pg_database, drop_pg_database
+
+BASE = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20241022", "mystery-model-x", None]
+
+
+@dataclass
+class Raw:
+    """An event as the test sent it, and when it was committed."""
+
+    id: uuid.UUID
+    at: datetime
+    session: str
+    user: str | None
+    model: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    latency: float | None
+    cost_usd: float | None
+
+    def cost_nano(self) -> int | None:
+        """The expected cost, from the client's cost_usd or genai-prices itself."""
+        if self.cost_usd is not None:
+            return pricing.to_nano(Decimal(self.cost_usd))
+        if self.model is None or (self.tokens_in is None and self.tokens_out is None):
+            return None
+        usage = Usage(input_tokens=self.tokens_in or 0, output_tokens=self.tokens_out or 0)
+        try:
+            price = calc_price(usage, self.model, genai_request_timestamp=datetime.now(UTC))
+        except LookupError:
+            return None
+        return pricing.to_nano(price.total_price)
+
+
+@dataclass
+class World:
+    """Project `a` (rich data), `b` (noise in the same buckets) and what was sent."""
+
+    ingestor: Ingestor
+    backend: str
+    a: Principal
+    b: Principal
+    events: list[Raw] = field(default_factory=list)
+    # event id -> [(time, score)] in submission order
+    feedback: dict[uuid.UUID, list[tuple[datetime, int]]] = field(default_factory=dict)
+
+
+class Clock:
+    """The Ingestor's clock, set by the test before each commit."""
+
+    def __init__(self) -> None:
+        self.now = BASE
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _body(rng: random.Random, index: int) -> dict[str, Any]:
+    model = rng.choice(MODELS)
+    metadata: dict[str, Any] = {}
+    if model is not None:
+        metadata["model"] = model
+    if rng.random() < 0.85:
+        metadata["tokens_in"] = rng.randint(0, 5000)
+    if rng.random() < 0.85:
+        metadata["tokensOut" if rng.random() < 0.3 else "tokens_out"] = rng.randint(0, 2000)
+    if rng.random() < 0.9:
+        metadata["latency_ms"] = round(rng.lognormvariate(6, 1), 3)
+    if rng.random() < 0.05:
+        metadata["cost_usd"] = round(rng.random() / 100, 6)
+    user = rng.choice([f"user-{n}" for n in range(12)] + [None])
+    body: dict[str, Any] = {"input": f"q{index}", "output": "a", "metadata": metadata or None}
+    body["session_id"] = f"s{index // 4}"
+    if user is not None:
+        body["user_id"] = user
+    return body
+
+
+def _raw(result: Any, body: dict[str, Any]) -> Raw:
+    meta = body.get("metadata") or {}
+    return Raw(
+        result.event_id, result.created_at, result.session_id, body.get("user_id"),
+        meta.get("model"), meta.get("tokens_in"), meta.get("tokens_out", meta.get("tokensOut")),
+        meta.get("latency_ms"), meta.get("cost_usd"),
+    )  # fmt: skip
+
+
+async def _seed(world: World, clock: Clock) -> None:
+    rng = random.Random(5)
+    offsets = sorted(rng.uniform(0, 3 * 86400) for _ in range(90))
+    index = 0
+    for offset in offsets:
+        clock.now = BASE + timedelta(seconds=offset)
+        bodies = [_body(rng, index + i) for i in range(rng.randint(1, 12))]
+        index += len(bodies)
+        results = await world.ingestor.log_events(world.a, {"events": bodies})
+        world.events += [_raw(r, b) for r, b in zip(results, bodies, strict=True)]
+        noise = {"events": [{"input": "b", "output": "b", "user_id": "user-1",
+                             "metadata": {"model": "gpt-4o", "tokens_in": 10**6}}]}  # fmt: skip
+        await world.ingestor.log_events(world.b, noise)
+    for _ in range(70):  # feedback, some of it changing an event's earlier feedback
+        target = rng.choice(world.events[: len(world.events) // 2] + world.events[-5:])
+        clock.now = max(target.at, clock.now) + timedelta(minutes=rng.randint(0, 400))
+        score = rng.randint(0, 1)
+        await world.ingestor.add_feedback(world.a, str(target.id), {"score": score})
+        world.feedback.setdefault(target.id, []).append((clock.now, score))
+    clock.now = BASE + timedelta(days=10)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    """A throwaway database per backend, seeded through the Ingestor with a walking clock."""
+    backend = str(request.param)
+    tmp: Path = tmp_path_factory.mktemp(f"metrics-{backend}")
+    url = f"sqlite://{tmp / 'phospho.sqlite3'}" if backend == "sqlite" else create_pg_database()
+    clock = Clock()
+    ingestor = Ingestor(clock=clock)
+    try:
+        await apply_migrations(url)
+        await init_orm(Settings(database_url=url, data_dir=tmp))
+        await ingestor.start(write_backend_for(url))
+        principals = []
+        for name in ("metrics-a", "metrics-b"):
+            project = await get_or_create_project(name)
+            key = await create_api_key(project.id)
+            principals.append(Principal(key_id=key.key.id, project_id=project.id))
+        world = World(ingestor, backend, *principals)
+        await _seed(world, clock)
+        yield world
+    finally:
+        await ingestor.stop()
+        await close_orm()
+        if backend == "postgres":
+            drop_pg_database(url)
+
+
+# --- Independent computation ---------------------------------------------------------------
+
+
+def exact_percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: the ⌈q·n⌉-th smallest value."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def expected(world: World, since: datetime, until: datetime, model: Any = ...) -> dict[str, Any]:
+    """The figures of [since, until) computed from the raw events (optionally one model)."""
+    events = [e for e in world.events if since <= e.at < until and model in (..., e.model)]
+    costs = [e.cost_nano() for e in events]
+    latencies = [e.latency for e in events if e.latency is not None]
+    models = {e.id: e.model for e in world.events}
+    positive = negative = 0
+    for event_id, given in world.feedback.items():
+        at, score = given[-1]  # the current feedback is the latest
+        if since <= at < until and model in (..., models[event_id]):
+            positive += score
+            negative += 1 - score
+    return {
+        "events": len(events),
+        "tokens_in": sum(e.tokens_in or 0 for e in events),
+        "tokens_out": sum(e.tokens_out or 0 for e in events),
+        "cost_nano": sum(c for c in costs if c is not None),
+        "unpriced": sum(
+            1
+            for e, c in zip(events, costs, strict=True)
+            if c is None and (e.tokens_in is not None or e.tokens_out is not None)
+        ),
+        "feedback": (positive, negative),
+        "latencies": latencies,
+    }
+
+
+def check_figures(figures: metrics_service.Figures, want: dict[str, Any]) -> None:
+    """Counts, sums and cost exact; percentiles within 2% of the exact ones."""
+    assert figures.events == want["events"]
+    assert (figures.tokens_in, figures.tokens_out) == (want["tokens_in"], want["tokens_out"])
+    assert round(figures.cost_usd * pricing.NANO) == want["cost_nano"]
+    assert figures.unpriced_events == want["unpriced"]
+    assert (figures.feedback_positive, figures.feedback_negative) == want["feedback"]
+    got = (figures.latency_p50, figures.latency_p95, figures.latency_p99)
+    if not want["latencies"]:
+        assert got == (None, None, None)
+        return
+    for q, value in zip((0.5, 0.95, 0.99), got, strict=True):
+        exact = exact_percentile(want["latencies"], q)
+        assert value is not None and abs(value - exact) <= 0.02 * exact, (q, value, exact)
+
+
+WINDOWS = [
+    ("3 days by hour", BASE, BASE + timedelta(days=3), "1h"),
+    ("3 days by day", BASE, BASE + timedelta(days=3), "1d"),
+    ("an afternoon by 6h", BASE + timedelta(hours=30), BASE + timedelta(hours=47), "6h"),
+    ("5 hours by minute", BASE + timedelta(hours=20), BASE + timedelta(hours=25), "1m"),
+    ("5 hours by 15 minutes", BASE + timedelta(hours=40), BASE + timedelta(hours=45), "15m"),
+]
+
+
+@pytest.mark.parametrize(("name", "since", "until", "bucket"), WINDOWS, ids=[w[0] for w in WINDOWS])
+async def test_summary_equals_raw_events(
+    world: World, name: str, since: datetime, until: datetime, bucket: str
+) -> None:
+    """Totals, the previous period, sessions and end users match the raw events."""
+    window = align(since, until, metrics_service.BUCKETS[bucket])
+    got = await metrics_service.metrics(world.a.project_id, window)
+    check_figures(got.summary.figures, expected(world, window.since, window.until))
+    previous = window.previous
+    check_figures(got.previous.figures, expected(world, previous.since, previous.until))
+    for summary, span in ((got.summary, window), (got.previous, previous)):
+        assert summary.sessions == _sessions_started(world, span)
+        users = {e.user for e in world.events if span.since <= e.at < span.until and e.user}
+        assert summary.end_users == len(users)
+
+
+@pytest.mark.parametrize(("name", "since", "until", "bucket"), WINDOWS, ids=[w[0] for w in WINDOWS])
+async def test_every_point_of_every_model_series(
+    world: World, name: str, since: datetime, until: datetime, bucket: str
+) -> None:
+    """Grouped by model: one series per model, every bucket (empty ones too) exact."""
+    window = align(since, until, metrics_service.BUCKETS[bucket])
+    got = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
+    present = {e.model for e in world.events if window.since <= e.at < window.until}
+    assert {s.model for s in got.series} >= present
+    step = timedelta(seconds=window.bucket)
+    for series in got.series:
+        assert len(series.points) == window.points
+        for i, point in enumerate(series.points):
+            assert point.start == window.since + i * step
+            check_figures(
+                point.figures, expected(world, point.start, point.start + step, series.model)
+            )
+    for row in got.models:
+        check_figures(row.figures, expected(world, window.since, window.until, row.model))
+    events = [row.figures.events for row in got.models]
+    assert events == sorted(events, reverse=True)
+
+
+async def test_single_series_and_top_users(world: World) -> None:
+    """Ungrouped: one series over every event; top users by events and by cost."""
+    window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["1h"])
+    got = await metrics_service.metrics(world.a.project_id, window)
+    assert [s.model for s in got.series] == [None]
+    assert sum(p.figures.events for p in got.series[0].points) == len(world.events)
+    per_user: dict[str, list[int]] = {}
+    for event in world.events:
+        if event.user:
+            entry = per_user.setdefault(event.user, [0, 0])
+            entry[0] += 1
+            entry[1] += event.cost_nano() or 0
+    by_events = sorted(per_user.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:10]
+    assert [(u.user_id, u.events) for u in got.top_users_by_events] == [
+        (user, counts[0]) for user, counts in by_events
+    ]
+    by_cost = sorted(per_user.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:10]
+    assert [(u.user_id, round(u.cost_usd * pricing.NANO)) for u in got.top_users_by_cost] == [
+        (user, counts[1]) for user, counts in by_cost
+    ]
+
+
+async def test_other_projects_never_leak(world: World) -> None:
+    """Project b logged an event next to every batch of a's: none of it is counted for a."""
+    window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["1d"])
+    a = await metrics_service.metrics(world.a.project_id, window)
+    b = await metrics_service.metrics(world.b.project_id, window)
+    assert a.summary.figures.events == len(world.events)
+    assert b.summary.figures.events == 90
+    assert b.summary.figures.tokens_in == 90 * 10**6
+    assert [u.user_id for u in b.top_users_by_events] == ["user-1"]
+
+
+async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> None:
+    """A batch of 50 events over two models adds 3 levels x 2 models rows, not 50."""
+    project = await get_or_create_project(f"metrics-rows-{world.backend}")
+    key = await create_api_key(project.id)
+    who = Principal(key_id=key.key.id, project_id=project.id)
+    bodies = [
+        {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": f"m{i % 2}"}}
+        for i in range(50)
+    ]
+    await world.ingestor.log_events(who, {"events": bodies})
+    db = reader()
+    rows = await db.execute_query_dict(
+        _sql(world, "SELECT level, model, events FROM metric_rollups WHERE project_id = ?"),
+        [project.id],
+    )
+    assert sorted((r["level"], r["model"], r["events"]) for r in rows) == [
+        (level, model, 25) for level in rollups.LEVELS for model in ("m0", "m1")
+    ]
+
+
+async def test_rebuild_reproduces_the_rollups_and_prices_old_events(world: World) -> None:
+    """Rebuilding from events gives the same metrics; events stored without a cost (before
+    this release) are priced by the rebuild."""
+    window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["1h"])
+    before = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
+    estimated = [
+        str(e.id) for e in world.events
+        if e.model == "gpt-4o" and e.cost_usd is None and e.cost_nano() is not None
+    ]  # fmt: skip
+    assert estimated
+    marks = ", ".join("?" * len(estimated))
+    sql = f"UPDATE events SET cost_nano = NULL WHERE id IN ({marks})"  # noqa: S608
+    await reader().execute_query(_sql(world, sql), _ids(world, estimated))
+    backend = world.ingestor.writer._backend
+    assert backend is not None
+    report = await backend.run(lambda: rollups.rebuild(backend.dialect, [world.a.project_id]))
+    assert (report.events, report.repriced) == (len(world.events), len(estimated))
+    after = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
+    assert _comparable(after) == _comparable(before)
+
+
+def _comparable(got: Metrics) -> Any:
+    return (got.summary, got.previous, got.series, got.models)
+
+
+def _sessions_started(world: World, window: Window) -> int:
+    first: dict[str, datetime] = {}
+    for event in world.events:
+        first[event.session] = min(first.get(event.session, event.at), event.at)
+    return sum(1 for at in first.values() if window.since <= at < window.until)
+
+
+def _ids(world: World, ids: list[str]) -> list[Any]:
+    return [uuid.UUID(i) for i in ids] if world.backend == "postgres" else ids
+
+
+def _sql(world: World, text: str) -> str:
+    return (POSTGRES if world.backend == "postgres" else SQLITE).sql(text)
+
+
+# --- Pure parts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_histogram_percentiles_within_two_percent(seed: int) -> None:
+    """Random data of several shapes and sizes: every percentile within 2% of the exact."""
+    rng = random.Random(seed)
+    size = rng.choice([1, 2, 7, 100, 5000])
+    shape = [
+        lambda: rng.lognormvariate(5, 2),
+        lambda: rng.uniform(0.5, 60000),
+        lambda: rng.expovariate(1 / 300),
+        lambda: rng.choice([12.0, 800.0, 801.5]),
+    ][seed % 4]
+    values = [shape() for _ in range(size)]
+    histogram: dict[int, int] = {}
+    for value in values:
+        index = rollups.bin_of(value)
+        histogram[index] = histogram.get(index, 0) + 1
+    for q in (0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0):
+        got = rollups.percentile(histogram, q)
+        exact = exact_percentile(values, q)
+        assert got is not None and abs(got - exact) <= 0.02 * exact, (q, got, exact)
+    assert rollups.percentile({}, 0.5) is None
+
+
+def test_prices_match_genai_prices_for_every_known_model() -> None:
+    """The per-model linear fast path agrees with genai-prices' own calc_price everywhere."""
+    from genai_prices import data_snapshot
+
+    rng = random.Random(1)
+    now = datetime.now(UTC)
+    checked = 0
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            tokens_in, tokens_out = rng.randint(0, 300_000), rng.randint(0, 40_000)
+            try:
+                want = calc_price(Usage(input_tokens=tokens_in, output_tokens=tokens_out), model.id)
+            except LookupError:
+                continue
+            assert pricing.cost_nano(model.id, tokens_in, tokens_out, now) == pricing.to_nano(
+                want.total_price
+            ), model.id
+            checked += 1
+    assert checked > 500
+    assert pricing.cost_nano("no-such-model-anywhere", 10, 10, now) is None
+    assert pricing.cost_nano("gpt-4o", None, None, now) is None
+
+
+def test_windows_align_to_their_bucket_and_refuse_nonsense() -> None:
+    """since is floored, until ceiled; empty, too long or too fine windows are Invalid."""
+    window = align(BASE + timedelta(minutes=7), BASE + timedelta(hours=2, minutes=1), 3600)
+    assert (window.since, window.until, window.points) == (BASE, BASE + timedelta(hours=3), 3)
+    assert window.previous.until == window.since
+    for since, until, bucket in [
+        (BASE, BASE, 60),
+        (BASE + timedelta(hours=1), BASE, 60),
+        (BASE, BASE + timedelta(days=30), 60),
+        (BASE, BASE + timedelta(days=900), 86400),
+        (BASE, BASE + timedelta(days=1), 61),
+    ]:
+        with pytest.raises(Invalid):
+            align(since, until, bucket)
+    with pytest.raises(Invalid):
+        metrics_service.window_for_range("2w")
+    now = BASE + timedelta(minutes=30, seconds=5)
+    day = metrics_service.window_for_range("24h", now)
+    assert (day.until, day.length, day.bucket) == (
+        BASE + timedelta(hours=1),
+        timedelta(days=1),
+        3600,
+    )
