@@ -244,3 +244,13 @@ def test_event_detail_links_to_its_session_replay(server: Server, account: Accou
     client, key = account
     event = log(server, key, session_id="conv-link")
     assert 'href="/sessions/conv-link"' in client.get(f"/events/{event['event_id']}").text
+
+
+def test_event_detail_shows_cost_or_unpriced(server: Server, account: Account) -> None:
+    """The estimate in dollars; "unpriced" (not $0) for a model without a known price."""
+    client, key = account
+    priced = log(server, key, metadata={"model": "gpt-4o", "tokens_in": 1000, "tokens_out": 100})
+    unknown = log(server, key, metadata={"model": "house-model", "tokens_in": 10})
+    assert "$0.003500" in client.get(f"/events/{priced['event_id']}").text
+    page = client.get(f"/events/{unknown['event_id']}").text
+    assert "unpriced" in page and "$0.0" not in page

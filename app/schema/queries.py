@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.permission import BasePermission
 
 from app.errors import NotFound
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import EventFilter, FeedbackFilter, SessionFilter, page_size
+from app.schema.metrics import (
+    METRICS_DESCRIPTION,
+    Metrics,
+    MetricsBucket,
+    MetricsGroupBy,
+    read_metrics,
+)
 from app.schema.permissions import ProjectKey
 from app.schema.types import (
     Connection,
@@ -109,3 +118,15 @@ class Query:
         project_id = info.context.project_id
         name = await reads_extra.project_name(project_id)
         return Project(id=strawberry.ID(str(project_id)), name=name)
+
+    @strawberry.field(permission_classes=AUTH, description=METRICS_DESCRIPTION)
+    async def metrics(
+        self,
+        info: PhosphoInfo,
+        since: datetime,
+        until: datetime,
+        bucket: MetricsBucket | None = None,
+        group_by: MetricsGroupBy = MetricsGroupBy.NONE,
+    ) -> Metrics:
+        project_id = info.context.project_id
+        return await read_metrics(project_id, since, until, bucket, group_by)

@@ -19,12 +19,14 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.errors import PhosphoError, Unauthorized
 from app.schema.context import Context, get_context, principal_from_login
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
+from app.schema.scalars import BIG_INT_SCALAR, BigInt
 from app.schema.subscriptions import Subscription
 from app.services import accounts
 from app.services.keys import authenticate
@@ -36,9 +38,11 @@ CACHE_SIZE = 256
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Hide everything but our own errors and GraphQL's (syntax, validation, limits)."""
+    """Hide everything but our own errors and GraphQL's (syntax, validation, limits, and
+    variables that do not fit their type: graphql-core and Strawberry report those as a
+    GraphQLError wrapped in another, e.g. "Variable '$b' has invalid value: …")."""
     original = error.original_error
-    return original is not None and not isinstance(original, PhosphoError)
+    return original is not None and not isinstance(original, PhosphoError | GraphQLError)
 
 
 def is_introspection(context: IgnoreContext) -> bool:
@@ -60,7 +64,11 @@ def build_schema() -> strawberry.Schema:
         lambda: MaskErrors(should_mask_error=should_mask),
     ]
     return strawberry.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
     )
 
 

@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 from app.errors import NotFound
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import page_size
+from app.schema.scalars import BigInt
 from app.services import reads
 from app.services.reads import (
     EndUserView,
@@ -88,9 +89,13 @@ class Event:
     user_id: str | None
     metadata: JSON | None
     model: str | None
-    tokens_in: int | None
-    tokens_out: int | None
+    tokens_in: BigInt | None
+    tokens_out: BigInt | None
     latency_ms: float | None
+    cost_usd: float | None = strawberry.field(
+        description="Estimated cost in US dollars (from model and tokens, or the client's "
+        "`cost_usd`); null when the model has no known price or the event has no tokens."
+    )
     created_at: datetime
 
     @classmethod
@@ -104,9 +109,10 @@ class Event:
             user_id=view.user_id,
             metadata=cast("JSON", view.metadata),
             model=view.model,
-            tokens_in=view.tokens_in,
-            tokens_out=view.tokens_out,
+            tokens_in=BigInt(view.tokens_in) if view.tokens_in is not None else None,
+            tokens_out=BigInt(view.tokens_out) if view.tokens_out is not None else None,
             latency_ms=view.latency_ms,
+            cost_usd=view.cost_usd,
             created_at=view.created_at,
         )
 

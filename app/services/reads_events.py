@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.errors import Invalid, NotFound
+from app.services.pricing import NANO
 from app.services.reads_common import (
     IN_CHUNK,
     LATEST_SCORE,
@@ -35,7 +36,7 @@ EVENT_CURSOR = "event"
 FeedbackState = Literal["positive", "negative", "none"]
 COLUMNS = (
     "id, session_key, user_id, input, output, metadata, model, tokens_in, tokens_out, "
-    "latency_ms, created_at"
+    "latency_ms, cost_nano, created_at"
 )
 
 
@@ -54,6 +55,7 @@ class EventView:
     tokens_out: int | None
     latency_ms: float | None
     created_at: datetime
+    cost_usd: float | None = None  # estimated or client-given; None when unpriced or no tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ def to_event_view(row: dict[str, Any]) -> EventView:
         tokens_out=row["tokens_out"],
         latency_ms=float(latency) if latency is not None else None,
         created_at=parse_time(row["created_at"]),
+        cost_usd=row["cost_nano"] / NANO if row["cost_nano"] is not None else None,
     )
 
 

@@ -35,7 +35,7 @@ def test_export_schema_check_reports_drift(tmp_path: Path) -> None:
 def test_the_documented_operations_exist() -> None:
     names = {path.stem for path in DOCUMENTS}
     assert {"latest_events", "negative_feedback_since", "session_replay", "live_tail",
-            "add_feedback"} <= names  # fmt: skip
+            "add_feedback", "metrics"} <= names  # fmt: skip
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda path: path.stem)
