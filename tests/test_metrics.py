@@ -256,6 +256,8 @@ async def test_every_point_of_every_model_series(
     got = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
     present = {e.model for e in world.events if window.since <= e.at < window.until}
     assert {s.model for s in got.series} >= present
+    ungrouped = await metrics_service.metrics(world.a.project_id, window)
+    assert got.series == got.series_by_model == ungrouped.series_by_model
     step = timedelta(seconds=window.bucket)
     for series in got.series:
         assert len(series.points) == window.points
@@ -400,7 +402,8 @@ def test_prices_match_genai_prices_for_every_known_model() -> None:
         for model in provider.models:
             tokens_in, tokens_out = rng.randint(0, 300_000), rng.randint(0, 40_000)
             try:
-                want = calc_price(Usage(input_tokens=tokens_in, output_tokens=tokens_out), model.id)
+                usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+                want = calc_price(usage, model.id, genai_request_timestamp=now)
             except LookupError:
                 continue
             assert pricing.cost_nano(model.id, tokens_in, tokens_out, now) == pricing.to_nano(
@@ -408,6 +411,12 @@ def test_prices_match_genai_prices_for_every_known_model() -> None:
             ), model.id
             checked += 1
     assert checked > 500
+    # A price that changes with the time of day (DeepSeek's off-peak hours) follows the time.
+    day, night = datetime(2026, 1, 5, 12, tzinfo=UTC), datetime(2026, 1, 5, 18, tzinfo=UTC)
+    for at in (day, night):
+        usage = Usage(input_tokens=1000, output_tokens=1000)
+        want = calc_price(usage, "deepseek-chat", genai_request_timestamp=at).total_price
+        assert pricing.cost_nano("deepseek-chat", 1000, 1000, at) == pricing.to_nano(want)
     assert pricing.cost_nano("no-such-model-anywhere", 10, 10, now) is None
     assert pricing.cost_nano("gpt-4o", None, None, now) is None
 

@@ -151,7 +151,8 @@ class Metrics:
     window: Window
     summary: Summary
     previous: Summary  # the same figures for `window.previous`
-    series: tuple[Series, ...]
+    series: tuple[Series, ...]  # split as asked (GroupBy)
+    series_by_model: tuple[Series, ...]  # always split by model (the overview needs both)
     models: tuple[ModelRow, ...]  # by events, descending
     top_users_by_events: tuple[UserRow, ...]
     top_users_by_cost: tuple[UserRow, ...]
@@ -204,8 +205,7 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     start = _stamp(window.since)
     current, before = _Totals(), _Totals()
     by_model: dict[str, _Totals] = {}
-    cells: dict[tuple[str | None, int], _Totals] = {}
-    split = group_by is GroupBy.MODEL
+    cells: dict[tuple[str | None, int], _Totals] = {}  # (None or model, bucket index)
     for row in rows:
         bucket, model = int(row["bucket"]), str(row["model"])
         histogram = _histogram(row)
@@ -215,25 +215,30 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
         current.add(row, histogram)
         by_model.setdefault(model, _Totals()).add(row, histogram)
         index = (bucket - start) // window.bucket
-        cells.setdefault((model if split else None, index), _Totals()).add(row, histogram)
+        cells.setdefault((None, index), _Totals()).add(row, histogram)
+        cells.setdefault((model, index), _Totals()).add(row, histogram)
     sessions_now, sessions_before = await _sessions_started(d, project_id, window)
     users = await _user_rows(d, project_id, level, window)
     users_before = await _user_count(d, project_id, level, previous)
     ranked = sorted(by_model.items(), key=lambda item: (-item[1].events, item[0]))
-    keys: list[str | None] = [_model(name) for name, _ in ranked] if split else [None]
-    series = tuple(
-        Series(key, tuple(
-            Point(window.since + timedelta(seconds=i * window.bucket),
-                  cells.get((_stored(key) if split else None, i), _EMPTY).figures())
-            for i in range(window.points)
-        ))
-        for key in keys
-    )  # fmt: skip
+
+    def series(key: str | None) -> Series:
+        step = timedelta(seconds=window.bucket)
+        return Series(
+            None if key is None else _model(key),
+            tuple(
+                Point(window.since + i * step, cells.get((key, i), _EMPTY).figures())
+                for i in range(window.points)
+            ),
+        )
+
+    per_model = tuple(series(name) for name, _ in ranked)
     return Metrics(
         window=window,
         summary=Summary(current.figures(), sessions_now, len(users)),
         previous=Summary(before.figures(), sessions_before, users_before),
-        series=series,
+        series=per_model if group_by is GroupBy.MODEL else (series(None),),
+        series_by_model=per_model,
         models=tuple(ModelRow(_model(name), totals.figures()) for name, totals in ranked),
         top_users_by_events=tuple(
             heapq.nsmallest(TOP_USERS, users, key=lambda u: (-u.events, -u.cost_usd, u.user_id))

@@ -1,16 +1,17 @@
 """The estimated cost of an event, from its model and tokens, priced by `genai-prices`.
 
 The library's bundled price data is used (never fetched at run time). Its `calc_price` costs
-~50 µs, too much for every event on the ingest path, so prices are resolved once per model and
-day: for a model whose prices are linear in tokens (no tiers), cost = fixed + a·in + b·out
-with a, b and fixed measured through the library itself, in exact decimals; tiered models go
-through the library each time. Costs are stored in nano-dollars (integers), so sums are exact.
+~50 µs, too much for every event on the ingest path, so each model is looked up once and each
+of its prices (a model may have several, by date or time of day) is resolved once: for a price
+linear in tokens (no tiers), cost = fixed + a·in + b·out with a, b and fixed measured through
+the library itself, in exact decimals; tiered prices go through the library each time. Costs
+are stored in nano-dollars (integers), so sums are exact.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
@@ -40,11 +41,11 @@ class Price:
 def cost_nano(
     model: str | None, tokens_in: int | None, tokens_out: int | None, at: datetime
 ) -> int | None:
-    """The estimated cost in nano-dollars; None when there is nothing to price (no tokens) or
-    the model has no known price (the event is then "unpriced")."""
+    """The estimated cost in nano-dollars of a call at `at`; None when there is nothing to
+    price (no tokens) or the model has no known price (the event is then "unpriced")."""
     if model is None or (tokens_in is None and tokens_out is None):
         return None
-    price = price_of(model, at.astimezone(UTC).date())
+    price = price_of(model, at)
     if price is None:
         return None
     return to_nano(price.cost(tokens_in or 0, tokens_out or 0))
@@ -55,15 +56,33 @@ def to_nano(dollars: Decimal | float) -> int:
     return int((Decimal(dollars) * NANO).to_integral_value(ROUND_HALF_EVEN))
 
 
+def price_of(model: str, at: datetime) -> Price | None:
+    """The model's price at `at` (prices may change by date or time of day), or None when
+    genai-prices does not know the model."""
+    info = _model_info(model)
+    if info is None:
+        return None
+    model_price = info.get_prices(at)
+    # The snapshot's price objects live as long as the process: their id is a stable key.
+    price = _PRICES.get(id(model_price))
+    if price is None:
+        price = _PRICES[id(model_price)] = _price(model_price)
+    return price
+
+
+_PRICES: dict[int, Price] = {}
+
+
 @lru_cache(maxsize=4096)
-def price_of(model: str, day: date) -> Price | None:
-    """The model's price on `day`, or None when genai-prices does not know the model."""
-    snapshot = data_snapshot.get_snapshot()
+def _model_info(model: str) -> types.ModelInfo | None:
     try:
-        _, info = snapshot.find_provider_model(model, None, None, None)
+        _, info = data_snapshot.get_snapshot().find_provider_model(model, None, None, None)
     except LookupError:
         return None
-    model_price = info.get_prices(datetime.combine(day, time(12), UTC))
+    return info
+
+
+def _price(model_price: types.ModelPrice) -> Price:
     if any(isinstance(value, types.TieredPrices) for value in vars(model_price).values()):
         return Price(Decimal(0), Decimal(0), Decimal(0), tiered=model_price)
 
