@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -14,8 +14,9 @@ from app.services.reads_events import event_cursor
 from web.accounts import build_account_routes
 from web.events import build_event_routes, short
 from web.keys import build_key_routes
+from web.overview import build_overview_routes
 from web.projects import build_project_routes
-from web.security import CsrfFailed, LoginRequired, optional_session, redirect, render
+from web.security import CsrfFailed, LoginRequired, redirect, render
 from web.sessions import build_session_routes
 from web.users import build_user_routes
 
@@ -30,13 +31,6 @@ def install_web(app: FastAPI) -> None:
     templates.env.filters["short"] = short
     templates.env.globals["cursor"] = event_cursor
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index(request: Request) -> HTMLResponse:
-        """Home: how to log the first event against this server (and links to sign in)."""
-        session = await optional_session(request)
-        context = {"session": session, "base_url": str(request.base_url).rstrip("/")}
-        return render(templates, request, "index.html", context)
-
     async def login_required(request: Request, exc: Exception) -> Response:
         return redirect("/login?next=" + quote(request.url.path))
 
@@ -46,6 +40,7 @@ def install_web(app: FastAPI) -> None:
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(CsrfFailed, csrf_failed)
+    app.include_router(build_overview_routes(templates))
     app.include_router(build_account_routes(templates))
     app.include_router(build_key_routes(templates))
     app.include_router(build_event_routes(templates))

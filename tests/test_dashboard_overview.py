@@ -1,0 +1,255 @@
+"""The overview (home page when signed in) over real HTTP: figures, charts' JSON, time ranges,
+tenant isolation, escaping and the live "changed" stream."""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import genai_prices
+import httpx
+import pytest
+
+from tests.harness import Server
+from tests.test_dashboard_accounts import browser, create_key, sign_up
+
+Account = tuple[httpx.Client, str]
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture
+def account(server: Server) -> Iterator[Account]:
+    """A signed-in browser-like client and a key of its project."""
+    with browser(server) as client:
+        sign_up(client)
+        yield client, create_key(client)
+
+
+def log_batch(server: Server, key: str, events: list[dict[str, Any]]) -> list[str]:
+    """Log events in one request; returns their ids."""
+    body = {"events": [{"input": "q", "output": "a", **event} for event in events]}
+    response = httpx.post(server.base_url + "/api/v1/events/batch", json=body,
+                          headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return [result["event_id"] for result in response.json()["results"]]
+
+
+def feedback(server: Server, key: str, event_id: str, score: int) -> None:
+    """Thumbs up (1) or down (0) on an event."""
+    url = f"{server.base_url}/api/v1/events/{event_id}/feedback"
+    response = httpx.post(url, json={"score": score}, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 201, response.text
+
+
+def figures(page: str) -> dict[str, str]:
+    """The page's figures by name, raw values from their `data-value`."""
+    return dict(re.findall(r'data-figure="([a-z_0-9]+)" data-value="([^"]*)"', page))
+
+
+def price(tokens_in: int, tokens_out: int, model: str = "gpt-4o") -> float:
+    """What genai-prices says an event costs."""
+    usage = genai_prices.Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+    return float(genai_prices.calc_price(usage, model).total_price)
+
+
+def test_figures_equal_what_was_logged(server: Server, account: Account) -> None:
+    client, key = account
+    tokens = [(100, 50), (2000, 800), (300, 0)]
+    ids = log_batch(server, key, [
+        {"user_id": "u-1", "session_id": "s-1",
+         "metadata": {"model": "gpt-4o", "tokens_in": i, "tokens_out": o, "latency_ms": 100 * n}}
+        for n, (i, o) in enumerate(tokens, start=1)
+    ] + [
+        {"user_id": "u-2", "session_id": "s-2",
+         "metadata": {"model": "my-own-model", "tokens_in": 10, "tokens_out": 5}},
+        {"user_id": "u-2", "session_id": "s-3"},
+    ])  # fmt: skip
+    feedback(server, key, ids[0], 1)
+    feedback(server, key, ids[1], 1)
+    feedback(server, key, ids[3], 0)
+    page = client.get("/?range=24h")
+    assert page.status_code == 200
+    shown = figures(page.text)
+    expected_cost = sum(price(i, o) for i, o in tokens)
+    assert shown["events"] == "5" and shown["sessions"] == "3" and shown["end_users"] == "2"
+    assert shown["tokens_in"] == str(2410) and shown["tokens_out"] == str(855)
+    assert float(shown["cost"]) == pytest.approx(expected_cost, rel=1e-6)
+    assert float(shown["positive_rate"]) == pytest.approx(2 / 3)
+    assert float(shown["latency_p50"]) == pytest.approx(200, rel=0.02)
+    assert "of 3 feedback" in page.text
+    assert "+ 1 unpriced event (no known price)" in page.text, "unpriced is not $0"
+    assert "my-own-model" in page.text and "(no model)" in page.text
+    assert 'href="/events?user=u-1"' in page.text and 'href="/events?model=gpt-4o"' in page.text
+
+    data = client.get("/overview/data?range=24h").json()
+    assert sum(data["events"]) == 5 and len(data["x"]) == 24
+    assert sum(data["cost"]) == pytest.approx(expected_cost, rel=1e-6)
+    assert sum(data["feedback"]["positive"]) == 2 and sum(data["feedback"]["negative"]) == 1
+    by_model = {line["label"]: (sum(line["in"]), sum(line["out"])) for line in data["tokens"]}
+    assert by_model["gpt-4o"] == (2400, 850) and by_model["my-own-model"] == (10, 5)
+    assert figures(data["figures"]) == shown
+
+
+def test_changes_are_against_the_previous_period(server: Server, account: Account) -> None:
+    client, key = account
+    log_batch(server, key, [{"metadata": {"model": "gpt-4o", "tokens_in": 10}}] * 3)
+    page = client.get("/?range=1h").text
+    assert figures(page)["events"] == "3"
+    assert "new: none in the previous 1 hour" in page
+
+
+def test_empty_project_shows_how_to_log_the_first_event(server: Server, account: Account) -> None:
+    client, _ = account
+    page = client.get("/").text
+    assert "<h1>Overview</h1>" in page and 'id="first-run"' in page
+    assert f"curl -X POST {server.base_url}/api/v1/events" in page
+    assert figures(page)["events"] == "0"
+    assert '<a href="/">Overview</a>' in page
+    with httpx.Client(base_url=server.base_url) as anonymous:
+        signed_out = anonymous.get("/")
+        assert "phospho is running" in signed_out.text and "Overview" not in signed_out.text
+        assert anonymous.get("/overview/data").status_code == 303
+
+
+def test_the_range_lives_in_the_url(server: Server, account: Account) -> None:
+    client, key = account
+    log_batch(server, key, [{}, {}])
+    now = datetime.now(UTC)
+    start = now.replace(minute=now.minute - now.minute % 5, second=0) - timedelta(hours=1)
+    since, until = (at.strftime("%Y-%m-%dT%H:%M") for at in (start, start + timedelta(hours=2)))
+    custom = client.get(f"/?since={since}&until={until}&bucket=5m")
+    assert custom.status_code == 200 and figures(custom.text)["events"] == "2"
+    assert f'value="{since}"' in custom.text and "one point per 5 minutes" in custom.text
+    data = client.get(f"/overview/data?since={since}&until={until}&bucket=5m").json()
+    assert data["bucket"] == 300 and len(data["x"]) == 24 and sum(data["events"]) == 2
+    fitted = client.get(f"/overview/data?range=custom&since={since}&until={until}").json()
+    assert fitted["bucket"] == 60, "two hours fit in 1-minute buckets (120 points)"
+    past = client.get("/?since=2025-01-01T00:00&until=2025-01-02T00:00").text
+    assert figures(past)["events"] == "0" and 'data-live="1"' not in past
+    week = client.get("/?range=7d").text
+    assert figures(week)["events"] == "2" and 'aria-current="page">7 days' in week
+
+
+BAD_RANGES = {
+    "range=2w": "range must be one of 1h, 24h, 7d, 30d",
+    "range=24h&bucket=2m": "bucket must be one of",
+    "range=custom": "a custom range needs since",
+    "since=yesterday": "since must be a date and time",
+    "since=2026-01-02T00:00&until=2026-01-01T00:00": "until must be after since",
+    "since=2020-01-01T00:00&until=2026-01-01T00:00": "at most 400 days",
+    "since=2026-01-01T00:00&until=2026-01-10T00:00&bucket=1m": "too many buckets",
+}
+
+
+def test_bad_ranges_are_a_clear_422(account: Account) -> None:
+    client, _ = account
+    for query, message in BAD_RANGES.items():
+        page = client.get("/?" + query)
+        assert page.status_code == 422, query
+        assert message in html.unescape(page.text) and 'role="alert"' in page.text
+        data = client.get("/overview/data?" + query)
+        assert data.status_code == 422 and message in data.json()["detail"], query
+
+
+def test_another_projects_data_never_shows(server: Server, account: Account) -> None:
+    client, key = account
+    with browser(server) as other:
+        sign_up(other)
+        other_key = create_key(other)
+        log_batch(server, other_key, [{"user_id": "their-user", "metadata": {
+            "model": "their-model", "tokens_in": 999, "tokens_out": 1}}])  # fmt: skip
+        log_batch(server, key, [{"user_id": "our-user"}])
+        ours, theirs = client.get("/").text, other.get("/").text
+        data = client.get("/overview/data").text
+    assert figures(ours)["events"] == "1" and figures(theirs)["events"] == "1"
+    assert "their-model" not in ours + data and "their-user" not in ours + data
+    assert "our-user" in ours and "our-user" not in theirs
+
+
+def test_untrusted_model_and_user_names_stay_text(server: Server, account: Account) -> None:
+    client, key = account
+    log_batch(server, key, [{"user_id": XSS, "metadata": {"model": XSS, "tokens_in": 5}}])
+    page = client.get("/").text
+    data = client.get("/overview/data").json()
+    for text in (page, data["tables"]):
+        assert XSS not in text and "<script>alert" not in text
+        assert str(html.escape(XSS, quote=False))[:30] in text.replace("&#34;", '"')
+    assert data["tokens"][0]["label"] == XSS  # the chart legend sets it as text (textContent)
+    assert "script-src 'self'" in client.get("/").headers["content-security-policy"]
+
+
+def ticks_during(client: httpx.Client, action: Any, poke: Any) -> list[float]:
+    """Times (from when `action` starts) of the "tick"s of /live/overview until a little after
+    `action` returns. `poke` makes one more change then, so the reader sees a line and stops.
+    """
+    received: list[float] = []
+    subscribed, done = threading.Event(), threading.Event()
+    start = time.monotonic()
+
+    def listen() -> None:
+        with client.stream("GET", "/live/overview", timeout=30) as stream:
+            for line in stream.iter_lines():
+                if line == "event: ready":
+                    subscribed.set()
+                if done.is_set():
+                    return
+                if line == "event: tick":
+                    received.append(time.monotonic() - start)
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert subscribed.wait(10)
+    start = time.monotonic()
+    action()
+    time.sleep(1.5)  # the throttled tick of the last change is due within a second
+    done.set()
+    poke()
+    thread.join(10)
+    assert not thread.is_alive()
+    return received
+
+
+def test_live_stream_ticks_at_most_once_a_second(server: Server, account: Account) -> None:
+    client, key = account
+    sent: list[float] = []
+
+    def burst() -> None:
+        for _ in range(10):
+            log_batch(server, key, [{}] * 20)
+        time.sleep(1.5)
+        ids = log_batch(server, key, [{}])
+        time.sleep(1.2)
+        sent.append(time.monotonic())
+        feedback(server, key, ids[0], 1)  # feedback changes the figures too
+
+    started = time.monotonic()
+    ticks = ticks_during(client, burst, lambda: log_batch(server, key, [{}]))
+    assert 3 <= len(ticks) <= 6, ticks
+    assert all(later - earlier >= 0.9 for earlier, later in pairwise(ticks)), ticks
+    assert ticks[-1] >= sent[0] - started - 0.1, "the feedback, sent last, ticked too"
+
+
+def test_ticks_follow_commits_of_other_processes(server: Server, tmp_path: Path) -> None:
+    if server.backend != "postgres":
+        pytest.skip("several processes share a database only on PostgreSQL (NOTIFY bridge)")
+    second = Server("postgres", tmp_path, server.database_url)
+    second.start()
+    elsewhere = replace(server, port=second.port)  # same database, the other process
+    try:
+        with browser(server) as client:
+            sign_up(client)
+            key = create_key(client)
+            ticks = ticks_during(client, lambda: log_batch(elsewhere, key, [{}]),
+                                 lambda: log_batch(elsewhere, key, [{}]))  # fmt: skip
+            assert len(ticks) == 1, ticks
+            assert figures(client.get("/").text)["events"] == "2"
+    finally:
+        second.stop()

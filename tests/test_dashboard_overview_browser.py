@@ -1,0 +1,134 @@
+"""The overview in a real browser (Debian's chromium via Playwright): the charts draw the logged
+events, the legend shows the value under the pointer, and the figures follow new events live.
+
+Saves a screenshot to test-artifacts/overview.png (gitignored) and prints its path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from app.services.accounts import SESSION_COOKIE
+from tests.harness import REPO, Server
+from tests.test_dashboard_accounts import browser as http_client
+from tests.test_dashboard_accounts import create_key, sign_up
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not shutil.which("chromium") and os.environ.get("PHOSPHO_REQUIRE_BROWSER"):
+    raise RuntimeError("chromium is required here (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium"), reason="Debian's chromium is not installed"
+)
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARTIFACTS = REPO / "test-artifacts"
+CHARTS = ["events", "latency", "tokens", "feedback", "cost"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """One headless chromium for the module."""
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def signed_in(chromium: Browser, server: Server) -> Iterator[tuple[Page, str]]:
+    """A tab signed in to a fresh account (failing on page errors or CSP violations), and a key."""
+    if server.backend != "sqlite":
+        pytest.skip("the browser flows run once, on the SQLite server")
+    with http_client(server) as client:
+        sign_up(client)
+        key = create_key(client)
+        cookie = client.cookies[SESSION_COOKIE]
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.base_url}])
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield tab, key
+    context.close()
+    assert not errors, f"JavaScript errors or CSP violations: {errors}"
+
+
+def log(server: Server, key: str, count: int, model: str = "gpt-4o") -> list[str]:
+    """Log `count` events with tokens, latency and an end user; returns their ids."""
+    events = [{"input": "q", "output": "a", "user_id": f"user-{n % 3}", "metadata": {
+        "model": model, "tokens_in": 120, "tokens_out": 40, "latency_ms": 200 + 100 * n}}
+        for n in range(count)]  # fmt: skip
+    response = httpx.post(server.base_url + "/api/v1/events/batch", json={"events": events},
+                          headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return [result["event_id"] for result in response.json()["results"]]
+
+
+def rate(server: Server, key: str, event_id: str, score: int) -> None:
+    """Thumbs up (1) or down (0)."""
+    url = f"{server.base_url}/api/v1/events/{event_id}/feedback"
+    response = httpx.post(url, json={"score": score}, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 201, response.text
+
+
+def figure(page: Page, name: str) -> str:
+    """A figure's raw value."""
+    return page.locator(f'[data-figure="{name}"]').get_attribute("data-value") or ""
+
+
+def test_charts_draw_and_follow_new_events(server: Server, signed_in: tuple[Page, str]) -> None:
+    page, key = signed_in
+    ids = log(server, key, 5)
+    log(server, key, 2, model="claude-3-5-sonnet-latest")
+    rate(server, key, ids[0], 1)
+    rate(server, key, ids[1], 0)
+    page.goto(server.base_url + "/?range=1h")
+    for name in CHARTS:
+        page.wait_for_selector(f"#chart-{name}[data-nonzero] canvas", timeout=10_000)
+        assert page.locator(f"#chart-{name}").get_attribute("data-points") == "60"
+    for name in CHARTS:
+        assert int(page.locator(f"#chart-{name}").get_attribute("data-nonzero") or 0) >= 1, name
+    legend = page.locator("#chart-tokens .u-legend").inner_text()
+    assert "gpt-4o in" in legend and "claude-3-5-sonnet-latest out" in legend
+
+    # The value under the pointer: hover the last bucket (now), read the legend (a number,
+    # not the dash shown while the pointer is away).
+    box = page.locator("#chart-events .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    expect(page.locator("#chart-events .u-series").nth(1).locator(".u-value")).to_have_text(
+        re.compile(r"^\d+$")
+    )
+
+    page.evaluate("window.notReloaded = true")
+    assert figure(page, "events") == "7"
+    log(server, key, 4)
+    expect(page.locator("[data-figure=events]")).to_have_attribute("data-value", "11")
+    assert page.evaluate("window.notReloaded") is True, "updated without a reload"
+    assert page.locator("#chart-events").get_attribute("data-points") == "60"
+    assert figure(page, "tokens_in") == str(11 * 120)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "overview.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"overview screenshot: {shot}")
+
+
+def test_first_event_instructions_leave_when_an_event_arrives(
+    server: Server, signed_in: tuple[Page, str]
+) -> None:
+    page, key = signed_in
+    page.goto(server.base_url + "/")
+    assert page.locator("#first-run").is_visible()
+    page.wait_for_selector("#overview[data-refreshed] #chart-events canvas")  # subscribed
+    log(server, key, 1)
+    page.locator("#first-run").wait_for(state="detached", timeout=10_000)
+    expect(page.locator("[data-figure=events]")).to_have_attribute("data-value", "1")

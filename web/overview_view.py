@@ -1,0 +1,171 @@
+"""What the overview shows, shaped for its template and its charts: figure cards with their
+change against the previous period, table rows, and the charts' JSON. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from app.services.metrics import Figures, Metrics, Point, Series, Summary
+
+NO_MODEL = "(no model)"
+OTHER_MODELS = "other models"
+CHART_MODELS = 6  # token chart: the models with most tokens; the rest are summed
+NO_VALUE = "\N{EM DASH}"  # a figure that cannot be computed (no latency, no feedback)
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One figure: its display value, its raw value (for `data-value`) and its change."""
+
+    key: str
+    label: str
+    value: str
+    raw: float | int | None
+    change: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLine:
+    """A row of the breakdown by model (`model` None: events without one)."""
+
+    model: str | None
+    label: str
+    figures: Figures
+
+
+def cards(current: Summary, previous: Summary) -> list[Card]:
+    """The figure cards, each compared with the previous period of the same length."""
+    now, before = current.figures, previous.figures
+    rate, old_rate = now.positive_rate, before.positive_rate
+    unpriced = now.unpriced_events
+    return [
+        _count("events", "Events", now.events, before.events),
+        _count("sessions", "Sessions", current.sessions, previous.sessions),
+        _count("end_users", "End users", current.end_users, previous.end_users),
+        Card("positive_rate", "Positive feedback", percent(rate), rate,
+             _points(rate, old_rate),
+             f"of {now.feedback_count:,} feedback" if now.feedback_count else "no feedback"),
+        Card("latency_p50", "Latency p50", ms(now.latency_p50), now.latency_p50,
+             change(now.latency_p50, before.latency_p50)),
+        Card("latency_p95", "Latency p95", ms(now.latency_p95), now.latency_p95,
+             change(now.latency_p95, before.latency_p95)),
+        _count("tokens_in", "Tokens in", now.tokens_in, before.tokens_in),
+        _count("tokens_out", "Tokens out", now.tokens_out, before.tokens_out),
+        Card("cost", "Estimated cost", usd(now.cost_usd), now.cost_usd,
+             change(now.cost_usd, before.cost_usd),
+             f"+ {unpriced:,} unpriced event{'s' if unpriced != 1 else ''} (no known price)"
+             if unpriced else ""),
+    ]  # fmt: skip
+
+
+def _count(key: str, label: str, value: int, previous: int) -> Card:
+    return Card(key, label, f"{value:,}", value, change(value, previous))
+
+
+def model_lines(metrics: Metrics) -> list[ModelLine]:
+    """The breakdown by model, as the service orders it (most events first)."""
+    return [ModelLine(row.model, row.model or NO_MODEL, row.figures) for row in metrics.models]
+
+
+def change(value: float | None, previous: float | None) -> str:
+    """The relative change against the previous period ("+25%", "no change"), "new" when the
+    previous period had nothing to compare with, "" when this one has nothing to show."""
+    if value is None:
+        return ""
+    if not previous:
+        return "no change" if value == previous else "new"
+    ratio = (value - previous) / previous
+    return "no change" if abs(ratio) < 0.005 else f"{ratio:+.0%}"
+
+
+def _points(value: float | None, previous: float | None) -> str:
+    """The change of a share, in percentage points."""
+    if value is None:
+        return ""
+    if previous is None:
+        return "new"
+    delta = round((value - previous) * 100)
+    return "no change" if delta == 0 else f"{delta:+d} pts"
+
+
+def percent(rate: float | None) -> str:
+    """A share as a whole percentage; a dash when there is nothing to divide."""
+    return NO_VALUE if rate is None else f"{rate:.0%}"
+
+
+def ms(value: float | None) -> str:
+    """A latency in milliseconds, or seconds once it is long."""
+    if value is None:
+        return NO_VALUE
+    return f"{value:,.0f} ms" if value < 1000 else f"{value / 1000:,.2f} s"
+
+
+def usd(value: float) -> str:
+    """A dollar amount with the precision small amounts need."""
+    if value == 0:
+        return "$0"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def duration(length: timedelta) -> str:
+    """A window's length in words ("24 hours", "7 days"): days from two days on."""
+    seconds = int(length.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= (2 * size if unit == "day" else size):
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def chart_data(overall: Metrics) -> dict[str, Any]:
+    """The charts' data: one x axis (bucket starts, Unix seconds) and the values per chart."""
+    points = overall.series[0].points if overall.series else ()
+    window = overall.window
+    figures = [point.figures for point in points]
+    return {
+        "since": int(window.since.timestamp()),
+        "until": int(window.until.timestamp()),
+        "bucket": window.bucket,
+        "x": [int(point.start.timestamp()) for point in points],
+        "events": [f.events for f in figures],
+        "latency": {
+            "p50": [f.latency_p50 for f in figures],
+            "p95": [f.latency_p95 for f in figures],
+            "p99": [f.latency_p99 for f in figures],
+        },
+        "feedback": {
+            "positive": [f.feedback_positive for f in figures],
+            "negative": [f.feedback_negative for f in figures],
+        },
+        "cost": [f.cost_usd for f in figures],
+        "unpriced": [f.unpriced_events for f in figures],
+        "tokens": _token_series(overall.series_by_model, points),
+    }
+
+
+def _token_series(series: tuple[Series, ...], axis: tuple[Point, ...]) -> list[dict[str, Any]]:
+    """Tokens in and out per model: the busiest models, then the rest summed."""
+    ranked = sorted(series, key=lambda s: -sum(_tokens(p.figures) for p in s.points))
+    shown, rest = ranked[:CHART_MODELS], ranked[CHART_MODELS:]
+    lines = [_token_line(s.model or NO_MODEL, [s]) for s in shown]
+    if rest:
+        lines.append(_token_line(OTHER_MODELS, rest))
+    if not lines:  # no event at all: still one (empty) line, so the chart has its axes
+        lines.append({"label": "all models", "in": [0] * len(axis), "out": [0] * len(axis)})
+    return lines
+
+
+def _token_line(label: str, group: list[Series]) -> dict[str, Any]:
+    columns = list(zip(*(s.points for s in group), strict=True))
+    return {
+        "label": label,
+        "in": [sum(p.figures.tokens_in for p in column) for column in columns],
+        "out": [sum(p.figures.tokens_out for p in column) for column in columns],
+    }
+
+
+def _tokens(figures: Figures) -> int:
+    return figures.tokens_in + figures.tokens_out
