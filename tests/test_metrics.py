@@ -444,3 +444,22 @@ def test_windows_align_to_their_bucket_and_refuse_nonsense() -> None:
         timedelta(days=1),
         3600,
     )
+
+
+def test_packed_histograms_add_deltas_exactly() -> None:
+    """SQLite's packed form: deltas on either side of the stored range, negative bins (below
+    1 ms) and counts past 32 bits all survive a round trip."""
+    rng = random.Random(3)
+    want: dict[int, int] = {}
+    stored: bytes | None = None
+    for _ in range(50):
+        delta = {rng.randint(-300, 400): rng.randint(1, 5) for _ in range(rng.randint(1, 8))}
+        for index, count in delta.items():
+            want[index] = want.get(index, 0) + count
+        stored = rollups.add_packed(stored, delta)
+    stored = rollups.add_packed(stored, {7: 2**32 + 5})
+    want[7] = want.get(7, 0) + 2**32 + 5
+    got: dict[int, int] = {}
+    assert stored is not None
+    rollups.merge_into(got, stored)
+    assert got == want
