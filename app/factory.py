@@ -12,7 +12,14 @@ from fastapi import FastAPI
 from app import api
 from app.api.errors import install_error_handlers
 from app.api.openapi import document_ingest_routes
-from app.db import DatabaseConfigError, apply_migrations, close_orm, init_orm, pending_migrations
+from app.db import (
+    DatabaseConfigError,
+    apply_migrations,
+    close_orm,
+    init_orm,
+    pending_migrations,
+    reader,
+)
 from app.limits import BodyLimitMiddleware
 from app.live import LiveBus
 from app.live_pg import PostgresBridge
@@ -37,6 +44,19 @@ async def prepare_database(settings: Settings) -> None:
     if pending:
         raise DatabaseConfigError(
             f"the database has {len(pending)} pending migration(s); run `phospho migrate` first"
+        )
+
+
+async def warn_if_rollups_missing() -> None:
+    """Events stored before rollups existed (an upgraded database) are not in the metrics until
+    `phospho rollups rebuild` runs: say so at start rather than show a silently empty overview."""
+    db = reader()
+    has_events = await db.execute_query_dict("SELECT 1 AS x FROM events LIMIT 1")
+    has_rollups = await db.execute_query_dict("SELECT 1 AS x FROM metric_rollups LIMIT 1")
+    if has_events and not has_rollups:
+        log.warning(
+            "events are stored but the metrics rollups are empty (a database from before "
+            "metrics): stop the server and run `phospho rollups rebuild` once"
         )
 
 
@@ -67,6 +87,7 @@ async def running(settings: Settings, ingestor: Ingestor) -> AsyncIterator[None]
     settings.ensure_secret_key()
     await prepare_database(settings)
     await init_orm(settings)
+    await warn_if_rollups_missing()
     await ingestor.start(write_backend_for(settings.resolved_database_url))
     bridge = None
     if not settings.is_sqlite:

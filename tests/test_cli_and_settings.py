@@ -248,6 +248,9 @@ def test_rollups_rebuild_recomputes_from_events(tmp_path: Path, backend: str) ->
         assert [row[1] for row in before] == [20, 20, 20]
         server.query("DELETE FROM metric_rollups")
         server.query("DELETE FROM user_rollups")
+        server.start()  # as after upgrading a database from before metrics: it says what to do
+        server.stop()
+        assert "run `phospho rollups rebuild` once" in server.log()
         done = server.cli("rollups", "rebuild", "--project", "rebuild")
         assert "20 events" in done.stderr
         after = sorted(server.query(sums + "WHERE project_id = ?", tenant.project_id))

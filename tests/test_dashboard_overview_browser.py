@@ -6,43 +6,28 @@ Saves a screenshot to test-artifacts/overview.png (gitignored) and prints its pa
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from app.services.accounts import SESSION_COOKIE
+from tests import test_dashboard_browser as browser_tests
 from tests.harness import REPO, Server
 from tests.test_dashboard_accounts import browser as http_client
 from tests.test_dashboard_accounts import create_key, sign_up
+from tests.test_dashboard_browser import browser  # noqa: F401  (fixture)
+from tests.test_dashboard_overview import feedback, log_batch
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not shutil.which("chromium") and os.environ.get("PHOSPHO_REQUIRE_BROWSER"):
-    raise RuntimeError("chromium is required here (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(
-    not shutil.which("chromium"), reason="Debian's chromium is not installed"
-)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+# Debian's chromium, the same way as the other browser tests (required in CI).
+pytestmark = browser_tests.pytestmark
 ARTIFACTS = REPO / "test-artifacts"
 CHARTS = ["events", "latency", "tokens", "feedback", "cost"]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """One headless chromium for the module."""
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture
-def signed_in(chromium: Browser, server: Server) -> Iterator[tuple[Page, str]]:
+def signed_in(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  # noqa: F811
     """A tab signed in to a fresh account (failing on page errors or CSP violations), and a key."""
     if server.backend != "sqlite":
         pytest.skip("the browser flows run once, on the SQLite server")
@@ -50,7 +35,7 @@ def signed_in(chromium: Browser, server: Server) -> Iterator[tuple[Page, str]]:
         sign_up(client)
         key = create_key(client)
         cookie = client.cookies[SESSION_COOKIE]
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.base_url}])
     tab = context.new_page()
     errors: list[str] = []
@@ -63,20 +48,11 @@ def signed_in(chromium: Browser, server: Server) -> Iterator[tuple[Page, str]]:
 
 def log(server: Server, key: str, count: int, model: str = "gpt-4o") -> list[str]:
     """Log `count` events with tokens, latency and an end user; returns their ids."""
-    events = [{"input": "q", "output": "a", "user_id": f"user-{n % 3}", "metadata": {
-        "model": model, "tokens_in": 120, "tokens_out": 40, "latency_ms": 200 + 100 * n}}
-        for n in range(count)]  # fmt: skip
-    response = httpx.post(server.base_url + "/api/v1/events/batch", json={"events": events},
-                          headers={"Authorization": f"Bearer {key}"})  # fmt: skip
-    assert response.status_code == 201, response.text
-    return [result["event_id"] for result in response.json()["results"]]
-
-
-def rate(server: Server, key: str, event_id: str, score: int) -> None:
-    """Thumbs up (1) or down (0)."""
-    url = f"{server.base_url}/api/v1/events/{event_id}/feedback"
-    response = httpx.post(url, json={"score": score}, headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 201, response.text
+    return log_batch(server, key, [
+        {"user_id": f"user-{n % 3}", "metadata": {
+            "model": model, "tokens_in": 120, "tokens_out": 40, "latency_ms": 200 + 100 * n}}
+        for n in range(count)
+    ])  # fmt: skip
 
 
 def figure(page: Page, name: str) -> str:
@@ -88,8 +64,8 @@ def test_charts_draw_and_follow_new_events(server: Server, signed_in: tuple[Page
     page, key = signed_in
     ids = log(server, key, 5)
     log(server, key, 2, model="claude-3-5-sonnet-latest")
-    rate(server, key, ids[0], 1)
-    rate(server, key, ids[1], 0)
+    feedback(server, key, ids[0], 1)
+    feedback(server, key, ids[1], 0)
     page.goto(server.base_url + "/?range=1h")
     for name in CHARTS:
         page.wait_for_selector(f"#chart-{name}[data-nonzero] canvas", timeout=10_000)

@@ -22,7 +22,7 @@ from app.ids import new_session_key, uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import pricing, store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
-from app.services.rollups import Rollups
+from app.services.rollups import NoRollups, Rollups
 from app.services.store import Dialect, Plan
 from app.services.validation import (
     LogEventInput,
@@ -96,14 +96,15 @@ class FeedbackJob:
 Job = EventsJob | FeedbackJob
 
 
-def prepare_event(event: LogEventInput, loc: tuple[Any, ...]) -> PreparedEvent:
-    """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised."""
+def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> PreparedEvent:
+    """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised, cost
+    estimated at the prices of `at`."""
     typed = typed_metadata(event.metadata, (*loc, "metadata"))
     cost: int | None
     if typed.cost_usd is not None:  # the client's own cost wins over the estimate
         cost = pricing.to_nano(typed.cost_usd)
     else:
-        cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, datetime.now(UTC))
+        cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, at)
     return PreparedEvent(
         id=event.event_id or uuid7(),
         client_id=event.event_id is not None,
@@ -126,8 +127,11 @@ class Ingestor:
         max_batch: int = 512,
         bus: LiveBus | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rollups: bool = True,
     ) -> None:
         self.bus = bus or LiveBus()
+        # Off only to measure what rollups cost (bench/metrics); the metrics need them.
+        self.rollups = rollups
         # Stamps each group commit; replaceable so a benchmark can seed history (bench/metrics).
         self.clock = clock
         self.origin = uuid.uuid4().hex  # tags this process's notifications
@@ -146,15 +150,16 @@ class Ingestor:
 
     async def log_event(self, principal: Principal, body: Any) -> EventResult:
         """Validate and durably store one event."""
-        event = prepare_event(validate_event(body), ("body",))
+        event = prepare_event(validate_event(body), ("body",), datetime.now(UTC))
         results: list[EventResult] = await self.writer.submit(EventsJob(principal, (event,)))
         return results[0]
 
     async def log_events(self, principal: Principal, body: Any) -> list[EventResult]:
         """Validate a batch (all or nothing) and durably store it; results in input order."""
         batch = validate_batch(body)
+        now = datetime.now(UTC)
         events = tuple(
-            prepare_event(item, ("body", "events", index))
+            prepare_event(item, ("body", "events", index), now)
             for index, item in enumerate(batch.events)
         )
         results: list[EventResult] = await self.writer.submit(EventsJob(principal, events))
@@ -188,7 +193,7 @@ class Ingestor:
                 events.append((index, job))
             else:
                 feedback.append((index, job))
-        rollups = Rollups()
+        rollups = Rollups() if self.rollups else NoRollups()
         event_outcomes = yield from _commit_events(d, [job for _, job in events], now, rollups)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome

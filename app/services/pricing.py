@@ -21,21 +21,32 @@ NANO = 1_000_000_000  # nano-dollars per dollar
 _MTOK = 1_000_000
 
 
+# Linear prices are kept as integers in units of 10^-18 dollars (atto-dollars): every price in
+# the data (dollars per million tokens, with a few decimals) is then an exact integer per token,
+# and a cost is integer arithmetic, ~10x faster than Decimal.
+_ATTO = 10**18
+_ATTO_PER_NANO = _ATTO // NANO
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """A model's price on one day: linear coefficients, or the library's tiered price."""
+    """A model's price at one time: linear coefficients (atto-dollars), or the library's
+    tiered price."""
 
-    fixed: Decimal
-    per_input: Decimal
-    per_output: Decimal
+    fixed: int
+    per_input: int
+    per_output: int
     tiered: types.ModelPrice | None = None
 
-    def cost(self, tokens_in: int, tokens_out: int) -> Decimal:
-        """The cost in dollars of one call with these token counts."""
+    def cost_nano(self, tokens_in: int, tokens_out: int) -> int:
+        """The cost in nano-dollars (half to even) of one call with these token counts."""
         if self.tiered is not None:
             usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
-            return self.tiered.calc_price(usage)["total_price"]
-        return self.fixed + self.per_input * tokens_in + self.per_output * tokens_out
+            return to_nano(self.tiered.calc_price(usage)["total_price"])
+        atto = self.fixed + self.per_input * tokens_in + self.per_output * tokens_out
+        nano, rest = divmod(atto, _ATTO_PER_NANO)
+        half = _ATTO_PER_NANO // 2
+        return nano + (rest > half or (rest == half and nano % 2 == 1))
 
 
 def cost_nano(
@@ -48,7 +59,7 @@ def cost_nano(
     price = price_of(model, at)
     if price is None:
         return None
-    return to_nano(price.cost(tokens_in or 0, tokens_out or 0))
+    return price.cost_nano(tokens_in or 0, tokens_out or 0)
 
 
 def to_nano(dollars: Decimal | float) -> int:
@@ -84,15 +95,15 @@ def _model_info(model: str) -> types.ModelInfo | None:
 
 def _price(model_price: types.ModelPrice) -> Price:
     if any(isinstance(value, types.TieredPrices) for value in vars(model_price).values()):
-        return Price(Decimal(0), Decimal(0), Decimal(0), tiered=model_price)
+        return Price(0, 0, 0, tiered=model_price)
 
     def total(tokens_in: int, tokens_out: int) -> Decimal:
         usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
         return model_price.calc_price(usage)["total_price"]
 
     fixed = total(0, 0)
-    return Price(
-        fixed=fixed,
-        per_input=(total(_MTOK, 0) - fixed) / _MTOK,
-        per_output=(total(0, _MTOK) - fixed) / _MTOK,
-    )
+    coefficients = [fixed, (total(_MTOK, 0) - fixed) / _MTOK, (total(0, _MTOK) - fixed) / _MTOK]
+    scaled = [value * _ATTO for value in coefficients]
+    if any(value != value.to_integral_value() for value in scaled):  # finer than 10^-18 $
+        return Price(0, 0, 0, tiered=model_price)
+    return Price(int(scaled[0]), int(scaled[1]), int(scaled[2]))

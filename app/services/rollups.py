@@ -146,6 +146,18 @@ class _Cell:
     feedback_positive: int = 0
     feedback_negative: int = 0
 
+    def add(self, other: _Cell) -> None:
+        """Add another cell's counts into this one."""
+        self.events += other.events
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.cost_nano += other.cost_nano
+        self.unpriced += other.unpriced
+        self.feedback_positive += other.feedback_positive
+        self.feedback_negative += other.feedback_negative
+        for index, count in other.histogram.items():
+            self.histogram[index] = self.histogram.get(index, 0) + count
+
 
 @dataclass(slots=True)
 class _UserCell:
@@ -158,6 +170,12 @@ class _UserCell:
 class Rollups:
     """What one transaction adds to the rollups, accumulated in memory then upserted."""
 
+    # Accumulated at the finest level only (minute; hour for users): every event of a group
+    # commit shares its time, so an event costs one cell update; `plan` derives the coarser
+    # levels. Keys: (project, bucket start, model or user).
+    minutes: dict[tuple[int, int, str], _Cell] = field(default_factory=dict)
+    hours: dict[tuple[int, int, str], _UserCell] = field(default_factory=dict)
+    # Every level, filled by `plan`. Keys: (project, level, bucket start, model or user).
     cells: dict[tuple[int, int, int, str], _Cell] = field(default_factory=dict)
     users: dict[tuple[int, int, int, str], _UserCell] = field(default_factory=dict)
     packed: dict[tuple[int, int, int, str], bytes] = field(default_factory=dict)  # SQLite
@@ -176,47 +194,64 @@ class Rollups:
         """Count one stored event."""
         stamp = int(at.timestamp())
         unpriced = is_unpriced(cost_nano, tokens_in, tokens_out)
-        latency_bin = bin_of(latency_ms) if latency_ms is not None else None
-        for level in LEVELS:
-            key = (project_id, level, stamp - stamp % level, model or NO_MODEL)
-            cell = self.cells.get(key)
-            if cell is None:
-                cell = self.cells[key] = _Cell()
-            cell.events += 1
-            cell.tokens_in += tokens_in or 0
-            cell.tokens_out += tokens_out or 0
-            cell.cost_nano += cost_nano or 0
-            cell.unpriced += unpriced
-            if latency_bin is not None:
-                cell.histogram[latency_bin] = cell.histogram.get(latency_bin, 0) + 1
+        key = (project_id, stamp - stamp % MINUTE, model or NO_MODEL)
+        cell = self.minutes.get(key)
+        if cell is None:
+            cell = self.minutes[key] = _Cell()
+        cell.events += 1
+        cell.tokens_in += tokens_in or 0
+        cell.tokens_out += tokens_out or 0
+        cell.cost_nano += cost_nano or 0
+        cell.unpriced += unpriced
+        if latency_ms is not None:
+            latency_bin = bin_of(latency_ms)
+            cell.histogram[latency_bin] = cell.histogram.get(latency_bin, 0) + 1
         if user_id is None:
             return
-        for level in USER_LEVELS:
-            user_key = (project_id, level, stamp - stamp % level, user_id)
-            user = self.users.get(user_key)
-            if user is None:
-                user = self.users[user_key] = _UserCell()
-            user.events += 1
-            user.cost_nano += cost_nano or 0
-            user.unpriced += unpriced
+        user_key = (project_id, stamp - stamp % HOUR, user_id)
+        user = self.hours.get(user_key)
+        if user is None:
+            user = self.hours[user_key] = _UserCell()
+        user.events += 1
+        user.cost_nano += cost_nano or 0
+        user.unpriced += unpriced
 
     def add_feedback(
         self, project_id: int, at: datetime, model: str | None, score: int, change: int
     ) -> None:
         """Count (change=1) or uncount (change=-1) an event's current feedback, given at `at`."""
         stamp = int(at.timestamp())
-        for level in LEVELS:
-            key = (project_id, level, stamp - stamp % level, model or NO_MODEL)
-            cell = self.cells.get(key)
-            if cell is None:
-                cell = self.cells[key] = _Cell()
-            if score:
-                cell.feedback_positive += change
-            else:
-                cell.feedback_negative += change
+        key = (project_id, stamp - stamp % MINUTE, model or NO_MODEL)
+        cell = self.minutes.get(key)
+        if cell is None:
+            cell = self.minutes[key] = _Cell()
+        if score:
+            cell.feedback_positive += change
+        else:
+            cell.feedback_negative += change
+
+    def _expand(self) -> None:
+        """Every level's cells from the finest ones."""
+        for (project, minute, model), cell in self.minutes.items():
+            for level in LEVELS:
+                key = (project, level, minute - minute % level, model)
+                target = self.cells.get(key)
+                if target is None:
+                    self.cells[key] = target = _Cell()
+                target.add(cell)
+        for (project, hour, user_id), user in self.hours.items():
+            for level in USER_LEVELS:
+                user_key = (project, level, hour - hour % level, user_id)
+                user_target = self.users.get(user_key)
+                if user_target is None:
+                    self.users[user_key] = user_target = _UserCell()
+                user_target.events += user.events
+                user_target.cost_nano += user.cost_nano
+                user_target.unpriced += user.unpriced
 
     def plan(self, d: Dialect) -> Plan[None]:
         """Upsert everything accumulated (one statement per table and parameter-limit chunk)."""
+        self._expand()
         if self.cells:
             if not d.postgres:
                 yield from self._merge_stored_histograms(d)
@@ -275,7 +310,23 @@ _METRIC_HEAD = (
     "tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, feedback_negative) VALUES"
 )
 _METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 # The merged histogram: sum the two JSON objects key by key.
+class NoRollups(Rollups):
+    """Counts nothing: an Ingestor with rollups off (only to measure what they cost)."""
+
+    def add_event(self, *args: Any) -> None:
+        """Ignore the event."""
+
+    def add_feedback(self, *args: Any) -> None:
+        """Ignore the feedback."""
+
+    def plan(self, d: Dialect) -> Plan[None]:
+        """Write nothing."""
+        yield from ()
+
+
 # The merged histogram. PostgreSQL sums the two JSON objects key by key (several processes may
 # write the same row); on SQLite the plan has already merged the stored one into `excluded`.
 _MERGE = {

@@ -1,0 +1,75 @@
+"""What rollups cost the write path: ingest throughput compared within one run.
+
+In-process: rounds of log_events (pre-built batches, so building them is not timed) into the
+seeded database, alternating an Ingestor with rollups on and one with them off (needs the
+Ingestor's switch; skipped, saying so, without it). Over HTTP: see httpload.py.
+"""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+from dataclasses import dataclass, field
+
+from app.services.ingest import Ingestor
+from bench.metrics import data
+from bench.metrics.seed import Database, bench_principal, log, running_ingestor, seed
+
+TARGET_RATIO = 0.90
+
+
+def inprocess_switch() -> bool:
+    """Whether Ingestor takes `rollups=` (the in-process switch)."""
+    return "rollups" in inspect.signature(Ingestor).parameters
+
+
+@dataclass
+class Comparison:
+    """Events/s per repetition of what is tested (rollups on) and of its baseline."""
+
+    labels: tuple[str, str] = ("rollups on", "rollups off")
+    tested: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        """Median throughput of the tested / median of the baseline."""
+        baseline = statistics.median(self.baseline) if self.baseline else 0.0
+        return statistics.median(self.tested) / baseline if baseline else 0.0
+
+    def add(self, tested: bool, events_s: float) -> None:
+        """Record one run."""
+        (self.tested if tested else self.baseline).append(events_s)
+
+    def line(self, what: str) -> str:
+        """One report line with the verdict."""
+        verdict = "PASS" if self.ratio >= TARGET_RATIO else "FAIL"
+        return (
+            f"{what}: {self.labels[0]} {_spread(self.tested)}, "
+            f"{self.labels[1]} {_spread(self.baseline)}; "
+            f"ratio {self.ratio:.2f} (target >= {TARGET_RATIO:.2f}): {verdict}"
+        )
+
+
+def _spread(runs: list[float]) -> str:
+    """The median and, over several runs, their range (how noisy the machine was)."""
+    text = f"{statistics.median(runs):,.0f} ev/s"
+    return f"{text} ({min(runs):,.0f}-{max(runs):,.0f})" if len(runs) > 1 else text
+
+
+async def inprocess(db: Database, events: int, reps: int, concurrency: int) -> Comparison:
+    """Rounds of `events` events through log_events, rollups on and off in alternation."""
+    result = Comparison()
+    offset = 10**9  # past the seeded history: new sessions, same end users
+    for rep in range(reps):
+        for rollups in (True, False) if rep % 2 == 0 else (False, True):
+            first = offset + (2 * rep + int(rollups)) * events
+            end = first + events
+            batches = [data.batch(start, end) for start in range(first, end, data.BATCH)]
+            async with running_ingestor(db, rollups=rollups) as ingestor:
+                principal = await bench_principal()
+                seeded = await seed(ingestor, principal, batches, concurrency)
+            result.add(rollups, seeded.events_per_s)
+            state = "on " if rollups else "off"
+            log(f"  rep {rep + 1} rollups {state}: {seeded.events_per_s:,.0f} ev/s")
+    return result
