@@ -339,8 +339,9 @@ def _commit_feedback(
             continue
         # Rollups count each event's current feedback: the new one replaces the previous.
         if target.score is not None and target.scored_at is not None:
-            previous = target.scored_at
-            rollups.add_feedback(target.project_id, previous, target.model, target.score, -1)
+            rollups.add_feedback(
+                target.project_id, target.scored_at, target.model, target.score, -1
+            )
         rollups.add_feedback(target.project_id, now, target.model, job.score, 1)
         targets[job.event_id] = replace(target, score=job.score, scored_at=now)
         rows.append(

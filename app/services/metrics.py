@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from app.errors import Invalid
 from app.services import pricing, rollups
 from app.services.reads_common import db_time, dialect, fetch, select
+from app.services.rollups import Cell
 from app.services.store import Dialect
 
 # Bucket sizes a caller may ask for, in seconds, by name (`bucket=` in URLs).
@@ -203,20 +204,19 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     params = [project_id, level, _stamp(previous.since), _stamp(window.until)]
     rows = await fetch(d, select(_ROLLUP_COLUMNS, "metric_rollups", where), params)
     start = _stamp(window.since)
-    current, before = _Totals(), _Totals()
-    by_model: dict[str, _Totals] = {}
-    cells: dict[tuple[str | None, int], _Totals] = {}  # (None or model, bucket index)
+    current, before = Cell(), Cell()
+    by_model: dict[str, Cell] = {}
+    cells: dict[tuple[str | None, int], Cell] = {}  # (None or model, bucket index)
     for row in rows:
-        bucket, model = int(row["bucket"]), str(row["model"])
-        histogram = _histogram(row)
+        bucket, model, cell = int(row["bucket"]), str(row["model"]), Cell.from_row(row)
         if bucket < start:
-            before.add(row, histogram)
+            before.add(cell)
             continue
-        current.add(row, histogram)
-        by_model.setdefault(model, _Totals()).add(row, histogram)
+        current.add(cell)
+        by_model.setdefault(model, Cell()).add(cell)
         index = (bucket - start) // window.bucket
-        cells.setdefault((None, index), _Totals()).add(row, histogram)
-        cells.setdefault((model, index), _Totals()).add(row, histogram)
+        cells.setdefault((None, index), Cell()).add(cell)
+        cells.setdefault((model, index), Cell()).add(cell)
     sessions_now, sessions_before = await _sessions_started(d, project_id, window)
     users = await _user_rows(d, project_id, level, window)
     users_before = await _user_count(d, project_id, level, previous)
@@ -227,7 +227,7 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
         return Series(
             None if key is None else _model(key),
             tuple(
-                Point(window.since + i * step, cells.get((key, i), _EMPTY).figures())
+                Point(window.since + i * step, _figures(cells.get((key, i), _EMPTY)))
                 for i in range(window.points)
             ),
         )
@@ -235,11 +235,11 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     per_model = tuple(series(name) for name, _ in ranked)
     return Metrics(
         window=window,
-        summary=Summary(current.figures(), sessions_now, len(users)),
-        previous=Summary(before.figures(), sessions_before, users_before),
+        summary=Summary(_figures(current), sessions_now, len(users)),
+        previous=Summary(_figures(before), sessions_before, users_before),
         series=per_model if group_by is GroupBy.MODEL else (series(None),),
         series_by_model=per_model,
-        models=tuple(ModelRow(_model(name), totals.figures()) for name, totals in ranked),
+        models=tuple(ModelRow(_model(name), _figures(totals)) for name, totals in ranked),
         top_users_by_events=tuple(
             heapq.nsmallest(TOP_USERS, users, key=lambda u: (-u.events, -u.cost_usd, u.user_id))
         ),
@@ -259,52 +259,23 @@ _ROLLUP_COLUMNS = (
 )
 
 
-@dataclass(slots=True)
-class _Totals:
-    """Sums of rollup rows, and their merged latency histogram."""
-
-    events: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_nano: int = 0
-    unpriced: int = 0
-    feedback_positive: int = 0
-    feedback_negative: int = 0
-    histogram: dict[int, int] = field(default_factory=dict)
-
-    def add(self, row: dict[str, Any], histogram: dict[int, int]) -> None:
-        self.events += int(row["events"])
-        self.tokens_in += int(row["tokens_in"])
-        self.tokens_out += int(row["tokens_out"])
-        self.cost_nano += int(row["cost_nano"])
-        self.unpriced += int(row["unpriced"])
-        self.feedback_positive += int(row["feedback_positive"])
-        self.feedback_negative += int(row["feedback_negative"])
-        for index, count in histogram.items():
-            self.histogram[index] = self.histogram.get(index, 0) + count
-
-    def figures(self) -> Figures:
-        return Figures(
-            events=self.events,
-            tokens_in=self.tokens_in,
-            tokens_out=self.tokens_out,
-            cost_usd=self.cost_nano / pricing.NANO,
-            unpriced_events=self.unpriced,
-            feedback_positive=self.feedback_positive,
-            feedback_negative=self.feedback_negative,
-            latency_p50=rollups.percentile(self.histogram, 0.50),
-            latency_p95=rollups.percentile(self.histogram, 0.95),
-            latency_p99=rollups.percentile(self.histogram, 0.99),
-        )
+def _figures(cell: Cell) -> Figures:
+    """What a sum of rollup cells shows: dollars, and percentiles from the histogram."""
+    return Figures(
+        events=cell.events,
+        tokens_in=cell.tokens_in,
+        tokens_out=cell.tokens_out,
+        cost_usd=cell.cost_nano / pricing.NANO,
+        unpriced_events=cell.unpriced,
+        feedback_positive=cell.feedback_positive,
+        feedback_negative=cell.feedback_negative,
+        latency_p50=rollups.percentile(cell.histogram, 0.50),
+        latency_p95=rollups.percentile(cell.histogram, 0.95),
+        latency_p99=rollups.percentile(cell.histogram, 0.99),
+    )
 
 
-_EMPTY = _Totals()
-
-
-def _histogram(row: dict[str, Any]) -> dict[int, int]:
-    histogram: dict[int, int] = {}
-    rollups.merge_into(histogram, row["latency_hist"])
-    return histogram
+_EMPTY = Cell()
 
 
 def _model(stored: str) -> str | None:

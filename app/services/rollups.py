@@ -136,7 +136,9 @@ def is_unpriced(cost_nano: int | None, tokens_in: int | None, tokens_out: int | 
 
 
 @dataclass(slots=True)
-class _Cell:
+class Cell:
+    """The counts of one rollup cell (or of a sum of cells: the metrics add them up)."""
+
     events: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
@@ -146,7 +148,19 @@ class _Cell:
     feedback_positive: int = 0
     feedback_negative: int = 0
 
-    def add(self, other: _Cell) -> None:
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Cell:
+        """A stored `metric_rollups` row."""
+        cell = cls(
+            events=int(row["events"]), tokens_in=int(row["tokens_in"]),
+            tokens_out=int(row["tokens_out"]), cost_nano=int(row["cost_nano"]),
+            unpriced=int(row["unpriced"]), feedback_positive=int(row["feedback_positive"]),
+            feedback_negative=int(row["feedback_negative"]),
+        )  # fmt: skip
+        merge_into(cell.histogram, row["latency_hist"])
+        return cell
+
+    def add(self, other: Cell) -> None:
         """Add another cell's counts into this one."""
         self.events += other.events
         self.tokens_in += other.tokens_in
@@ -165,6 +179,11 @@ class _UserCell:
     cost_nano: int = 0
     unpriced: int = 0
 
+    def add(self, other: _UserCell) -> None:
+        self.events += other.events
+        self.cost_nano += other.cost_nano
+        self.unpriced += other.unpriced
+
 
 @dataclass(slots=True)
 class Rollups:
@@ -173,10 +192,10 @@ class Rollups:
     # Accumulated at the finest level only (minute; hour for users): every event of a group
     # commit shares its time, so an event costs one cell update; `plan` derives the coarser
     # levels. Keys: (project, bucket start, model or user).
-    minutes: dict[tuple[int, int, str], _Cell] = field(default_factory=dict)
+    minutes: dict[tuple[int, int, str], Cell] = field(default_factory=dict)
     hours: dict[tuple[int, int, str], _UserCell] = field(default_factory=dict)
     # Every level, filled by `plan`. Keys: (project, level, bucket start, model or user).
-    cells: dict[tuple[int, int, int, str], _Cell] = field(default_factory=dict)
+    cells: dict[tuple[int, int, int, str], Cell] = field(default_factory=dict)
     users: dict[tuple[int, int, int, str], _UserCell] = field(default_factory=dict)
     packed: dict[tuple[int, int, int, str], bytes] = field(default_factory=dict)  # SQLite
 
@@ -197,7 +216,7 @@ class Rollups:
         key = (project_id, stamp - stamp % MINUTE, model or NO_MODEL)
         cell = self.minutes.get(key)
         if cell is None:
-            cell = self.minutes[key] = _Cell()
+            cell = self.minutes[key] = Cell()
         cell.events += 1
         cell.tokens_in += tokens_in or 0
         cell.tokens_out += tokens_out or 0
@@ -224,7 +243,7 @@ class Rollups:
         key = (project_id, stamp - stamp % MINUTE, model or NO_MODEL)
         cell = self.minutes.get(key)
         if cell is None:
-            cell = self.minutes[key] = _Cell()
+            cell = self.minutes[key] = Cell()
         if score:
             cell.feedback_positive += change
         else:
@@ -237,7 +256,7 @@ class Rollups:
                 key = (project, level, minute - minute % level, model)
                 target = self.cells.get(key)
                 if target is None:
-                    self.cells[key] = target = _Cell()
+                    self.cells[key] = target = Cell()
                 target.add(cell)
         for (project, hour, user_id), user in self.hours.items():
             for level in USER_LEVELS:
@@ -245,9 +264,7 @@ class Rollups:
                 user_target = self.users.get(user_key)
                 if user_target is None:
                     self.users[user_key] = user_target = _UserCell()
-                user_target.events += user.events
-                user_target.cost_nano += user.cost_nano
-                user_target.unpriced += user.unpriced
+                user_target.add(user)
 
     def plan(self, d: Dialect) -> Plan[None]:
         """Upsert everything accumulated (one statement per table and parameter-limit chunk)."""
@@ -292,7 +309,7 @@ class Rollups:
                     stored[key] = row["latency_hist"]
         self.packed = {key: add_packed(stored.get(key), self.cells[key].histogram) for key in keys}
 
-    def _stored(self, d: Dialect, key: tuple[int, int, int, str], cell: _Cell) -> str | bytes:
+    def _stored(self, d: Dialect, key: tuple[int, int, int, str], cell: Cell) -> str | bytes:
         """The histogram as the upsert writes it ('{}' when empty: the stored one is kept)."""
         if not cell.histogram:
             return "{}"
@@ -312,7 +329,6 @@ _METRIC_HEAD = (
 _METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-# The merged histogram: sum the two JSON objects key by key.
 class NoRollups(Rollups):
     """Counts nothing: an Ingestor with rollups off (only to measure what they cost)."""
 
@@ -376,15 +392,35 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
     pricing events stored without a cost whose model now has a known price. One transaction:
     on PostgreSQL it locks events and feedback against writes until it commits."""
     report = RebuildReport()
-    projects = None if project_ids is None else sorted(set(project_ids))
     if d.postgres:
         yield Query("LOCK TABLE events, feedback IN SHARE ROW EXCLUSIVE MODE", [])
-    scope, scope_params = _scope(projects)
+    if project_ids is None:
+        project_ids = [int(row["id"]) for row in (yield Query("SELECT id FROM projects", []))]
+    projects = sorted(set(project_ids))
+    scope, scope_params = _scope(projects, "project_id")
     for table in ("metric_rollups", "user_rollups"):
         yield Query(d.sql(f"DELETE FROM {table} WHERE {scope}"), scope_params)  # noqa: S608
+    for project_id in projects:
+        yield from _rebuild_events(d, project_id, report)
+    feedback_scope, _ = _scope(projects, "f.project_id")
+    feedback = yield from _latest_feedback(d, feedback_scope, scope_params)
+    rollups = Rollups()
+    for row in feedback:
+        rollups.add_feedback(
+            int(row["project_id"]), as_datetime(row["created_at"]), row["model"],
+            int(row["score"]), 1,
+        )  # fmt: skip
+    report.feedback = len(feedback)
+    yield from rollups.plan(d)
+    return report
+
+
+def _rebuild_events(d: Dialect, project_id: int, report: RebuildReport) -> Plan[None]:
+    """Add one project's events to the rollups, chunk by chunk along its (project, time)
+    index, pricing those stored without a cost."""
     after: tuple[Any, Any] | None = None
     while True:
-        rows = yield from _event_chunk(d, scope, scope_params, after)
+        rows = yield from _event_chunk(d, project_id, after)
         if not rows:
             break
         after = (rows[-1]["created_at"], rows[-1]["id"])
@@ -405,30 +441,18 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
         report.repriced += len(repriced)
         yield from _set_costs(d, repriced)
         yield from rollups.plan(d)
-    feedback = yield from _latest_feedback(d, scope, scope_params)
-    rollups = Rollups()
-    for row in feedback:
-        rollups.add_feedback(
-            int(row["project_id"]), as_datetime(row["created_at"]), row["model"],
-            int(row["score"]), 1,
-        )  # fmt: skip
-    report.feedback = len(feedback)
-    yield from rollups.plan(d)
-    return report
 
 
-def _scope(projects: list[int] | None) -> tuple[str, list[Any]]:
-    if projects is None:
-        return "1 = 1", []
+def _scope(projects: list[int], column: str) -> tuple[str, list[Any]]:
     if not projects:
         return "1 = 0", []
-    return f"project_id IN ({', '.join('?' * len(projects))})", list(projects)
+    return f"{column} IN ({', '.join('?' * len(projects))})", list(projects)
 
 
 def _event_chunk(
-    d: Dialect, scope: str, params: list[Any], after: tuple[Any, Any] | None
+    d: Dialect, project_id: int, after: tuple[Any, Any] | None
 ) -> Plan[list[dict[str, Any]]]:
-    where, values = scope, list(params)
+    where, values = "project_id = ?", [project_id]
     if after is not None:
         where += " AND (created_at > ? OR (created_at = ? AND id > ?))"
         values += [after[0], after[0], after[1]]
@@ -446,8 +470,7 @@ def _set_costs(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     if not rows:
         return
     cast = "::uuid" if d.postgres else ""
-    for part in range(0, len(rows), 5000):
-        chunk = rows[part : part + 5000]
+    for chunk in chunks(rows, 5000):
         values = ", ".join(f"(?{cast}, ?::bigint)" if d.postgres else "(?, ?)" for _ in chunk)
         # Only `?` lists are interpolated; every value is a bound parameter.
         sql = (
@@ -459,7 +482,7 @@ def _set_costs(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
 
 
 def _latest_feedback(d: Dialect, scope: str, params: list[Any]) -> Plan[list[dict[str, Any]]]:
-    where = f"{scope.replace('project_id', 'f.project_id')} AND {IS_LATEST.format(f='f')}"
+    where = f"{scope} AND {IS_LATEST.format(f='f')}"
     sql = select(
         "f.project_id, f.score, f.created_at, e.model",
         "feedback f JOIN events e ON e.id = f.event_id",
