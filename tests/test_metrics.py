@@ -463,3 +463,65 @@ def test_packed_histograms_add_deltas_exactly() -> None:
     assert stored is not None
     rollups.merge_into(got, stored)
     assert got == want
+
+
+async def test_a_failed_commit_never_leaks_into_the_histograms(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit that fails after its rollups were planned is rolled back, and the
+    histograms the SQLite writer keeps in memory forget it: the jobs, retried alone, and
+    later commits leave every level's histogram equal to the events' own."""
+    project = await get_or_create_project(f"metrics-rollback-{world.backend}")
+    key = await create_api_key(project.id)
+    who = Principal(key_id=key.key.id, project_id=project.id)
+    latencies: list[float] = []
+
+    async def log(values: list[float]) -> None:
+        events = [{"input": "x", "output": "y", "metadata": {"model": "m", "latency_ms": v}}
+                  for v in values]  # fmt: skip
+        await world.ingestor.log_events(who, {"events": events})
+        latencies.extend(values)
+
+    await log([10.0, 20.0, 30.0])
+    failures = []
+    original = world.ingestor._touch_keys
+
+    def fail_once(d: Any, key_ids: list[int], now: datetime) -> Any:
+        if not failures:
+            failures.append(now)
+            raise RuntimeError("disk on fire")  # after the rollups' statements ran
+        return original(d, key_ids, now)
+
+    monkeypatch.setattr(world.ingestor, "_touch_keys", fail_once)
+    await log([40.0, 50.0, 60.0, 70.0])  # fails as a group, then commits alone
+    monkeypatch.setattr(world.ingestor, "_touch_keys", original)
+    await log([80.0, 10.0])
+    assert failures
+    rows = await reader().execute_query_dict(
+        _sql(world, "SELECT level, events, latency_hist FROM metric_rollups WHERE project_id = ?"),
+        [project.id],
+    )
+    want: dict[int, int] = {}
+    for value in latencies:
+        want[rollups.bin_of(value)] = want.get(rollups.bin_of(value), 0) + 1
+    assert sorted(row["level"] for row in rows) == list(rollups.LEVELS)
+    for row in rows:
+        got: dict[int, int] = {}
+        rollups.merge_into(got, row["latency_hist"])
+        assert (row["events"], got) == (len(latencies), want)
+
+
+def test_kept_histograms_follow_only_committed_transactions() -> None:
+    """What a transaction staged becomes current when the writer's commit count moved on by
+    one; otherwise it is dropped, and so is anything known about those cells."""
+    kept = rollups.Histograms()
+    key, other = (1, 60, 0, "m"), (1, 60, 60, "m")
+    kept.begin(0)
+    kept.staged[key] = rollups.add_counts(None, {5: 1})
+    kept.begin(1)  # the writer committed it
+    assert kept.known(key) == (5, rollups.array("I", [1]))
+    kept.staged[key] = rollups.add_counts(kept.known(key), {5: 1})
+    kept.staged[other] = rollups.add_counts(None, {6: 1})
+    assert kept.known(key) == (5, rollups.array("I", [2]))
+    kept.begin(1)  # that one failed: nothing about its cells is trusted any more
+    assert kept.known(key) is None and kept.known(other) is None

@@ -22,7 +22,7 @@ from app.ids import new_session_key, uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import pricing, store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
-from app.services.rollups import NoRollups, Rollups
+from app.services.rollups import Figures, Histograms, NoRollups, Rollups, figures_of
 from app.services.store import Dialect, Plan
 from app.services.validation import (
     LogEventInput,
@@ -51,6 +51,7 @@ class PreparedEvent:
     metadata_json: str | None
     typed: TypedMetadata
     cost_nano: int | None
+    figures: Figures  # what the rollups count, computed here rather than in the commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> P
         cost = pricing.to_nano(typed.cost_usd)
     else:
         cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, at)
+    figures = figures_of(typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms)
     return PreparedEvent(
         id=event.event_id or uuid7(),
         client_id=event.event_id is not None,
@@ -115,6 +117,7 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> P
         metadata_json=orjson.dumps(event.metadata).decode() if event.metadata is not None else None,
         typed=typed,
         cost_nano=cost,
+        figures=figures,
     )
 
 
@@ -139,6 +142,7 @@ class Ingestor:
             self._plan, max_batch=max_batch, after_commit=self._publish
         )
         self._touched: dict[int, float] = {}
+        self._histograms = Histograms()  # SQLite: the rollup histograms this writer stored
 
     async def start(self, backend: WriteBackend) -> None:
         """Start accepting writes (in the app's lifespan)."""
@@ -193,7 +197,8 @@ class Ingestor:
                 events.append((index, job))
             else:
                 feedback.append((index, job))
-        rollups = Rollups() if self.rollups else NoRollups()
+        self._histograms.begin(self.writer.commits)
+        rollups = Rollups(histograms=self._histograms) if self.rollups else NoRollups()
         event_outcomes = yield from _commit_events(d, [job for _, job in events], now, rollups)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome
@@ -261,25 +266,25 @@ def _commit_events(
     rows: list[list[Any]] = []
     sessions: dict[tuple[int, str], list[Any]] = {}
     users: dict[tuple[int, str], list[Any]] = {}
+    fresh: dict[int, list[PreparedEvent]] = {}  # by project: new events (not retries)
     for job in jobs:
         outcome = _resolve_events(job, seen, now)
         outcomes.append(outcome)
         if isinstance(outcome, PhosphoError):
             continue
+        project = job.principal.project_id
+        stored = fresh.setdefault(project, [])
         for event, result in zip(job.events, outcome, strict=True):
-            if not result.duplicate:
-                rows.append(_event_row(job.principal.project_id, event, now))
-                typed = event.typed
-                rollups.add_event(
-                    job.principal.project_id, now, typed.model, typed.tokens_in,
-                    typed.tokens_out, event.cost_nano, typed.latency_ms, event.user_id,
-                )  # fmt: skip
-                _count_session(sessions, job.principal.project_id, event, now)
-                if event.user_id is not None:
-                    entry = users.setdefault(
-                        (job.principal.project_id, event.user_id), [now, now, 0]
-                    )
-                    entry[2] += 1
+            if result.duplicate:
+                continue
+            stored.append(event)
+            rows.append(_event_row(project, event, now))
+            _count_session(sessions, project, event, now)
+            if event.user_id is not None:
+                users.setdefault((project, event.user_id), [now, now, 0])[2] += 1
+    stamp = int(now.timestamp())
+    for project, events in fresh.items():
+        rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
     yield from store.upsert_sessions(d, [[*key, *value] for key, value in sessions.items()])
     yield from store.upsert_end_users(d, [[*key, *value] for key, value in users.items()])

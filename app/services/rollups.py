@@ -2,9 +2,12 @@
 
 A group commit adds its events (and feedback) to a `Rollups` accumulator, then `Rollups.plan`
 writes one multi-row upsert per table: one row per (level, bucket, model) and per (level,
-bucket, end user) the group touched, not one per event. Counters are added in SQL, and latency
-histograms are merged in SQL, so concurrent writers (several processes on PostgreSQL) never
-lose an update (on SQLite, the only writer, the stored histogram is merged in Python instead).
+bucket, end user) the group touched, not one per event. Counters are added and latency
+histograms merged by the upsert itself, so concurrent writers (several processes on PostgreSQL)
+never lose an update. PostgreSQL stores histograms as JSON and merges them in SQL; SQLite stores
+them packed (`pack`: ~800 bytes for a day against ~2.7 kB of JSON, so a commit rewrites small
+rows) and merges them in Python: SQLite has one writer, which keeps the histograms it wrote
+(`Histograms`) and writes each merged one whole.
 
 Latency histograms have logarithmic bins: with G = GAMMA, bin `i` holds the values in
 (G^(i-1), G^i] and stands for 2·G^i/(G+1), which is within ALPHA (1.5%) of every value in the
@@ -22,7 +25,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -109,10 +112,12 @@ def pack(low: int, counts: array[int]) -> bytes:
     return low.to_bytes(4, "little", signed=True) + counts.typecode.encode() + counts.tobytes()
 
 
-def add_packed(stored: bytes | None, delta: dict[int, int]) -> bytes:
-    """`stored` (a `pack`ed histogram, or None) plus `delta`, packed: the work is in the size
-    of the delta, not of the histogram."""
-    low, counts = unpack(stored) if stored else (min(delta), array("I"))
+def add_counts(
+    base: tuple[int, array[int]] | None, delta: dict[int, int]
+) -> tuple[int, array[int]]:
+    """A histogram (lowest bin, counts; None when empty) plus `delta`, as a new array: `base`
+    is left untouched. The work is in the size of the delta, not of the histogram."""
+    low, counts = (base[0], array(base[1].typecode, base[1])) if base else (min(delta), array("I"))
     first, last = min(delta), max(delta)
     if first < low:
         counts = array(counts.typecode, bytes(counts.itemsize * (low - first))) + counts
@@ -127,12 +132,57 @@ def add_packed(stored: bytes | None, delta: dict[int, int]) -> bytes:
         except OverflowError:  # a bin past 2^32 - 1: widen once to 64 bits
             counts = array("Q", counts)
             counts[index - low] += count
-    return pack(low, counts)
+    return low, counts
+
+
+def add_packed(stored: bytes | None, delta: dict[int, int]) -> bytes:
+    """`stored` (a `pack`ed histogram, or None) plus `delta`, packed."""
+    return pack(*add_counts(unpack(stored) if stored else None, delta))
 
 
 def is_unpriced(cost_nano: int | None, tokens_in: int | None, tokens_out: int | None) -> bool:
     """An event with tokens but no cost: its model has no known price."""
     return cost_nano is None and (tokens_in is not None or tokens_out is not None)
+
+
+# What the rollups count of one event: (model or NO_MODEL, tokens in, tokens out, cost in
+# nano-dollars, 1 if unpriced else 0, latency bin or None).
+Figures = tuple[str, int, int, int, int, int | None]
+
+
+def figures_of(
+    model: str | None,
+    tokens_in: int | None,
+    tokens_out: int | None,
+    cost_nano: int | None,
+    latency_ms: float | None,
+) -> Figures:
+    """An event's figures, as `Rollups.add_events` counts them."""
+    return (
+        model or NO_MODEL, tokens_in or 0, tokens_out or 0, cost_nano or 0,
+        int(is_unpriced(cost_nano, tokens_in, tokens_out)),
+        None if latency_ms is None else bin_of(latency_ms),
+    )  # fmt: skip
+
+
+class Counted(Protocol):
+    """An event as the rollups see it."""
+
+    @property
+    def figures(self) -> Figures:
+        """See `figures_of`."""
+
+    @property
+    def user_id(self) -> str | None:
+        """The end user, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A stored event read back (by `rebuild`)."""
+
+    figures: Figures
+    user_id: str | None
 
 
 @dataclass(slots=True)
@@ -173,16 +223,56 @@ class Cell:
             self.histogram[index] = self.histogram.get(index, 0) + count
 
 
-@dataclass(slots=True)
-class _UserCell:
-    events: int = 0
-    cost_nano: int = 0
-    unpriced: int = 0
+CellKey = tuple[int, int, int, str]  # (project, level, bucket, model)
 
-    def add(self, other: _UserCell) -> None:
-        self.events += other.events
-        self.cost_nano += other.cost_nano
-        self.unpriced += other.unpriced
+
+class Histograms:
+    """SQLite: the stored latency histograms of the cells this process wrote lately, decoded.
+
+    A commit then writes each cell's merged histogram whole, without reading it back or merging
+    it in SQL (a Python SQL function merging row by row was ~40% of what rollups cost a
+    commit). Sound because this process is the database's only writer: the server holds
+    `claim_sqlite_writer`'s lock, and `phospho rollups rebuild` refuses to run beside it.
+
+    A transaction's histograms are staged; they become current only once the writer has
+    committed it (`begin` of the next one checks), and are dropped when it failed, so a
+    rolled-back transaction never leaks into the next one. PostgreSQL (several writers) merges
+    in SQL instead.
+    """
+
+    LIMIT = 4096  # cells kept: the current minute, hour and day of every active model
+
+    def __init__(self) -> None:
+        self.current: dict[CellKey, tuple[int, array[int]]] = {}
+        self.staged: dict[CellKey, tuple[int, array[int]]] = {}
+        self._staged_at = -1
+
+    def begin(self, commits: int) -> None:
+        """A transaction starts, after `commits` commits of the writer. What the previous one
+        staged becomes current if it committed (the count moved on by one), else it is dropped
+        with anything known about those cells (they are read again when next needed)."""
+        if self.staged and commits == self._staged_at + 1:
+            for key, value in self.staged.items():
+                self.current.pop(key, None)
+                self.current[key] = value  # most recent last
+            while len(self.current) > self.LIMIT:
+                del self.current[next(iter(self.current))]
+        else:
+            for key in self.staged:
+                self.current.pop(key, None)
+        self.staged.clear()
+        self._staged_at = commits
+
+    def known(self, key: CellKey) -> tuple[int, array[int]] | None:
+        """The histogram as stored (or as staged by this transaction), if known."""
+        return self.staged.get(key) or self.current.get(key)
+
+
+def _plus(a: Cell, b: Cell) -> Cell:
+    total = Cell()
+    total.add(a)
+    total.add(b)
+    return total
 
 
 @dataclass(slots=True)
@@ -191,49 +281,47 @@ class Rollups:
 
     # Accumulated at the finest level only (minute; hour for users): every event of a group
     # commit shares its time, so an event costs one cell update; `plan` derives the coarser
-    # levels. Keys: (project, bucket start, model or user).
+    # levels. Keys: (project, bucket start, model or user); user counts are [events, cost,
+    # unpriced].
     minutes: dict[tuple[int, int, str], Cell] = field(default_factory=dict)
-    hours: dict[tuple[int, int, str], _UserCell] = field(default_factory=dict)
-    # Every level, filled by `plan`. Keys: (project, level, bucket start, model or user).
-    cells: dict[tuple[int, int, int, str], Cell] = field(default_factory=dict)
-    users: dict[tuple[int, int, int, str], _UserCell] = field(default_factory=dict)
-    packed: dict[tuple[int, int, int, str], bytes] = field(default_factory=dict)  # SQLite
+    hours: dict[tuple[int, int, str], list[int]] = field(default_factory=dict)
+    # SQLite: the stored histograms known to this writer (the Ingestor's, kept across commits;
+    # by default a new one, which reads every histogram it merges).
+    histograms: Histograms = field(default_factory=Histograms)
 
-    def add_event(
-        self,
-        project_id: int,
-        at: datetime,
-        model: str | None,
-        tokens_in: int | None,
-        tokens_out: int | None,
-        cost_nano: int | None,
-        latency_ms: float | None,
-        user_id: str | None,
-    ) -> None:
-        """Count one stored event."""
-        stamp = int(at.timestamp())
-        unpriced = is_unpriced(cost_nano, tokens_in, tokens_out)
-        key = (project_id, stamp - stamp % MINUTE, model or NO_MODEL)
-        cell = self.minutes.get(key)
-        if cell is None:
-            cell = self.minutes[key] = Cell()
-        cell.events += 1
-        cell.tokens_in += tokens_in or 0
-        cell.tokens_out += tokens_out or 0
-        cell.cost_nano += cost_nano or 0
-        cell.unpriced += unpriced
-        if latency_ms is not None:
-            latency_bin = bin_of(latency_ms)
-            cell.histogram[latency_bin] = cell.histogram.get(latency_bin, 0) + 1
-        if user_id is None:
-            return
-        user_key = (project_id, stamp - stamp % HOUR, user_id)
-        user = self.hours.get(user_key)
-        if user is None:
-            user = self.hours[user_key] = _UserCell()
-        user.events += 1
-        user.cost_nano += cost_nano or 0
-        user.unpriced += unpriced
+    def add_events(self, project_id: int, stamp: int, events: Iterable[Counted]) -> None:
+        """Count stored events of one project, all stored at `stamp` (epoch seconds).
+
+        The hot loop of the ingest transaction (it runs on the writer thread, once per event):
+        the figures come ready from `figures_of`, computed when the request was parsed."""
+        minute = stamp - stamp % MINUTE
+        hour = stamp - stamp % HOUR
+        minutes, hours = self.minutes, self.hours
+        for event in events:
+            model, tokens_in, tokens_out, cost, unpriced, latency_bin = event.figures
+            key = (project_id, minute, model)
+            cell = minutes.get(key)
+            if cell is None:
+                cell = minutes[key] = Cell()
+            cell.events += 1
+            cell.tokens_in += tokens_in
+            cell.tokens_out += tokens_out
+            cell.cost_nano += cost
+            cell.unpriced += unpriced
+            if latency_bin is not None:
+                histogram = cell.histogram
+                histogram[latency_bin] = histogram.get(latency_bin, 0) + 1
+            user_id = event.user_id
+            if user_id is None:
+                continue
+            user_key = (project_id, hour, user_id)
+            user = hours.get(user_key)
+            if user is None:
+                hours[user_key] = [1, cost, unpriced]
+            else:
+                user[0] += 1
+                user[1] += cost
+                user[2] += unpriced
 
     def add_feedback(
         self, project_id: int, at: datetime, model: str | None, score: int, change: int
@@ -249,73 +337,84 @@ class Rollups:
         else:
             cell.feedback_negative += change
 
-    def _expand(self) -> None:
-        """Every level's cells from the finest ones."""
+    def cells(self) -> dict[tuple[int, int, int, str], Cell]:
+        """Every level's cells, keyed (project, level, bucket, model). A coarse cell that one
+        minute fills is that minute's Cell object itself (the usual case: a commit's events
+        share their minute); cells that several minutes fill are new sums."""
+        cells: dict[tuple[int, int, int, str], Cell] = {}
         for (project, minute, model), cell in self.minutes.items():
             for level in LEVELS:
                 key = (project, level, minute - minute % level, model)
-                target = self.cells.get(key)
-                if target is None:
-                    self.cells[key] = target = Cell()
-                target.add(cell)
-        for (project, hour, user_id), user in self.hours.items():
+                found = cells.get(key)
+                cells[key] = cell if found is None else _plus(found, cell)
+        return cells
+
+    def user_cells(self) -> dict[tuple[int, int, int, str], list[int]]:
+        """Every level's user counts, keyed (project, level, bucket, user); shared like
+        `cells`."""
+        users: dict[tuple[int, int, int, str], list[int]] = {}
+        for (project, hour, user_id), counts in self.hours.items():
             for level in USER_LEVELS:
-                user_key = (project, level, hour - hour % level, user_id)
-                user_target = self.users.get(user_key)
-                if user_target is None:
-                    self.users[user_key] = user_target = _UserCell()
-                user_target.add(user)
+                key = (project, level, hour - hour % level, user_id)
+                found = users.get(key)
+                if found is None:
+                    users[key] = counts
+                else:
+                    users[key] = [a + b for a, b in zip(found, counts, strict=True)]
+        return users
 
     def plan(self, d: Dialect) -> Plan[None]:
-        """Upsert everything accumulated (one statement per table and parameter-limit chunk)."""
-        self._expand()
-        if self.cells:
-            if not d.postgres:
-                yield from self._merge_stored_histograms(d)
+        """Upsert everything accumulated (one statement per table and parameter-limit chunk;
+        rows in key order, so concurrent PostgreSQL writers lock them in the same order)."""
+        cells = self.cells()
+        if cells:
+            encoded: dict[CellKey, str | bytes]
+            if d.postgres:  # JSON deltas, merged by the upsert
+                encoded = {key: _json(cell.histogram) for key, cell in cells.items()}
+            else:  # whole packed histograms
+                encoded = yield from self._merged(cells)
             rows = [
                 [*key, c.events, c.tokens_in, c.tokens_out, c.cost_nano, c.unpriced,
-                 self._stored(d, key, c), c.feedback_positive, c.feedback_negative]
-                for key, c in sorted(self.cells.items())
+                 encoded[key], c.feedback_positive, c.feedback_negative]
+                for key, c in sorted(cells.items())
             ]  # fmt: skip
             yield from insert_rows(d, _METRIC_HEAD, _METRIC_ROW, rows, tail=_metric_tail(d))
-        if self.users:
-            user_rows = [
-                [*key, u.events, u.cost_nano, u.unpriced] for key, u in sorted(self.users.items())
-            ]
+        users = self.user_cells()
+        if users:
+            user_rows = [[*key, *counts] for key, counts in sorted(users.items())]
             yield from insert_rows(
                 d, _USER_HEAD, "(?, ?, ?, ?, ?, ?, ?)", user_rows, tail=_USER_TAIL
             )
 
-    def _merge_stored_histograms(self, d: Dialect) -> Plan[None]:
-        """SQLite: add the stored histograms into ours, which the upsert then writes whole.
-
-        Safe because SQLite has one writer and this runs inside its write transaction; merging
-        JSON in SQL (as on PostgreSQL, where several processes write) cost ~1 ms per commit.
-        Stored histograms are kept compact (`pack`): rewriting large rows doubled the pages,
-        hence the WAL bytes and fsync time, of every commit.
-        """
-        keys = [key for key, cell in self.cells.items() if cell.histogram]
-        stored: dict[tuple[int, int, int, str], bytes] = {}
-        for part in chunks(keys, MAX_PARAMS // 4):
+    def _merged(self, cells: dict[CellKey, Cell]) -> Plan[dict[CellKey, str | bytes]]:
+        """SQLite: each cell's stored histogram plus this transaction's, packed; stored ones
+        this writer does not know are read first (one SELECT)."""
+        known = self.histograms
+        wanted = [key for key, cell in cells.items() if cell.histogram]
+        missing = [key for key in wanted if known.known(key) is None]
+        stored: dict[CellKey, tuple[int, array[int]]] = {}
+        for part in chunks(missing, MAX_PARAMS // 4):
             marks = ", ".join(["(?, ?, ?, ?)"] * len(part))
             sql = select(
                 "project_id, level, bucket, model, latency_hist", "metric_rollups",
                 f"(project_id, level, bucket, model) IN (VALUES {marks})",
             )  # fmt: skip
-            rows = yield Query(sql, [value for key in part for value in key])
-            for row in rows:
+            for row in (yield Query(sql, [value for key in part for value in key])):
                 if isinstance(row["latency_hist"], bytes):
                     key = (row["project_id"], row["level"], row["bucket"], row["model"])
-                    stored[key] = row["latency_hist"]
-        self.packed = {key: add_packed(stored.get(key), self.cells[key].histogram) for key in keys}
+                    stored[key] = unpack(row["latency_hist"])
+        encoded: dict[CellKey, str | bytes] = dict.fromkeys(cells, "{}")
+        for key in wanted:
+            base = known.known(key) or stored.get(key)
+            low, counts = add_counts(base, cells[key].histogram)
+            known.staged[key] = (low, counts)
+            encoded[key] = pack(low, counts)
+        return encoded
 
-    def _stored(self, d: Dialect, key: tuple[int, int, int, str], cell: Cell) -> str | bytes:
-        """The histogram as the upsert writes it ('{}' when empty: the stored one is kept)."""
-        if not cell.histogram:
-            return "{}"
-        if d.postgres:  # merged in SQL: JSON
-            return orjson.dumps({str(k): count for k, count in cell.histogram.items()}).decode()
-        return self.packed[key]
+
+def _json(histogram: dict[int, int]) -> str:
+    """A histogram delta as PostgreSQL's upsert merges it ('{}' when empty: stored one kept)."""
+    return orjson.dumps({str(k): count for k, count in histogram.items()}).decode()
 
 
 _SUMMED = (
@@ -332,8 +431,8 @@ _METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 class NoRollups(Rollups):
     """Counts nothing: an Ingestor with rollups off (only to measure what they cost)."""
 
-    def add_event(self, *args: Any) -> None:
-        """Ignore the event."""
+    def add_events(self, *args: Any) -> None:
+        """Ignore the events."""
 
     def add_feedback(self, *args: Any) -> None:
         """Ignore the feedback."""
@@ -344,7 +443,8 @@ class NoRollups(Rollups):
 
 
 # The merged histogram. PostgreSQL sums the two JSON objects key by key (several processes may
-# write the same row); on SQLite the plan has already merged the stored one into `excluded`.
+# write the same row); on SQLite `excluded` already holds the whole merged histogram
+# (`Rollups._merged`).
 _MERGE = {
     False: "excluded.latency_hist",
     True: "(SELECT jsonb_object_agg(key, total)::text FROM (SELECT key, SUM(value::bigint) AS "
@@ -433,10 +533,12 @@ def _rebuild_events(d: Dialect, project_id: int, report: RebuildReport) -> Plan[
                 cost = pricing.cost_nano(row["model"], row["tokens_in"], row["tokens_out"], at)
                 if cost is not None:
                     repriced.append([row["id"], cost])
-            rollups.add_event(
-                int(row["project_id"]), at, row["model"], row["tokens_in"], row["tokens_out"],
-                cost, row["latency_ms"], row["user_id"],
-            )  # fmt: skip
+            figures = figures_of(
+                row["model"], row["tokens_in"], row["tokens_out"], cost, row["latency_ms"]
+            )
+            rollups.add_events(
+                project_id, int(at.timestamp()), (StoredEvent(figures, row["user_id"]),)
+            )
         report.events += len(rows)
         report.repriced += len(repriced)
         yield from _set_costs(d, repriced)

@@ -128,10 +128,21 @@ def insert_events(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     """Insert event rows (values in EVENT_COLUMNS order; id a UUID, metadata JSON text)."""
     if not rows:
         return
-    params = [[d.uuid(row[0]), *row[1:12], d.time(row[12])] for row in rows]
+    times = _times(d, [row[12] for row in rows])
+    params = [[d.uuid(row[0]), *row[1:12], times[id(row[12])]] for row in rows]
     meta = "?::jsonb" if d.postgres else "?"
     row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?)"
     yield from insert_rows(d, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", row_sql, params)
+
+
+def _times(d: Dialect, values: list[datetime]) -> dict[int, Any]:
+    """Each distinct time object converted once, by identity: a group commit stamps all its
+    rows with the same `now`, and converting it per row cost ~1.4 µs a row."""
+    times: dict[int, Any] = {}
+    for value in values:
+        if id(value) not in times:
+            times[id(value)] = d.time(value)
+    return times
 
 
 def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
@@ -152,7 +163,8 @@ def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
         "THEN excluded.last_event_at ELSE sessions.last_event_at END, "
         "user_id = COALESCE(excluded.user_id, sessions.user_id)"
     )
-    params = [[*row[:3], d.time(row[3]), d.time(row[4]), row[5]] for row in rows]
+    times = _times(d, [row[i] for row in rows for i in (3, 4)])
+    params = [[*row[:3], times[id(row[3])], times[id(row[4])], row[5]] for row in rows]
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail)
 
 
@@ -167,7 +179,8 @@ def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
         "last_seen = CASE WHEN excluded.last_seen > end_users.last_seen "
         "THEN excluded.last_seen ELSE end_users.last_seen END"
     )
-    params = [[*row[:2], d.time(row[2]), d.time(row[3]), row[4]] for row in rows]
+    times = _times(d, [row[i] for row in rows for i in (2, 3)])
+    params = [[*row[:2], times[id(row[2])], times[id(row[3])], row[4]] for row in rows]
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?)", params, tail=tail)
 
 

@@ -51,6 +51,7 @@ class GroupCommitWriter(Generic[J]):
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.commits = 0  # transactions committed: a plan can tell whether the last one did
 
     async def start(self, backend: WriteBackend) -> None:
         """Open the backend and start the writer task (inside the running event loop)."""
@@ -148,6 +149,7 @@ class GroupCommitWriter(Generic[J]):
         backend = self._backend
         assert backend is not None, "writer not started"
         outcomes = await backend.run(lambda: self._plan(jobs, backend.dialect))
+        self.commits += 1
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, PhosphoError):
                 raise outcome
