@@ -6,7 +6,7 @@ from models.event import Event
 from models.feedback import Feedback
 from models.login import LoginFailure, LoginSession
 from models.project import Membership, Project
-from models.rollup import MetricRollup, UserRollup
+from models.rollup import MetricRollup, RollupFold, UserRollup
 from models.session import Session
 from models.user import User
 
@@ -33,6 +33,7 @@ __all__ = [
     "Membership",
     "MetricRollup",
     "Project",
+    "RollupFold",
     "Session",
     "User",
     "UserRollup",

@@ -54,3 +54,20 @@ class UserRollup(Model):
     class Meta:
         table = "user_rollups"
         unique_together = (("project", "level", "bucket", "user_id"),)
+
+
+class RollupFold(Model):
+    """SQLite: how far the fine rollup rows are folded into the coarser levels.
+
+    On SQLite a commit upserts only the finest cells (minute for `metric_rollups`, hour for
+    `user_rollups`); their hour and day cells are added once the bucket has passed. Row
+    `level` = 60: every minute row with bucket < `before` is in the hour and day rows; `level` =
+    3600: every user hour row with bucket < `before` is in the day rows. Reads add the rows at
+    or after `before`. No rows on PostgreSQL, where every commit writes every level.
+    """
+
+    level = fields.IntField(primary_key=True)
+    before = fields.BigIntField()
+
+    class Meta:
+        table = "rollup_folds"

@@ -306,23 +306,101 @@ async def test_other_projects_never_leak(world: World) -> None:
 
 
 async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> None:
-    """A batch of 50 events over two models adds 3 levels x 2 models rows, not 50."""
+    """A batch of 50 events over two models upserts one row per model at each level it writes,
+    not 50: on PostgreSQL every level; on SQLite the minute only while that minute is current,
+    the hour and day rows following in the first commit after it (end users: hour, then day).
+    The metrics count the rows not folded yet, so they are exact all along."""
     project = await get_or_create_project(f"metrics-rows-{world.backend}")
     key = await create_api_key(project.id)
     who = Principal(key_id=key.key.id, project_id=project.id)
-    bodies = [
-        {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": f"m{i % 2}"}}
-        for i in range(50)
-    ]
-    await world.ingestor.log_events(who, {"events": bodies})
-    db = reader()
-    rows = await db.execute_query_dict(
-        _sql(world, "SELECT level, model, events FROM metric_rollups WHERE project_id = ?"),
-        [project.id],
-    )
-    assert sorted((r["level"], r["model"], r["events"]) for r in rows) == [
-        (level, model, 25) for level in rollups.LEVELS for model in ("m0", "m1")
-    ]
+    clock = world.ingestor.clock
+    assert isinstance(clock, Clock)
+    saved, start = clock.now, BASE + timedelta(days=30, seconds=30)  # past every fold so far
+    lazy = world.backend == "sqlite"
+
+    async def levels(table: str) -> list[tuple[int, str, int]]:
+        sql = {
+            "metric_rollups": "SELECT level, model AS k, events FROM metric_rollups",
+            "user_rollups": "SELECT level, user_id AS k, events FROM user_rollups",
+        }[table]
+        rows = await reader().execute_query_dict(
+            _sql(world, sql + " WHERE project_id = ?"), [project.id]
+        )
+        return sorted((r["level"], r["k"], r["events"]) for r in rows)
+
+    async def events_counted() -> list[int]:
+        windows = [Window(start - timedelta(hours=h), start + timedelta(hours=h), b)
+                   for h, b in ((1, 60), (3, 3600), (48, 86400))]  # fmt: skip
+        found = [await metrics_service.metrics(project.id, window) for window in windows]
+        return [m.summary.figures.events for m in found] + [m.summary.end_users for m in found]
+
+    try:
+        clock.now = start
+        bodies = [{"input": "x", "output": "y", "user_id": "u", "metadata": {"model": f"m{i % 2}"}}
+                  for i in range(50)]  # fmt: skip
+        await world.ingestor.log_events(who, {"events": bodies})
+        written = rollups.LEVELS[:1] if lazy else rollups.LEVELS
+        assert await levels("metric_rollups") == [
+            (level, model, 25) for level in written for model in ("m0", "m1")
+        ]
+        user_levels = rollups.USER_LEVELS[:1] if lazy else rollups.USER_LEVELS
+        assert await levels("user_rollups") == [(lv, "u", 50) for lv in user_levels]
+        assert await events_counted() == [50, 50, 50, 1, 1, 1]
+        clock.now = start + timedelta(minutes=1)
+        await world.ingestor.log_events(who, {"events": bodies[:1]})  # folds the first minute
+        coarse = [(level, model, 25) for level in rollups.LEVELS[1:] for model in ("m0", "m1")]
+        assert [row for row in await levels("metric_rollups") if row[0] > 60] == (
+            coarse if lazy else [(lv, m, n + (m == "m0")) for lv, m, n in coarse]
+        )
+        assert await events_counted() == [51, 51, 51, 1, 1, 1]
+        clock.now = start + timedelta(hours=1)
+        await world.ingestor.log_events(who, {"events": bodies[1:2]})  # folds the first hour
+        assert (rollups.DAY, "u", 51 if lazy else 52) in await levels("user_rollups")
+        assert await events_counted() == [52, 52, 52, 1, 1, 1]
+    finally:
+        clock.now = saved
+
+
+async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:
+    """SQLite: stopping the writer folds the rows of the current minute and hour, so the
+    database it leaves has every level whole; the next writer starts after them."""
+    url = f"sqlite://{tmp_path / 'phospho.sqlite3'}"
+    clock = Clock()
+    clock.now = BASE + timedelta(seconds=10)
+    await apply_migrations(url)
+    await init_orm(Settings(database_url=url, data_dir=tmp_path))
+    ingestor = Ingestor(clock=clock)
+    await ingestor.start(write_backend_for(url))
+    try:
+        project = await get_or_create_project("folds")
+        key = await create_api_key(project.id)
+        who = Principal(key_id=key.key.id, project_id=project.id)
+        event = {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": "m"}}
+        for minutes in (0, 5):  # the first commit writes every level; the second, minutes
+            clock.now = BASE + timedelta(minutes=minutes, seconds=10)
+            await ingestor.log_events(who, {"events": [event, event]})
+        rows = await reader().execute_query_dict(
+            "SELECT level, SUM(events) AS n FROM metric_rollups GROUP BY level ORDER BY level"
+        )
+        assert [(r["level"], r["n"]) for r in rows] == [(60, 4), (3600, 2), (86400, 2)]
+        await ingestor.stop()
+        rows = await reader().execute_query_dict(
+            "SELECT level, SUM(events) AS n FROM metric_rollups GROUP BY level ORDER BY level"
+        )
+        assert [(r["level"], r["n"]) for r in rows] == [(60, 4), (3600, 4), (86400, 4)]
+        users = await reader().execute_query_dict(
+            "SELECT level, SUM(events) AS n FROM user_rollups GROUP BY level ORDER BY level"
+        )
+        assert [(r["level"], r["n"]) for r in users] == [(3600, 4), (86400, 4)]
+        folds = await reader().execute_query_dict("SELECT level, before FROM rollup_folds")
+        minute = int((BASE + timedelta(minutes=5)).timestamp())
+        assert {r["level"]: r["before"] for r in folds} == {
+            60: minute + 60,
+            3600: minute - 300 + 3600,
+        }
+    finally:
+        await ingestor.stop()  # again: a no-op once stopped
+        await close_orm()
 
 
 async def test_rebuild_reproduces_the_rollups_and_prices_old_events(world: World) -> None:

@@ -17,12 +17,12 @@ from typing import Any
 import orjson
 
 from app import live_pg
-from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized
+from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized, Unavailable
 from app.ids import new_session_key, uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import pricing, store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
-from app.services.rollups import Figures, Histograms, NoRollups, Rollups, figures_of
+from app.services.rollups import Figures, Folds, Histograms, NoRollups, Rollups, figures_of
 from app.services.store import Dialect, Plan
 from app.services.validation import (
     LogEventInput,
@@ -94,7 +94,12 @@ class FeedbackJob:
     comment: str | None
 
 
-Job = EventsJob | FeedbackJob
+@dataclass(frozen=True, slots=True)
+class FoldJob:
+    """Fold every fine rollup row into the coarser levels (SQLite, when the server stops)."""
+
+
+Job = EventsJob | FeedbackJob | FoldJob
 
 
 def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> PreparedEvent:
@@ -142,14 +147,21 @@ class Ingestor:
             self._plan, max_batch=max_batch, after_commit=self._publish
         )
         self._touched: dict[int, float] = {}
-        self._histograms = Histograms()  # SQLite: the rollup histograms this writer stored
+        # SQLite: the rollup histograms this writer stored, and how far rows are folded.
+        self._histograms = Histograms()
+        self._folds = Folds()
 
     async def start(self, backend: WriteBackend) -> None:
         """Start accepting writes (in the app's lifespan)."""
         await self.writer.start(backend)
 
     async def stop(self) -> None:
-        """Commit what is queued, then stop."""
+        """Commit what is queued, fold the rollups (SQLite), then stop."""
+        if self.rollups:
+            try:
+                await self.writer.submit(FoldJob())
+            except Unavailable:  # not started, or already stopping
+                pass
         await self.writer.stop()
 
     async def log_event(self, principal: Principal, body: Any) -> EventResult:
@@ -185,12 +197,14 @@ class Ingestor:
         """The group's transaction: check keys, store events, then feedback (which may target
         events of the same group)."""
         now = self.clock()
-        key_ids = sorted({job.principal.key_id for job in jobs})
+        key_ids = sorted({job.principal.key_id for job in jobs if not isinstance(job, FoldJob)})
         active = yield from store.active_key_ids(d, key_ids)
         outcomes: list[Any] = [None] * len(jobs)
         events: list[tuple[int, EventsJob]] = []
         feedback: list[tuple[int, FeedbackJob]] = []
         for index, job in enumerate(jobs):
+            if isinstance(job, FoldJob):
+                continue  # done by the rollups' plan below
             if job.principal.key_id not in active:
                 outcomes[index] = Unauthorized(UNAUTHORIZED_MESSAGE)
             elif isinstance(job, EventsJob):
@@ -198,7 +212,13 @@ class Ingestor:
             else:
                 feedback.append((index, job))
         self._histograms.begin(self.writer.commits)
-        rollups = Rollups(histograms=self._histograms) if self.rollups else NoRollups()
+        self._folds.begin(self.writer.commits)
+        rollups: Rollups = NoRollups()
+        if self.rollups:
+            rollups = Rollups(
+                histograms=self._histograms, folds=self._folds, now=int(now.timestamp()),
+                fold_everything=any(isinstance(job, FoldJob) for job in jobs),
+            )  # fmt: skip
         event_outcomes = yield from _commit_events(d, [job for _, job in events], now, rollups)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome
@@ -226,7 +246,7 @@ class Ingestor:
 def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]:
     """The live-bus messages for what a group commit stored (retries of stored events excluded)."""
     for job, outcome in zip(jobs, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, BaseException) or isinstance(job, FoldJob):
             continue
         project = job.principal.project_id
         if isinstance(job, FeedbackJob):

@@ -200,8 +200,8 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
-    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
-    params = [project_id, level, _stamp(previous.since), _stamp(window.until)]
+    span = [_stamp(previous.since), _stamp(window.until)]
+    where, params = _with_unfolded(level, rollups.MINUTE, [project_id, level, *span], span)
     rows = await fetch(d, select(_ROLLUP_COLUMNS, "metric_rollups", where), params)
     start = _stamp(window.since)
     current, before = Cell(), Cell()
@@ -304,6 +304,22 @@ async def _sessions_started(d: Dialect, project_id: int, window: Window) -> tupl
     return current, int(rows[0]["total"]) - current
 
 
+def _with_unfolded(
+    level: int, fine: int, params: list[Any], span: list[Any]
+) -> tuple[str, list[Any]]:
+    """The rows of `level` in `span`, plus on SQLite the `fine` rows not yet folded into the
+    coarser levels (rollups.Folds), in one statement: one snapshot, nothing counted twice."""
+    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+    if level == fine:
+        return where, params
+    unfolded = f"level = ? AND bucket >= ? AND bucket < ? AND bucket >= {rollups.FOLDED}"
+    where = (
+        "project_id = ? AND ((level = ? AND bucket >= ? AND bucket < ?) OR "
+        f"({unfolded.format('?')}))"
+    )
+    return where, [*params, fine, *span, fine]
+
+
 def _user_source(level: int) -> tuple[str, str, str]:
     """Where per-user figures come from: user rollups at hour and day level; below that, the
     events themselves (a window of minute buckets is short)."""
@@ -311,7 +327,7 @@ def _user_source(level: int) -> tuple[str, str, str]:
         return (
             "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced",
             "user_rollups",
-            "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?",
+            _with_unfolded(level, rollups.HOUR, [], [])[0],
         )
     return (
         "user_id, COUNT(*) AS events, COALESCE(SUM(cost_nano), 0) AS cost, SUM(CASE WHEN "
@@ -324,7 +340,8 @@ def _user_source(level: int) -> tuple[str, str, str]:
 
 def _user_params(d: Dialect, project_id: int, level: int, window: Window) -> list[Any]:
     if level in rollups.USER_LEVELS:
-        return [project_id, level, _stamp(window.since), _stamp(window.until)]
+        span = [_stamp(window.since), _stamp(window.until)]
+        return _with_unfolded(level, rollups.HOUR, [project_id, level, *span], span)[1]
     return [project_id, db_time(d, window.since), db_time(d, window.until)]
 
 
