@@ -603,3 +603,20 @@ def test_kept_histograms_follow_only_committed_transactions() -> None:
     assert kept.known(key) == (5, rollups.array("I", [2]))
     kept.begin(1)  # that one failed: nothing about its cells is trusted any more
     assert kept.known(key) is None and kept.known(other) is None
+
+
+async def test_rollup_reads_are_index_ranges(world: World) -> None:
+    """SQLite: the rows of a level and the fine rows not folded yet are each read as an index
+    range (with an OR of the two, SQLite scanned every row of the project)."""
+    if world.backend != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    now = BASE + timedelta(days=10)
+    for table, fine in (("metric_rollups", rollups.MINUTE), ("user_rollups", rollups.HOUR)):
+        source, params = metrics_service._with_unfolded(
+            SQLITE, table, rollups.DAY, fine, world.a.project_id, now - timedelta(days=30), now
+        )
+        sql = f"EXPLAIN QUERY PLAN SELECT * FROM {source} WHERE TRUE"  # noqa: S608
+        plan = await reader().execute_query_dict(sql, params)
+        details = [row["detail"] for row in plan]
+        assert sum(f"SEARCH {table} USING INDEX" in text for text in details) == 2, details
+        assert not any(text.startswith("SCAN") for text in details), details

@@ -200,9 +200,10 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
-    span = [_stamp(previous.since), _stamp(window.until)]
-    where, params = _with_unfolded(level, rollups.MINUTE, [project_id, level, *span], span)
-    rows = await fetch(d, select(_ROLLUP_COLUMNS, "metric_rollups", where), params)
+    source, params = _with_unfolded(
+        d, "metric_rollups", level, rollups.MINUTE, project_id, previous.since, window.until
+    )
+    rows = await fetch(d, select(_ROLLUP_COLUMNS, source, "TRUE"), params)
     start = _stamp(window.since)
     current, before = Cell(), Cell()
     by_model: dict[str, Cell] = {}
@@ -305,53 +306,62 @@ async def _sessions_started(d: Dialect, project_id: int, window: Window) -> tupl
 
 
 def _with_unfolded(
-    level: int, fine: int, params: list[Any], span: list[Any]
+    d: Dialect,
+    table: str,
+    level: int,
+    fine: int,
+    project_id: int,
+    since: datetime,
+    until: datetime,
 ) -> tuple[str, list[Any]]:
-    """The rows of `level` in `span`, plus on SQLite the `fine` rows not yet folded into the
-    coarser levels (rollups.Folds), in one statement: one snapshot, nothing counted twice."""
-    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+    """The rows of `level` in [since, until), plus on SQLite the `fine` rows not yet folded
+    into the coarser levels (rollups.Folds): as a derived table, in one statement (one
+    snapshot, nothing counted twice), each part an index range (an OR of the two scanned every
+    row of the project)."""
+    span = [_stamp(since), _stamp(until)]
+    rows = select("*", table, "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?")
     if level == fine:
-        return where, params
-    unfolded = f"level = ? AND bucket >= ? AND bucket < ? AND bucket >= {rollups.FOLDED}"
-    where = (
-        "project_id = ? AND ((level = ? AND bucket >= ? AND bucket < ?) OR "
-        f"({unfolded.format('?')}))"
-    )
-    return where, [*params, fine, *span, fine]
-
-
-def _user_source(level: int) -> tuple[str, str, str]:
-    """Where per-user figures come from: user rollups at hour and day level; below that, the
-    events themselves (a window of minute buckets is short)."""
-    if level in rollups.USER_LEVELS:
-        return (
-            "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced",
-            "user_rollups",
-            _with_unfolded(level, rollups.HOUR, [], [])[0],
-        )
+        return f"({rows}) r", [project_id, level, *span]
+    greatest = "GREATEST" if d.postgres else "MAX"  # of two values
+    unfolded = select(
+        "*", table,
+        f"project_id = ? AND level = ? AND bucket >= {greatest}(?, {rollups.FOLDED.format('?')}) "
+        "AND bucket < ?",
+    )  # fmt: skip
     return (
-        "user_id, COUNT(*) AS events, COALESCE(SUM(cost_nano), 0) AS cost, SUM(CASE WHEN "
-        "cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) THEN 1 ELSE 0 "
-        "END) AS unpriced",
-        "events",
-        "project_id = ? AND user_id IS NOT NULL AND created_at >= ? AND created_at < ?",
+        f"({rows} UNION ALL {unfolded}) r",
+        [project_id, level, *span, project_id, fine, span[0], fine, span[1]],
     )
 
 
-def _user_params(d: Dialect, project_id: int, level: int, window: Window) -> list[Any]:
+_USER_SUMS = "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced"
+_USER_FROM_EVENTS = (
+    "user_id, COUNT(*) AS events, COALESCE(SUM(cost_nano), 0) AS cost, SUM(CASE WHEN "
+    "cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) THEN 1 ELSE 0 "
+    "END) AS unpriced"
+)
+
+
+def _user_query(
+    d: Dialect, columns: str | None, project_id: int, level: int, window: Window, tail: str = ""
+) -> tuple[str, list[Any]]:
+    """Per-user figures of the window (`columns`, default each user's sums): the statement and
+    its parameters. From user rollups at hour and day level; below that, from the events
+    themselves (a window of minute buckets is short)."""
     if level in rollups.USER_LEVELS:
-        span = [_stamp(window.since), _stamp(window.until)]
-        return _with_unfolded(level, rollups.HOUR, [project_id, level, *span], span)[1]
-    return [project_id, db_time(d, window.since), db_time(d, window.until)]
+        source, params = _with_unfolded(
+            d, "user_rollups", level, rollups.HOUR, project_id, window.since, window.until
+        )
+        return select(columns or _USER_SUMS, source, "TRUE", tail), params
+    where = "project_id = ? AND user_id IS NOT NULL AND created_at >= ? AND created_at < ?"
+    params = [project_id, db_time(d, window.since), db_time(d, window.until)]
+    return select(columns or _USER_FROM_EVENTS, "events", where, tail), params
 
 
 async def _user_rows(d: Dialect, project_id: int, level: int, window: Window) -> list[UserRow]:
     """Every end user active in the window, with their events and cost."""
-    columns, source, where = _user_source(level)
-    rows = await fetch(
-        d, select(columns, source, where, "GROUP BY user_id"),
-        _user_params(d, project_id, level, window),
-    )  # fmt: skip
+    sql, params = _user_query(d, None, project_id, level, window, "GROUP BY user_id")
+    rows = await fetch(d, sql, params)
     return [
         UserRow(
             str(row["user_id"]),
@@ -365,9 +375,8 @@ async def _user_rows(d: Dialect, project_id: int, level: int, window: Window) ->
 
 async def _user_count(d: Dialect, project_id: int, level: int, window: Window) -> int:
     """Distinct end users active in the window."""
-    _, source, where = _user_source(level)
-    sql = select("COUNT(DISTINCT user_id) AS users", source, where)
-    rows = await fetch(d, sql, _user_params(d, project_id, level, window))
+    sql, params = _user_query(d, "COUNT(DISTINCT user_id) AS users", project_id, level, window)
+    rows = await fetch(d, sql, params)
     return int(rows[0]["users"])
 
 
