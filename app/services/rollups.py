@@ -235,42 +235,60 @@ class Cell:
 CellKey = tuple[int, int, int, str]  # (project, level, bucket, model)
 
 
-class Histograms:
+class _WriterMemory:
+    """What the SQLite writer remembers of the database across transactions.
+
+    A transaction stages what it wrote; it becomes current only once the writer has committed
+    that transaction (`GroupCommitWriter.commits` moved on by one when the next one begins),
+    and is forgotten when it failed, so a rolled-back transaction never leaks into the next."""
+
+    def __init__(self) -> None:
+        self._staged_at = -1
+
+    def begin(self, commits: int) -> None:
+        """A transaction starts, after `commits` commits of the writer."""
+        if commits == self._staged_at + 1:
+            self._keep()
+        else:
+            self._forget()
+        self._staged_at = commits
+
+    def _keep(self) -> None:
+        """The previous transaction committed: what it staged is now current."""
+
+    def _forget(self) -> None:
+        """The previous transaction failed: drop what it staged and what it may have changed."""
+
+
+class Histograms(_WriterMemory):
     """SQLite: the stored latency histograms of the cells this process wrote lately, decoded.
 
     A commit then writes each cell's merged histogram whole, without reading it back or merging
     it in SQL (a Python SQL function merging row by row was ~40% of what rollups cost a
     commit). Sound because this process is the database's only writer: the server holds
     `claim_sqlite_writer`'s lock, and `phospho rollups rebuild` refuses to run beside it.
-
-    A transaction's histograms are staged; they become current only once the writer has
-    committed it (`begin` of the next one checks), and are dropped when it failed, so a
-    rolled-back transaction never leaks into the next one. PostgreSQL (several writers) merges
-    in SQL instead.
+    PostgreSQL (several writers) merges in SQL instead.
     """
 
     LIMIT = 4096  # cells kept: the current minute, hour and day of every active model
 
     def __init__(self) -> None:
+        super().__init__()
         self.current: dict[CellKey, tuple[int, array[int]]] = {}
         self.staged: dict[CellKey, tuple[int, array[int]]] = {}
-        self._staged_at = -1
 
-    def begin(self, commits: int) -> None:
-        """A transaction starts, after `commits` commits of the writer. What the previous one
-        staged becomes current if it committed (the count moved on by one), else it is dropped
-        with anything known about those cells (they are read again when next needed)."""
-        if self.staged and commits == self._staged_at + 1:
-            for key, value in self.staged.items():
-                self.current.pop(key, None)
-                self.current[key] = value  # most recent last
-            while len(self.current) > self.LIMIT:
-                del self.current[next(iter(self.current))]
-        else:
-            for key in self.staged:
-                self.current.pop(key, None)
+    def _keep(self) -> None:
+        for key, value in self.staged.items():
+            self.current.pop(key, None)
+            self.current[key] = value  # most recent last
+        while len(self.current) > self.LIMIT:
+            del self.current[next(iter(self.current))]
         self.staged.clear()
-        self._staged_at = commits
+
+    def _forget(self) -> None:
+        for key in self.staged:  # unknown whether written: read again when next needed
+            self.current.pop(key, None)
+        self.staged.clear()
 
     def known(self, key: CellKey) -> tuple[int, array[int]] | None:
         """The histogram as stored (or as staged by this transaction), if known."""
@@ -279,28 +297,27 @@ class Histograms:
 
 _NEVER = 2**63 - 1  # a watermark past every bucket (no rows to fold)
 # The watermark of a level as SQL: reads add the fine rows at or after it (none on PostgreSQL).
-FOLDED = "(SELECT COALESCE(MAX(before), 9223372036854775807) FROM rollup_folds WHERE level = {})"
+FOLDED = f"(SELECT COALESCE(MAX(before), {_NEVER}) FROM rollup_folds WHERE level = {{}})"  # noqa: S608
 
 
-class Folds:
-    """SQLite: the watermarks of `rollup_folds` as this writer knows them (models/rollup.py).
-
-    Staged and settled like `Histograms`: what a transaction moved becomes current once the
-    writer has committed it; after a failure the watermarks are read again."""
+class Folds(_WriterMemory):
+    """SQLite: the watermarks of `rollup_folds` as this writer knows them (models/rollup.py);
+    after a failed transaction they are read again."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.before: dict[int, int] | None = None
         self.staged: dict[int, int] = {}
-        self._staged_at = -1
 
-    def begin(self, commits: int) -> None:
-        """A transaction starts after `commits` commits (see `Histograms.begin`)."""
-        if self.staged and commits == self._staged_at + 1 and self.before is not None:
+    def _keep(self) -> None:
+        if self.before is not None:
             self.before.update(self.staged)
-        elif self.staged:
+        self.staged.clear()
+
+    def _forget(self) -> None:
+        if self.staged:
             self.before = None
         self.staged.clear()
-        self._staged_at = commits
 
     def of(self, level: int) -> int:
         """The watermark of a level (`load` first)."""
@@ -450,8 +467,6 @@ class Rollups:
         cells only; the first commit after a bucket has passed folds its fine rows into the
         coarser levels and moves the watermark (`Folds`). Older cells (feedback replacing an
         old one, a clock set back) are written at every level at once."""
-        cells: dict[CellKey, Cell] = {}
-        users: dict[CellKey, list[int]] = {}
         if self.folds is not None and not d.postgres:
             yield from self.folds.load(self.now)
             cells, users = yield from self._fold(d, self.folds)
@@ -485,39 +500,34 @@ class Rollups:
         """The coarse cells of the fine rows whose bucket has passed (all of them with
         `fold_everything`), read before this commit writes; watermarks moved past them."""
         cells: dict[CellKey, Cell] = {}
+        for row in (yield from self._passed(folds, MINUTE, "metric_rollups", "model, " + _COUNTS)):
+            bucket, cell = int(row["bucket"]), Cell.from_row(row)
+            for level in (HOUR, DAY):
+                key = (int(row["project_id"]), level, bucket - bucket % level, row["model"])
+                _add_cell(cells, key, cell)
         users: dict[CellKey, list[int]] = {}
-        minute, hour = self.now - self.now % MINUTE, self.now - self.now % HOUR
-        start = folds.of(MINUTE)
-        if start < minute or self.fold_everything:
-            sql = select(
-                "project_id, bucket, model, " + _ROLLUP_COUNTS, "metric_rollups",
-                _FINE_ROWS,
-            )  # fmt: skip
-            params = [MINUTE, start, _NEVER if self.fold_everything else minute]
-            last = minute - MINUTE
-            for row in (yield Query(sql, params)):
-                bucket, cell = int(row["bucket"]), Cell.from_row(row)
-                last = max(last, bucket)
-                for level in (HOUR, DAY):
-                    key = (int(row["project_id"]), level, bucket - bucket % level, row["model"])
-                    _add_cell(cells, key, cell)
-            yield from folds.move(MINUTE, max(start, last + MINUTE))  # never backwards
-        start = folds.of(HOUR)
-        if start < hour or self.fold_everything:
-            sql = select(
-                "project_id, bucket, user_id, events, cost_nano, unpriced", "user_rollups",
-                _FINE_ROWS,
-            )  # fmt: skip
-            params = [HOUR, start, _NEVER if self.fold_everything else hour]
-            last = hour - HOUR
-            for row in (yield Query(sql, params)):
-                bucket = int(row["bucket"])
-                last = max(last, bucket)
-                counts = [int(row["events"]), int(row["cost_nano"]), int(row["unpriced"])]
-                key = (int(row["project_id"]), DAY, bucket - bucket % DAY, row["user_id"])
-                _add_counts(users, key, counts)
-            yield from folds.move(HOUR, max(start, last + HOUR))
+        columns = "user_id, events, cost_nano, unpriced"
+        for row in (yield from self._passed(folds, HOUR, "user_rollups", columns)):
+            bucket = int(row["bucket"])
+            counts = [int(row["events"]), int(row["cost_nano"]), int(row["unpriced"])]
+            key = (int(row["project_id"]), DAY, bucket - bucket % DAY, row["user_id"])
+            _add_counts(users, key, counts)
         return cells, users
+
+    def _passed(
+        self, folds: Folds, level: int, table: str, columns: str
+    ) -> Plan[list[dict[str, Any]]]:
+        """The not yet folded rows of `level` in `table` whose bucket has passed (or all), with
+        the watermark moved past them (never backwards)."""
+        start, current = folds.of(level), self.now - self.now % level
+        if start >= current and not self.fold_everything:
+            return []
+        end = _NEVER if self.fold_everything else current
+        sql = select("project_id, bucket, " + columns, table, _FINE_ROWS)
+        rows: list[dict[str, Any]] = yield Query(sql, [level, start, end])
+        last = max([current - level, *(int(row["bucket"]) for row in rows)])
+        yield from folds.move(level, max(start, last + level))
+        return rows
 
     def _merged(self, cells: dict[CellKey, Cell]) -> Plan[dict[CellKey, str | bytes]]:
         """SQLite: each cell's stored histogram plus this transaction's, packed; stored ones
@@ -560,7 +570,7 @@ _METRIC_HEAD = (
 )
 _METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _FINE_ROWS = "project_id IN (SELECT id FROM projects) AND level = ? AND bucket >= ? AND bucket < ?"
-_ROLLUP_COUNTS = (
+_COUNTS = (
     "events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, "
     "feedback_negative"
 )
