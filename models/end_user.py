@@ -17,8 +17,15 @@ class EndUser(Model):
     first_seen = fields.DatetimeField()
     last_seen = fields.DatetimeField()
     event_count = fields.IntField(default=0)
+    # SQLite: the user's rollup counts of one hour (`hour_bucket`, UTC epoch seconds), added by
+    # every commit here (a row it writes anyway) rather than in `user_rollups`, until the hour
+    # is folded there (app/services/rollups.py). Unused (0) on PostgreSQL.
+    hour_bucket = fields.BigIntField(default=0)
+    hour_events = fields.BigIntField(default=0)
+    hour_cost_nano = fields.BigIntField(default=0)
+    hour_unpriced = fields.BigIntField(default=0)
 
     class Meta:
         table = "end_users"
         unique_together = (("project", "user_id"),)
-        indexes = (("project", "last_seen"),)
+        indexes = (("project", "last_seen"), ("project", "hour_bucket"))

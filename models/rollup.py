@@ -59,10 +59,11 @@ class UserRollup(Model):
 class RollupFold(Model):
     """SQLite: how far the fine rollup rows are folded into the coarser levels.
 
-    On SQLite a commit upserts only the finest cells (minute for `metric_rollups`, hour for
-    `user_rollups`); their hour and day cells are added once the bucket has passed. Row
-    `level` = 60: every minute row with bucket < `before` is in the hour and day rows; `level` =
-    3600: every user hour row with bucket < `before` is in the day rows. Reads add the rows at
+    On SQLite a commit upserts only the minute cells of `metric_rollups`, and keeps each end
+    user's counts of the current hour in its `end_users` row; they are folded once the minute
+    or hour has passed. Row `level` = 60: every minute row with bucket < `before` is in the
+    hour and day rows; `level` = 3600: every end user's hour with `hour_bucket` < `before` is
+    in `user_rollups` (hour and day rows). Reads add the minute rows and end users' hours at
     or after `before`. No rows on PostgreSQL, where every commit writes every level.
     """
 

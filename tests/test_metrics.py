@@ -308,8 +308,10 @@ async def test_other_projects_never_leak(world: World) -> None:
 async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> None:
     """A batch of 50 events over two models upserts one row per model at each level it writes,
     not 50: on PostgreSQL every level; on SQLite the minute only while that minute is current,
-    the hour and day rows following in the first commit after it (end users: hour, then day).
-    The metrics count the rows not folded yet, so they are exact all along."""
+    the hour and day rows following in the first commit after it. End users: on PostgreSQL
+    hour and day rows; on SQLite the counts of the current hour stay in the end_users row
+    (written anyway), moved to hour and day rows once the hour has passed. The metrics count
+    what is not folded yet, so they are exact all along."""
     project = await get_or_create_project(f"metrics-rows-{world.backend}")
     key = await create_api_key(project.id)
     who = Principal(key_id=key.key.id, project_id=project.id)
@@ -328,6 +330,13 @@ async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> No
         )
         return sorted((r["level"], r["k"], r["events"]) for r in rows)
 
+    async def end_user_hour() -> list[tuple[int, int]]:
+        rows = await reader().execute_query_dict(
+            _sql(world, "SELECT hour_bucket, hour_events FROM end_users WHERE project_id = ?"),
+            [project.id],
+        )
+        return [(r["hour_bucket"], r["hour_events"]) for r in rows]
+
     async def events_counted() -> list[int]:
         windows = [Window(start - timedelta(hours=h), start + timedelta(hours=h), b)
                    for h, b in ((1, 60), (3, 3600), (48, 86400))]  # fmt: skip
@@ -343,8 +352,11 @@ async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> No
         assert await levels("metric_rollups") == [
             (level, model, 25) for level in written for model in ("m0", "m1")
         ]
-        user_levels = rollups.USER_LEVELS[:1] if lazy else rollups.USER_LEVELS
+        user_levels = () if lazy else rollups.USER_LEVELS
         assert await levels("user_rollups") == [(lv, "u", 50) for lv in user_levels]
+        assert await end_user_hour() == (
+            [(int(start.timestamp()) // 3600 * 3600, 50)] if lazy else [(0, 0)]
+        )
         assert await events_counted() == [50, 50, 50, 1, 1, 1]
         clock.now = start + timedelta(minutes=1)
         await world.ingestor.log_events(who, {"events": bodies[:1]})  # folds the first minute
@@ -355,8 +367,57 @@ async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> No
         assert await events_counted() == [51, 51, 51, 1, 1, 1]
         clock.now = start + timedelta(hours=1)
         await world.ingestor.log_events(who, {"events": bodies[1:2]})  # folds the first hour
-        assert (rollups.DAY, "u", 51 if lazy else 52) in await levels("user_rollups")
+        assert [row for row in await levels("user_rollups") if row[2] >= 51] == [
+            (rollups.HOUR, "u", 51),
+            (rollups.DAY, "u", 51 if lazy else 52),
+        ]  # the first hour, whole on both; SQLite adds the second hour's day row later
+        hour = int((start + timedelta(hours=1)).timestamp()) // 3600 * 3600
+        assert await end_user_hour() == ([(hour, 1)] if lazy else [(0, 0)])
         assert await events_counted() == [52, 52, 52, 1, 1, 1]
+    finally:
+        clock.now = saved
+
+
+async def test_end_user_hours_stay_exact_when_the_clock_goes_back(world: World) -> None:
+    """SQLite keeps an end user's counts of the current hour in its end_users row; a commit
+    stamped in an hour already folded (the clock set back) goes to user_rollups instead and
+    leaves that row alone. Per-user figures stay exact on both databases."""
+    project = await get_or_create_project(f"metrics-clock-back-{world.backend}")
+    key = await create_api_key(project.id)
+    who = Principal(key_id=key.key.id, project_id=project.id)
+    clock = world.ingestor.clock
+    assert isinstance(clock, Clock)
+    saved, start = clock.now, BASE + timedelta(days=40, minutes=30)  # past every fold so far
+    hour = timedelta(hours=1)
+
+    async def log(at: datetime, users: list[str]) -> None:
+        clock.now = at
+        bodies = [{"input": "x", "output": "y", "user_id": user} for user in users]
+        await world.ingestor.log_events(who, {"events": bodies})
+
+    async def per_user(since: datetime, until: datetime, bucket: int) -> dict[str, int]:
+        found = await metrics_service.metrics(project.id, Window(since, until, bucket))
+        assert found.summary.end_users == len(found.top_users_by_events)
+        return {user.user_id: user.events for user in found.top_users_by_events}
+
+    try:
+        await log(start, ["u"] * 3)
+        await log(start + hour, ["u"] * 2)  # folds the first hour
+        await log(start, ["u", "v"])  # the clock set back: an hour already folded
+        kept = await reader().execute_query_dict(
+            _sql(world, "SELECT user_id, hour_events FROM end_users WHERE project_id = ?"),
+            [project.id],
+        )
+        lazy = world.backend == "sqlite"
+        assert sorted((r["user_id"], r["hour_events"]) for r in kept) == (
+            [("u", 2), ("v", 0)] if lazy else [("u", 0), ("v", 0)]
+        )
+        first = start - timedelta(minutes=30)
+        assert await per_user(first, first + hour, 3600) == {"u": 4, "v": 1}
+        assert await per_user(first + hour, first + 2 * hour, 3600) == {"u": 2}
+        assert await per_user(first - hour, first + 3 * hour, 3600) == {"u": 6, "v": 1}
+        day = datetime.fromtimestamp(int(first.timestamp()) // 86400 * 86400, UTC)
+        assert await per_user(day, day + timedelta(days=1), 86400) == {"u": 6, "v": 1}
     finally:
         clock.now = saved
 
@@ -376,13 +437,21 @@ async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:
         key = await create_api_key(project.id)
         who = Principal(key_id=key.key.id, project_id=project.id)
         event = {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": "m"}}
-        for minutes in (0, 5):  # the first commit writes every level; the second, minutes
+        # The first commit writes every level; the second (the next hour) its minute, and its
+        # end user's counts in the end_users row.
+        for minutes in (0, 65):
             clock.now = BASE + timedelta(minutes=minutes, seconds=10)
             await ingestor.log_events(who, {"events": [event, event]})
         rows = await reader().execute_query_dict(
             "SELECT level, SUM(events) AS n FROM metric_rollups GROUP BY level ORDER BY level"
         )
         assert [(r["level"], r["n"]) for r in rows] == [(60, 4), (3600, 2), (86400, 2)]
+        users = await reader().execute_query_dict(
+            "SELECT level, SUM(events) AS n FROM user_rollups GROUP BY level ORDER BY level"
+        )
+        assert [(r["level"], r["n"]) for r in users] == [(3600, 2), (86400, 2)]  # the first
+        kept = await reader().execute_query_dict("SELECT hour_events FROM end_users")
+        assert [r["hour_events"] for r in kept] == [2]
         await ingestor.stop()
         rows = await reader().execute_query_dict(
             "SELECT level, SUM(events) AS n FROM metric_rollups GROUP BY level ORDER BY level"
@@ -393,7 +462,7 @@ async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:
         )
         assert [(r["level"], r["n"]) for r in users] == [(3600, 4), (86400, 4)]
         folds = await reader().execute_query_dict("SELECT level, before FROM rollup_folds")
-        minute = int((BASE + timedelta(minutes=5)).timestamp())
+        minute = int((BASE + timedelta(minutes=65)).timestamp())
         assert {r["level"]: r["before"] for r in folds} == {
             60: minute + 60,
             3600: minute - 300 + 3600,
@@ -611,12 +680,21 @@ async def test_rollup_reads_are_index_ranges(world: World) -> None:
     if world.backend != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     now = BASE + timedelta(days=10)
-    for table, fine in (("metric_rollups", rollups.MINUTE), ("user_rollups", rollups.HOUR)):
-        source, params = metrics_service._with_unfolded(
-            SQLITE, table, rollups.DAY, fine, world.a.project_id, now - timedelta(days=30), now
-        )
+    since = now - timedelta(days=30)
+    metric = metrics_service._with_unfolded(
+        SQLITE, "metric_rollups", rollups.DAY, rollups.MINUTE, world.a.project_id, since, now
+    )
+    users = metrics_service._users_with_unfolded(
+        SQLITE, rollups.DAY, world.a.project_id, since, now
+    )
+    for (source, params), tables in (
+        (metric, ["metric_rollups"] * 2),
+        (users, ["user_rollups", "end_users"]),
+    ):
         sql = f"EXPLAIN QUERY PLAN SELECT * FROM {source} WHERE TRUE"  # noqa: S608
         plan = await reader().execute_query_dict(sql, params)
         details = [row["detail"] for row in plan]
-        assert sum(f"SEARCH {table} USING INDEX" in text for text in details) == 2, details
+        for table in set(tables):
+            searches = sum(f"SEARCH {table} USING INDEX" in text for text in details)
+            assert searches == tables.count(table), details
         assert not any(text.startswith("SCAN") for text in details), details

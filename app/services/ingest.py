@@ -219,6 +219,7 @@ class Ingestor:
                 histograms=self._histograms, folds=self._folds, now=int(now.timestamp()),
                 fold_everything=any(isinstance(job, FoldJob) for job in jobs),
             )  # fmt: skip
+        yield from rollups.prepare(d)  # SQLite: folds what has passed, before anything is written
         event_outcomes = yield from _commit_events(d, [job for _, job in events], now, rollups)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome
@@ -307,7 +308,9 @@ def _commit_events(
         rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
     yield from store.upsert_sessions(d, [[*key, *value] for key, value in sessions.items()])
-    yield from store.upsert_end_users(d, [[*key, *value] for key, value in users.items()])
+    yield from store.upsert_end_users(
+        d, [[*key, *value, *rollups.end_user_hour(*key, stamp)] for key, value in users.items()]
+    )
     return outcomes
 
 

@@ -1,8 +1,9 @@
 """Metrics over time: what the overview page and `Query.metrics` read.
 
-Everything here reads the rollup tables (`metric_rollups`, `user_rollups`; see
-`app/services/rollups.py`, which keeps them in the ingest transaction), so the cost of a
-request grows with the number of buckets, not of events. Windows are aligned to their bucket:
+Everything here reads the rollup tables (`metric_rollups`, `user_rollups`, and on SQLite the
+end users' hours not folded yet, in `end_users`; see `app/services/rollups.py`, which keeps
+them in the ingest transaction), so the cost of a request grows with the number of buckets,
+not of events. Windows are aligned to their bucket:
 `since` is floored and `until` ceiled to a multiple of the bucket size (UTC), so every figure is
 exact for the window it reports.
 """
@@ -334,6 +335,31 @@ def _with_unfolded(
     )
 
 
+def _users_with_unfolded(
+    d: Dialect, level: int, project_id: int, since: datetime, until: datetime
+) -> tuple[str, list[Any]]:
+    """The user rows of `level` in [since, until), plus on SQLite the end users' hours not
+    folded yet, which their end_users rows hold (rollups.Rollups.end_user_hour): a derived
+    table of two index ranges, like `_with_unfolded`."""
+    span = [_stamp(since), _stamp(until)]
+    rows = select(
+        "user_id, events, cost_nano, unpriced", "user_rollups",
+        "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?",
+    )  # fmt: skip
+    if d.postgres:  # every commit writes every level
+        return f"({rows}) r", [project_id, level, *span]
+    kept = select(
+        "user_id, hour_events AS events, hour_cost_nano AS cost_nano, hour_unpriced AS unpriced",
+        "end_users",
+        f"project_id = ? AND hour_bucket >= MAX(?, {rollups.FOLDED.format('?')}) "
+        "AND hour_bucket < ? AND hour_events > 0",
+    )
+    return (
+        f"({rows} UNION ALL {kept}) r",
+        [project_id, level, *span, project_id, span[0], rollups.HOUR, span[1]],
+    )
+
+
 _USER_SUMS = "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced"
 _USER_FROM_EVENTS = (
     "user_id, COUNT(*) AS events, COALESCE(SUM(cost_nano), 0) AS cost, SUM(CASE WHEN "
@@ -349,9 +375,7 @@ def _user_query(
     its parameters. From user rollups at hour and day level; below that, from the events
     themselves (a window of minute buckets is short)."""
     if level in rollups.USER_LEVELS:
-        source, params = _with_unfolded(
-            d, "user_rollups", level, rollups.HOUR, project_id, window.since, window.until
-        )
+        source, params = _users_with_unfolded(d, level, project_id, window.since, window.until)
         return select(columns or _USER_SUMS, source, "TRUE", tail), params
     where = "project_id = ? AND user_id IS NOT NULL AND created_at >= ? AND created_at < ?"
     params = [project_id, db_time(d, window.since), db_time(d, window.until)]

@@ -9,13 +9,16 @@ them packed (`pack`: ~800 bytes for a day against ~2.7 kB of JSON, so a commit r
 rows) and merges them in Python: SQLite has one writer, which keeps the histograms it wrote
 (`Histograms`) and writes each merged one whole.
 
-On SQLite a commit writes only the finest cells of the current minute (metrics) and hour (end
-users); the first commit after that bucket has passed folds its rows into the coarser levels,
-in the same transaction, and moves a watermark (`Folds`, table `rollup_folds`). Reads add the
-fine rows at or after the watermark in the same statement, so the metrics stay exact. With
-single-event requests a commit holds ~8 events, and writing every level each time (3 metric
-rows per model, 2 per end user) lengthened the writer's cycle by ~25%. PostgreSQL, where
-several processes write, keeps writing every level in every commit.
+On SQLite a commit writes only the minute cells of the current minute, and adds each end
+user's counts of the current hour to that user's `end_users` row (which the commit upserts
+anyway: no extra row, page or statement); the first commit after that minute or hour has
+passed folds it into the coarser levels (minute rows into hour and day rows; end users' hours
+into `user_rollups`, hour and day), in the same transaction, and moves a watermark (`Folds`,
+table `rollup_folds`). Reads add what is at or after the watermark in the same statement, so
+the metrics stay exact. With single-event requests a commit holds ~8 events, and writing
+every level each time (3 metric rows per model, 2 per end user) lengthened the writer's cycle
+by ~25%; the user hour rows alone were then the largest part. PostgreSQL, where several
+processes write, keeps writing every level of both tables in every commit.
 
 Latency histograms have logarithmic bins: with G = GAMMA, bin `i` holds the values in
 (G^(i-1), G^i] and stands for 2·G^i/(G+1), which is within ALPHA (1.5%) of every value in the
@@ -325,14 +328,15 @@ class Folds(_WriterMemory):
         return self.staged.get(level, self.before.get(level, _NEVER))
 
     def load(self, now: int) -> Plan[None]:
-        """Read the watermarks; a database without them (new, or from before folding, where
-        every level was written by every commit) starts them past what is stored and `now`."""
+        """Read the watermarks; a database without them (new, from before folding where every
+        level was written by every commit, or whose user rows migration 5 made whole) starts
+        them past what is stored and `now`."""
         if self.before is None:
             rows = yield Query("SELECT level, before FROM rollup_folds", [])
             self.before = {int(row["level"]): int(row["before"]) for row in rows}
-        for level, table in ((MINUTE, "metric_rollups"), (HOUR, "user_rollups")):
+        for level in (MINUTE, HOUR):
             if level not in self.before and level not in self.staged:
-                start = yield from _past_everything(table, level, now)
+                start = yield from _past_everything(level, now)
                 yield Query(
                     "INSERT INTO rollup_folds (level, before) VALUES (?, ?)", [level, start]
                 )
@@ -344,10 +348,18 @@ class Folds(_WriterMemory):
         self.staged[level] = before
 
 
-def _past_everything(table: str, level: int, now: int) -> Plan[int]:
-    """The first bucket of `level` after every stored one of that level and after `now`."""
-    sql = f"SELECT MAX(bucket) AS last FROM {table} WHERE level = ?"  # noqa: S608
-    rows = yield Query(sql, [level])
+# The last stored bucket of a watermark's fine level: minute rows; hours of end users (kept in
+# end_users until folded; in user_rollups as well, whole, when written late or rebuilt).
+_LAST_FINE = {
+    MINUTE: "SELECT MAX(bucket) AS last FROM metric_rollups WHERE level = 60",
+    HOUR: "SELECT MAX(last) AS last FROM (SELECT MAX(bucket) AS last FROM user_rollups "
+    "WHERE level = 3600 UNION ALL SELECT MAX(hour_bucket) FROM end_users) s",
+}
+
+
+def _past_everything(level: int, now: int) -> Plan[int]:
+    """The first bucket of `level` after every stored fine one of that level and after `now`."""
+    rows = yield Query(_LAST_FINE[level], [])
     last = rows[0]["last"]
     return max(now - now % level, -level if last is None else int(last)) + level
 
@@ -388,6 +400,11 @@ class Rollups:
     folds: Folds | None = None
     now: int = 0  # the commit's time (epoch seconds): which buckets have passed
     fold_everything: bool = False  # fold every fine row now (server stop, rebuild)
+    # Set by `prepare` (SQLite ingest): the folded cells to write, and the first hour whose
+    # end-user counts go to the end_users rows (`end_user_hour`) instead of user_rollups.
+    folded: tuple[dict[CellKey, Cell], dict[CellKey, list[int]]] | None = None
+    kept_from: int | None = None
+    in_end_users: set[tuple[int, int, str]] = field(default_factory=set)
 
     def add_events(self, project_id: int, stamp: int, events: Iterable[Counted]) -> None:
         """Count stored events of one project, all stored at `stamp` (epoch seconds).
@@ -449,30 +466,57 @@ class Rollups:
                 _add_cell(cells, (project, level, minute - minute % level, model), cell)
         return cells
 
-    def user_cells(self, folded_before: int | None = None) -> dict[CellKey, list[int]]:
-        """Every level's user counts, keyed (project, level, bucket, user); shared like
-        `cells`, and lazy like them from `folded_before` on."""
+    def user_cells(self) -> dict[CellKey, list[int]]:
+        """Every level's user counts, keyed (project, level, bucket, user), shared like
+        `cells`; without the counts handed to the end_users rows (`end_user_hour`)."""
         users: dict[CellKey, list[int]] = {}
-        for (project, hour, user_id), counts in self.hours.items():
-            lazy = folded_before is not None and hour >= folded_before
-            for level in (HOUR,) if lazy else USER_LEVELS:
+        kept = self.in_end_users
+        for user_key, counts in self.hours.items():
+            if user_key in kept:
+                continue
+            project, hour, user_id = user_key
+            for level in USER_LEVELS:
                 _add_counts(users, (project, level, hour - hour % level, user_id), counts)
         return users
+
+    def prepare(self, d: Dialect) -> Plan[None]:
+        """SQLite ingest (`folds` set), before the transaction writes anything: read the
+        watermarks and fold the fine rows whose bucket has passed (the end users' hours among
+        them, which this commit's end_users upsert may replace)."""
+        if self.folds is None or d.postgres or self.folded is not None:
+            return
+        yield from self.folds.load(self.now)
+        self.folded = yield from self._fold(self.folds)
+        self.kept_from = self.folds.of(HOUR)
+
+    def end_user_hour(self, project_id: int, user_id: str, stamp: int) -> list[int]:
+        """An end user's counts in this commit, for its end_users row (`upsert_end_users`):
+        [hour, events, cost, unpriced] on SQLite while that hour is not folded (the row is
+        written anyway, so keeping them there costs no extra row); else zeros, and `plan`
+        writes them to user_rollups."""
+        hour = stamp - stamp % HOUR
+        user_key = (project_id, hour, user_id)
+        counts = self.hours.get(user_key)
+        if counts is None or self.kept_from is None or hour < self.kept_from:
+            return [0, 0, 0, 0]
+        self.in_end_users.add(user_key)
+        return [hour, *counts]
 
     def plan(self, d: Dialect) -> Plan[None]:
         """Upsert everything accumulated (one statement per table and parameter-limit chunk;
         rows in key order, so concurrent PostgreSQL writers lock them in the same order).
 
-        SQLite ingest (`folds` set): this commit's current minute and hour get their finest
-        cells only; the first commit after a bucket has passed folds its fine rows into the
-        coarser levels and moves the watermark (`Folds`). Older cells (feedback replacing an
-        old one, a clock set back) are written at every level at once."""
+        SQLite ingest (`folds` set): this commit's current minute gets its minute cells only,
+        and its end users' counts of the current hour went to their end_users rows; what
+        `prepare` folded is written with them. Older cells (feedback replacing an old one, a
+        clock set back) are written at every level at once."""
         if self.folds is not None and not d.postgres:
-            yield from self.folds.load(self.now)
-            cells, users = yield from self._fold(d, self.folds)
+            yield from self.prepare(d)
+            assert self.folded is not None
+            cells, users = self.folded
             for key, cell in self.cells(self.folds.of(MINUTE)).items():
                 _add_cell(cells, key, cell)
-            for user_key, counts in self.user_cells(self.folds.of(HOUR)).items():
+            for user_key, counts in self.user_cells().items():
                 _add_counts(users, user_key, counts)
         else:
             cells, users = self.cells(), self.user_cells()
@@ -487,44 +531,42 @@ class Rollups:
                  encoded[key], c.feedback_positive, c.feedback_negative]
                 for key, c in sorted(cells.items())
             ]  # fmt: skip
-            yield from insert_rows(d, _METRIC_HEAD, _METRIC_ROW, rows, tail=_metric_tail(d))
+            yield from insert_rows(
+                d, _METRIC_HEAD, _METRIC_ROW, rows, tail=_METRIC_TAIL[d.postgres]
+            )
         if users:
             user_rows = [[*key, *counts] for key, counts in sorted(users.items())]
             yield from insert_rows(
                 d, _USER_HEAD, "(?, ?, ?, ?, ?, ?, ?)", user_rows, tail=_USER_TAIL
             )
 
-    def _fold(
-        self, d: Dialect, folds: Folds
-    ) -> Plan[tuple[dict[CellKey, Cell], dict[CellKey, list[int]]]]:
+    def _fold(self, folds: Folds) -> Plan[tuple[dict[CellKey, Cell], dict[CellKey, list[int]]]]:
         """The coarse cells of the fine rows whose bucket has passed (all of them with
-        `fold_everything`), read before this commit writes; watermarks moved past them."""
+        `fold_everything`), read before this commit writes; watermarks moved past them. Minute
+        rows go to hour and day rows; end users' hours to user_rollups, hour and day."""
         cells: dict[CellKey, Cell] = {}
-        for row in (yield from self._passed(folds, MINUTE, "metric_rollups", "model, " + _COUNTS)):
+        for row in (yield from self._passed(folds, MINUTE, _UNFOLDED_MINUTES)):
             bucket, cell = int(row["bucket"]), Cell.from_row(row)
             for level in (HOUR, DAY):
                 key = (int(row["project_id"]), level, bucket - bucket % level, row["model"])
                 _add_cell(cells, key, cell)
         users: dict[CellKey, list[int]] = {}
-        columns = "user_id, events, cost_nano, unpriced"
-        for row in (yield from self._passed(folds, HOUR, "user_rollups", columns)):
+        for row in (yield from self._passed(folds, HOUR, _UNFOLDED_HOURS)):
             bucket = int(row["bucket"])
             counts = [int(row["events"]), int(row["cost_nano"]), int(row["unpriced"])]
-            key = (int(row["project_id"]), DAY, bucket - bucket % DAY, row["user_id"])
-            _add_counts(users, key, counts)
+            for level in USER_LEVELS:
+                key = (int(row["project_id"]), level, bucket - bucket % level, row["user_id"])
+                _add_counts(users, key, counts)
         return cells, users
 
-    def _passed(
-        self, folds: Folds, level: int, table: str, columns: str
-    ) -> Plan[list[dict[str, Any]]]:
-        """The not yet folded rows of `level` in `table` whose bucket has passed (or all), with
-        the watermark moved past them (never backwards)."""
+    def _passed(self, folds: Folds, level: int, sql: str) -> Plan[list[dict[str, Any]]]:
+        """The not yet folded rows of `level` (`sql`, given the bucket range) whose bucket
+        has passed (or all), with the watermark moved past them (never backwards)."""
         start, current = folds.of(level), self.now - self.now % level
         if start >= current and not self.fold_everything:
             return []
         end = _NEVER if self.fold_everything else current
-        sql = select("project_id, bucket, " + columns, table, _FINE_ROWS)
-        rows: list[dict[str, Any]] = yield Query(sql, [level, start, end])
+        rows: list[dict[str, Any]] = yield Query(sql, [start, end])
         last = max([current - level, *(int(row["bucket"]) for row in rows)])
         yield from folds.move(level, max(start, last + level))
         return rows
@@ -569,10 +611,18 @@ _METRIC_HEAD = (
     "tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, feedback_negative) VALUES"
 )
 _METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_FINE_ROWS = "project_id IN (SELECT id FROM projects) AND level = ? AND bucket >= ? AND bucket < ?"
-_COUNTS = (
-    "events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, "
-    "feedback_negative"
+_UNFOLDED_MINUTES = select(
+    "project_id, bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, "
+    "latency_hist, feedback_positive, feedback_negative",
+    "metric_rollups",
+    "project_id IN (SELECT id FROM projects) AND level = 60 AND bucket >= ? AND bucket < ?",
+)
+_UNFOLDED_HOURS = select(
+    "project_id, hour_bucket AS bucket, user_id, hour_events AS events, "
+    "hour_cost_nano AS cost_nano, hour_unpriced AS unpriced",
+    "end_users",
+    "project_id IN (SELECT id FROM projects) AND hour_bucket >= ? AND hour_bucket < ? "
+    "AND hour_events > 0",
 )
 
 
@@ -602,14 +652,17 @@ _MERGE = {
 }
 
 
-def _metric_tail(d: Dialect) -> str:
+def _metric_tail(postgres: bool) -> str:
     sums = ", ".join(f"{col} = metric_rollups.{col} + excluded.{col}" for col in _SUMMED)
     return (
         "ON CONFLICT (project_id, level, bucket, model) DO UPDATE SET "
         f"{sums}, latency_hist = CASE WHEN excluded.latency_hist = '{{}}' "
         "THEN metric_rollups.latency_hist WHEN metric_rollups.latency_hist = '{}' "
-        f"THEN excluded.latency_hist ELSE {_MERGE[d.postgres]} END"
+        f"THEN excluded.latency_hist ELSE {_MERGE[postgres]} END"
     )
+
+
+_METRIC_TAIL = {postgres: _metric_tail(postgres) for postgres in (False, True)}
 
 
 _USER_HEAD = (
@@ -665,8 +718,8 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
     report.feedback = len(feedback)
     yield from rollups.plan(d)
     if not d.postgres:  # rebuilt rows are whole at every level: none of them is to be folded
-        for level, table in ((MINUTE, "metric_rollups"), (HOUR, "user_rollups")):
-            past = yield from _past_everything(table, level, now)
+        for level in (MINUTE, HOUR):
+            past = yield from _past_everything(level, now)
             if past > folds.of(level):
                 yield from folds.move(level, past)
     return report

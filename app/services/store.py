@@ -169,19 +169,31 @@ def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
 
 
 def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
-    """Create or extend end users: rows of (project_id, user_id, first, last, count)."""
+    """Create or extend end users: rows of (project_id, user_id, first, last, count, hour,
+    hour's events, cost, unpriced). The last four are the rollup counts SQLite keeps in the
+    row until the hour is folded (`Rollups.end_user_hour`; zeros add nothing): a later hour
+    replaces the counts of an earlier one, whose counts the fold has already moved away."""
     if not rows:
         return
-    head = "INSERT INTO end_users (project_id, user_id, first_seen, last_seen, event_count) VALUES"
+    head = (
+        "INSERT INTO end_users (project_id, user_id, first_seen, last_seen, event_count, "
+        "hour_bucket, hour_events, hour_cost_nano, hour_unpriced) VALUES"
+    )
+    later = "excluded.hour_bucket > end_users.hour_bucket"
+    hours = ", ".join(
+        f"{col} = CASE WHEN {later} THEN excluded.{col} ELSE end_users.{col} + excluded.{col} END"
+        for col in ("hour_events", "hour_cost_nano", "hour_unpriced")
+    )
     tail = (
         "ON CONFLICT (project_id, user_id) DO UPDATE SET "
         "event_count = end_users.event_count + excluded.event_count, "
         "last_seen = CASE WHEN excluded.last_seen > end_users.last_seen "
-        "THEN excluded.last_seen ELSE end_users.last_seen END"
+        f"THEN excluded.last_seen ELSE end_users.last_seen END, {hours}, "
+        f"hour_bucket = CASE WHEN {later} THEN excluded.hour_bucket ELSE end_users.hour_bucket END"
     )
     times = _times(d, [row[i] for row in rows for i in (2, 3)])
-    params = [[*row[:2], times[id(row[2])], times[id(row[3])], row[4]] for row in rows]
-    yield from insert_rows(d, head, "(?, ?, ?, ?, ?)", params, tail=tail)
+    params = [[*row[:2], times[id(row[2])], times[id(row[3])], *row[4:]] for row in rows]
+    yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", params, tail=tail)
 
 
 @dataclass(frozen=True, slots=True)
