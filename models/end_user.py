@@ -19,7 +19,9 @@ class EndUser(Model):
     event_count = fields.IntField(default=0)
     # SQLite: the user's rollup counts of one hour (`hour_bucket`, UTC epoch seconds), added by
     # every commit here (a row it writes anyway) rather than in `user_rollups`, until the hour
-    # is folded there (app/services/rollups.py). Unused (0) on PostgreSQL.
+    # is folded there (app/services/rollups.py). Unused (0) on PostgreSQL. Not indexed (every
+    # commit would rewrite the entry): `last_seen` is never before `hour_bucket`, so ranges of
+    # hours are read through the last_seen index.
     hour_bucket = fields.BigIntField(default=0)
     hour_events = fields.BigIntField(default=0)
     hour_cost_nano = fields.BigIntField(default=0)
@@ -28,4 +30,4 @@ class EndUser(Model):
     class Meta:
         table = "end_users"
         unique_together = (("project", "user_id"),)
-        indexes = (("project", "last_seen"), ("project", "hour_bucket"))
+        indexes = (("project", "last_seen"),)

@@ -676,7 +676,8 @@ def test_kept_histograms_follow_only_committed_transactions() -> None:
 
 async def test_rollup_reads_are_index_ranges(world: World) -> None:
     """SQLite: the rows of a level and the fine rows not folded yet are each read as an index
-    range (with an OR of the two, SQLite scanned every row of the project)."""
+    range (with an OR of the two, SQLite scanned every row of the project); the end users'
+    hours not folded yet by last_seen, not every end user of the project."""
     if world.backend != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     now = BASE + timedelta(days=10)
@@ -698,3 +699,4 @@ async def test_rollup_reads_are_index_ranges(world: World) -> None:
             searches = sum(f"SEARCH {table} USING INDEX" in text for text in details)
             assert searches == tables.count(table), details
         assert not any(text.startswith("SCAN") for text in details), details
+    assert any("end_users USING INDEX" in text and "last_seen>?" in text for text in details)

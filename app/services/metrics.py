@@ -340,7 +340,8 @@ def _users_with_unfolded(
 ) -> tuple[str, list[Any]]:
     """The user rows of `level` in [since, until), plus on SQLite the end users' hours not
     folded yet, which their end_users rows hold (rollups.Rollups.end_user_hour): a derived
-    table of two index ranges, like `_with_unfolded`."""
+    table of two index ranges, like `_with_unfolded` (end users by last_seen, which is never
+    before their hour)."""
     span = [_stamp(since), _stamp(until)]
     rows = select(
         "user_id, events, cost_nano, unpriced", "user_rollups",
@@ -348,15 +349,17 @@ def _users_with_unfolded(
     )  # fmt: skip
     if d.postgres:  # every commit writes every level
         return f"({rows}) r", [project_id, level, *span]
+    start = f"MAX(?, {rollups.FOLDED.format('?')})"
     kept = select(
         "user_id, hour_events AS events, hour_cost_nano AS cost_nano, hour_unpriced AS unpriced",
         "end_users",
-        f"project_id = ? AND hour_bucket >= MAX(?, {rollups.FOLDED.format('?')}) "
-        "AND hour_bucket < ? AND hour_events > 0",
+        f"project_id = ? AND last_seen >= {rollups.LAST_SEEN_FROM.format(start)} "
+        f"AND hour_bucket >= {start} AND hour_bucket < ? AND hour_events > 0",
     )
+    folded = [span[0], rollups.HOUR]
     return (
         f"({rows} UNION ALL {kept}) r",
-        [project_id, level, *span, project_id, span[0], rollups.HOUR, span[1]],
+        [project_id, level, *span, project_id, *folded, *folded, span[1]],
     )
 
 

@@ -617,12 +617,14 @@ _UNFOLDED_MINUTES = select(
     "metric_rollups",
     "project_id IN (SELECT id FROM projects) AND level = 60 AND bucket >= ? AND bucket < ?",
 )
+# An end user's row is last seen at or after its hour: the last_seen index narrows the range.
+LAST_SEEN_FROM = "strftime('%Y-%m-%d %H:%M:%S', {}, 'unixepoch')"  # in the stored text form
 _UNFOLDED_HOURS = select(
     "project_id, hour_bucket AS bucket, user_id, hour_events AS events, "
     "hour_cost_nano AS cost_nano, hour_unpriced AS unpriced",
     "end_users",
-    "project_id IN (SELECT id FROM projects) AND hour_bucket >= ? AND hour_bucket < ? "
-    "AND hour_events > 0",
+    "project_id IN (SELECT id FROM projects) AND hour_bucket >= ?1 AND hour_bucket < ?2 "  # noqa: S608
+    f"AND hour_events > 0 AND last_seen >= {LAST_SEEN_FROM.format('?1')}",
 )
 
 
