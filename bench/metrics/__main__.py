@@ -16,9 +16,12 @@ Run: .venv/bin/python -m bench.metrics [--events 1000000] [--postgres ADMIN_URL]
    (paths that do not answer 200 are reported, not timed).
 3. Ingest throughput in the same run: in-process log_events rounds with rollups on vs off
    (Ingestor(rollups=False)), and wrk (needs `apt-get install wrk`) against this tree's
-   `phospho serve` and the foundation's (--foundation REV, default 9ceb99b: the commit before
-   cost and rollups, unpacked with git archive), with bench/ingest's bodies (the workload of
-   the foundation's own figure) and with this benchmark's. PASS when the ratio >= 0.90.
+   `phospho serve`, the foundation's (--foundation REV, default 9ceb99b: the commit before
+   cost and rollups, unpacked with git archive) and this tree's with rollups off, with
+   bench/ingest's bodies (the workload of the foundation's own figure) and with this
+   benchmark's. Each repetition runs the servers back to back; the ratio is the median of the
+   per-repetition ratios (the machine's speed drifts, and a pair drifts together), printed
+   with the server's CPU time per event. PASS when the ratio >= 0.90.
 
 Progress goes to stderr, the report to stdout. Not a test: figures depend on the machine.
 """

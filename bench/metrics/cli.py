@@ -94,10 +94,10 @@ def _http_cost(args: argparse.Namespace) -> list[Entry]:
     try:
         if args.foundation:
             for payload in ("ingest", "metrics"):
-                log(f"wrk against phospho serve, this tree / {args.foundation}, {payload} bodies …")
+                log(f"wrk: this tree / {args.foundation} / rollups off, {payload} bodies …")
                 with httpload.foundation(args.foundation) as old:
-                    pair = (httpload.Variant("this tree"), old)
-                    found = httpload.compare(pair, args.wrk_seconds, args.cost_reps, payload)
+                    variants = (httpload.Variant("this tree"), old, httpload.rollups_off())
+                    found = httpload.compare(variants, args.wrk_seconds, args.cost_reps, payload)
                 entries += [
                     (f"HTTP (SQLite, {payload} bodies), {case}", result)
                     for case, result in found.items()

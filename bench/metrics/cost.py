@@ -25,30 +25,43 @@ def inprocess_switch() -> bool:
 
 @dataclass
 class Comparison:
-    """Events/s per repetition of what is tested (rollups on) and of its baseline."""
+    """Events/s per repetition of what is tested (rollups on) and of its baseline, measured back
+    to back in each repetition; over HTTP also the server's CPU time per event."""
 
     labels: tuple[str, str] = ("rollups on", "rollups off")
     tested: list[float] = field(default_factory=list)
     baseline: list[float] = field(default_factory=list)
+    cpu: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
 
     @property
     def ratio(self) -> float:
-        """Median throughput of the tested / median of the baseline."""
-        baseline = statistics.median(self.baseline) if self.baseline else 0.0
-        return statistics.median(self.tested) / baseline if baseline else 0.0
+        """The median over repetitions of tested / baseline: each pair ran back to back, so a
+        machine that slows down for a while (this one is shared) moves both alike."""
+        pairs = [t / b for t, b in zip(self.tested, self.baseline, strict=False) if b]
+        return statistics.median(pairs) if pairs else 0.0
 
-    def add(self, tested: bool, events_s: float) -> None:
-        """Record one run."""
+    def add(self, tested: bool, events_s: float, cpu_us: float | None = None) -> None:
+        """Record one run (and the server's CPU µs per event, when measured)."""
         (self.tested if tested else self.baseline).append(events_s)
+        if cpu_us is not None:
+            self.cpu[0 if tested else 1].append(cpu_us)
 
     def line(self, what: str) -> str:
         """One report line with the verdict."""
         verdict = "PASS" if self.ratio >= TARGET_RATIO else "FAIL"
-        return (
+        text = (
             f"{what}: {self.labels[0]} {_spread(self.tested)}, "
-            f"{self.labels[1]} {_spread(self.baseline)}; "
-            f"ratio {self.ratio:.2f} (target >= {TARGET_RATIO:.2f}): {verdict}"
+            f"{self.labels[1]} {_spread(self.baseline)}; ratio {self.ratio:.2f} "
+            f"(median of {min(len(self.tested), len(self.baseline))} back-to-back pairs; "
+            f"target >= {TARGET_RATIO:.2f}): {verdict}"
         )
+        if all(self.cpu):
+            tested, baseline = (statistics.median(runs) for runs in self.cpu)
+            text += (
+                f"; server CPU per event {tested:.0f} / {baseline:.0f} µs "
+                f"(events per CPU-second ratio {baseline / tested:.2f})"
+            )
+        return text
 
 
 def _spread(runs: list[float]) -> str:

@@ -1,10 +1,11 @@
-"""Ingest over HTTP as bench/ingest measures it: wrk (core 1) against two `phospho serve`
-(core 0, a fresh embedded SQLite each), runs interleaved.
+"""Ingest over HTTP as bench/ingest measures it: wrk (core 1) against `phospho serve`
+servers (core 0, a fresh embedded SQLite each), runs interleaved.
 
 This tree against the foundation: the server of an earlier commit (`--foundation REV`),
-unpacked with `git archive` into a temp dir and run from there. Bodies come from data.py (six
-models, many users), or with `payload="ingest"` from bench/ingest (the workload of the
-foundation's own figure: one model, 8 users, 32 sessions).
+unpacked with `git archive` into a temp dir and run from there; and against itself with
+rollups off (`rollups_off`), which tells what rollups cost apart from the rest. Bodies come
+from data.py (six models, many users), or with `payload="ingest"` from bench/ingest (the
+workload of the foundation's own figure: one model, 8 users, 32 sessions).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.ingest import payload as ingest_payload
-from bench.ingest.procs import PHOSPHO, REPO, Server
+from bench.ingest.procs import PHOSPHO, REPO, Server, cpu_seconds
 from bench.ingest.wrkrun import Load, run_wrk, write_load
 from bench.metrics import data
 from bench.metrics.cost import Comparison
@@ -58,14 +59,28 @@ def foundation(rev: str) -> Iterator[Variant]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def rollups_off() -> Variant:
+    """This tree's server with an Ingestor that keeps no rollups (its metrics stay empty):
+    what rollups alone cost, apart from everything else since the foundation."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); from app.services import ingest; "
+        "init = ingest.Ingestor.__init__; "
+        "ingest.Ingestor.__init__ = lambda self, **kw: init(self, **{**kw, 'rollups': False}); "
+        "from app.cli import main; sys.exit(main())"
+    )
+    return Variant("this tree, rollups off", (sys.executable, "-c", code))
+
+
 def compare(
-    pair: tuple[Variant, Variant], seconds: int, reps: int, payload: str = "metrics"
+    variants: tuple[Variant, ...], seconds: int, reps: int, payload: str = "metrics"
 ) -> dict[str, Comparison]:
-    """wrk against both servers, each case alternating which goes first; per case."""
+    """wrk against every server, per case: the first variant against each other one. Each
+    repetition runs the servers back to back, in an order that turns from one to the next;
+    the server's CPU time per event is read from /proc around each run."""
     workdir = Path(tempfile.mkdtemp(prefix="phospho-bench-metrics-wrk-"))
     servers: list[tuple[Server, dict[str, Load]]] = []
     try:
-        for index, variant in enumerate(pair):
+        for index, variant in enumerate(variants):
             data_dir = workdir / f"data-{index}"
             env = {"PHOSPHO_DATA_DIR": str(data_dir), **variant.env}
             loads = _loads(data_dir, _create_key(variant, env), payload)
@@ -75,15 +90,25 @@ def compare(
             server.start()
         found: dict[str, Comparison] = {}
         for rep in range(reps):
-            for index, (kind, conns) in enumerate(CASES):
-                name = f"{kind} @{conns} conns"
-                comparison = found.setdefault(name, Comparison((pair[0].name, pair[1].name)))
-                for which in (0, 1) if (rep + index) % 2 == 0 else (1, 0):
+            for case, (kind, conns) in enumerate(CASES):
+                turn = (rep + case) % len(servers)
+                runs: dict[int, tuple[float, float]] = {}
+                for which in [*range(turn, len(servers)), *range(turn)]:
                     server, loads = servers[which]
                     run_wrk(server.base_url, loads[kind], conns, 1)  # warm-up
-                    events_s = run_wrk(server.base_url, loads[kind], conns, seconds)["events_s"]
-                    comparison.add(which == 0, events_s)
-                    log(f"  rep {rep + 1} {name} {server.name}: {events_s:,.0f} ev/s")
+                    before = cpu_seconds(server.pid)
+                    figures = run_wrk(server.base_url, loads[kind], conns, seconds)
+                    events = figures["ok_requests"] * figures["events_per_request"]
+                    cpu_us = (cpu_seconds(server.pid) - before) / max(events, 1) * 1e6
+                    runs[which] = (figures["events_s"], cpu_us)
+                    log(f"  rep {rep + 1} {kind} @{conns} conns {server.name}: "
+                        f"{figures['events_s']:,.0f} ev/s, {cpu_us:,.0f} µs CPU/event")  # fmt: skip
+                for other in range(1, len(servers)):
+                    name = f"{kind} @{conns} conns, against {variants[other].name}"
+                    labels = (variants[0].name, variants[other].name)
+                    comparison = found.setdefault(name, Comparison(labels))
+                    comparison.add(True, *runs[0])
+                    comparison.add(False, *runs[other])
         return found
     finally:
         for server, _ in servers:
