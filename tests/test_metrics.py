@@ -157,9 +157,7 @@ async def world(
         await ingestor.start(write_backend_for(url))
         principals = []
         for name in ("metrics-a", "metrics-b"):
-            project = await get_or_create_project(name)
-            key = await create_api_key(project.id)
-            principals.append(Principal(key_id=key.key.id, project_id=project.id))
+            principals.append(await _principal(name))
         world = World(ingestor, backend, *principals)
         await _seed(world, clock)
         yield world
@@ -229,6 +227,13 @@ WINDOWS = [
     ("5 hours by minute", BASE + timedelta(hours=20), BASE + timedelta(hours=25), "1m"),
     ("5 hours by 15 minutes", BASE + timedelta(hours=40), BASE + timedelta(hours=45), "15m"),
 ]
+
+
+async def _principal(project_name: str) -> Principal:
+    """A new API key of the named project (created if needed), as the ingest routes see it."""
+    project = await get_or_create_project(project_name)
+    key = await create_api_key(project.id)
+    return Principal(key_id=key.key.id, project_id=project.id)
 
 
 @pytest.mark.parametrize(("name", "since", "until", "bucket"), WINDOWS, ids=[w[0] for w in WINDOWS])
@@ -312,9 +317,7 @@ async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> No
     hour and day rows; on SQLite the counts of the current hour stay in the end_users row
     (written anyway), moved to hour and day rows once the hour has passed. The metrics count
     what is not folded yet, so they are exact all along."""
-    project = await get_or_create_project(f"metrics-rows-{world.backend}")
-    key = await create_api_key(project.id)
-    who = Principal(key_id=key.key.id, project_id=project.id)
+    who = await _principal(f"metrics-rows-{world.backend}")
     clock = world.ingestor.clock
     assert isinstance(clock, Clock)
     saved, start = clock.now, BASE + timedelta(days=30, seconds=30)  # past every fold so far
@@ -326,21 +329,21 @@ async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> No
             "user_rollups": "SELECT level, user_id AS k, events FROM user_rollups",
         }[table]
         rows = await reader().execute_query_dict(
-            _sql(world, sql + " WHERE project_id = ?"), [project.id]
+            _sql(world, sql + " WHERE project_id = ?"), [who.project_id]
         )
         return sorted((r["level"], r["k"], r["events"]) for r in rows)
 
     async def end_user_hour() -> list[tuple[int, int]]:
         rows = await reader().execute_query_dict(
             _sql(world, "SELECT hour_bucket, hour_events FROM end_users WHERE project_id = ?"),
-            [project.id],
+            [who.project_id],
         )
         return [(r["hour_bucket"], r["hour_events"]) for r in rows]
 
     async def events_counted() -> list[int]:
         windows = [Window(start - timedelta(hours=h), start + timedelta(hours=h), b)
                    for h, b in ((1, 60), (3, 3600), (48, 86400))]  # fmt: skip
-        found = [await metrics_service.metrics(project.id, window) for window in windows]
+        found = [await metrics_service.metrics(who.project_id, window) for window in windows]
         return [m.summary.figures.events for m in found] + [m.summary.end_users for m in found]
 
     try:
@@ -382,9 +385,7 @@ async def test_end_user_hours_stay_exact_when_the_clock_goes_back(world: World) 
     """SQLite keeps an end user's counts of the current hour in its end_users row; a commit
     stamped in an hour already folded (the clock set back) goes to user_rollups instead and
     leaves that row alone. Per-user figures stay exact on both databases."""
-    project = await get_or_create_project(f"metrics-clock-back-{world.backend}")
-    key = await create_api_key(project.id)
-    who = Principal(key_id=key.key.id, project_id=project.id)
+    who = await _principal(f"metrics-clock-back-{world.backend}")
     clock = world.ingestor.clock
     assert isinstance(clock, Clock)
     saved, start = clock.now, BASE + timedelta(days=40, minutes=30)  # past every fold so far
@@ -396,7 +397,7 @@ async def test_end_user_hours_stay_exact_when_the_clock_goes_back(world: World) 
         await world.ingestor.log_events(who, {"events": bodies})
 
     async def per_user(since: datetime, until: datetime, bucket: int) -> dict[str, int]:
-        found = await metrics_service.metrics(project.id, Window(since, until, bucket))
+        found = await metrics_service.metrics(who.project_id, Window(since, until, bucket))
         assert found.summary.end_users == len(found.top_users_by_events)
         return {user.user_id: user.events for user in found.top_users_by_events}
 
@@ -406,7 +407,7 @@ async def test_end_user_hours_stay_exact_when_the_clock_goes_back(world: World) 
         await log(start, ["u", "v"])  # the clock set back: an hour already folded
         kept = await reader().execute_query_dict(
             _sql(world, "SELECT user_id, hour_events FROM end_users WHERE project_id = ?"),
-            [project.id],
+            [who.project_id],
         )
         lazy = world.backend == "sqlite"
         assert sorted((r["user_id"], r["hour_events"]) for r in kept) == (
@@ -433,9 +434,7 @@ async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:
     ingestor = Ingestor(clock=clock)
     await ingestor.start(write_backend_for(url))
     try:
-        project = await get_or_create_project("folds")
-        key = await create_api_key(project.id)
-        who = Principal(key_id=key.key.id, project_id=project.id)
+        who = await _principal("folds")
         event = {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": "m"}}
         # The first commit writes every level; the second (the next hour) its minute, and its
         # end user's counts in the end_users row.
@@ -618,9 +617,7 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
     """A group commit that fails after its rollups were planned is rolled back, and the
     histograms the SQLite writer keeps in memory forget it: the jobs, retried alone, and
     later commits leave every level's histogram equal to the events' own."""
-    project = await get_or_create_project(f"metrics-rollback-{world.backend}")
-    key = await create_api_key(project.id)
-    who = Principal(key_id=key.key.id, project_id=project.id)
+    who = await _principal(f"metrics-rollback-{world.backend}")
     latencies: list[float] = []
 
     async def log(values: list[float]) -> None:
@@ -646,7 +643,7 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
     assert failures
     rows = await reader().execute_query_dict(
         _sql(world, "SELECT level, events, latency_hist FROM metric_rollups WHERE project_id = ?"),
-        [project.id],
+        [who.project_id],
     )
     want: dict[int, int] = {}
     for value in latencies:

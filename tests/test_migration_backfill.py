@@ -26,14 +26,22 @@ def migrate_with(location: Path, db: Path) -> None:
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True)
 
 
-def test_end_users_are_backfilled_from_existing_events(tmp_path: Path) -> None:
-    source = REPO / "migrations" / "sqlite" / "models"
+SOURCE = REPO / "migrations" / "sqlite" / "models"
+
+
+def migrated_up_to(tmp_path: Path, last: int) -> tuple[Path, Path]:
+    """A database migrated with migrations 0..`last` only: (its migrations folder, its file)."""
     partial = tmp_path / "migrations" / "models"
     partial.mkdir(parents=True)
-    for path in sorted(source.glob("[01]_*.py")):
+    for path in sorted(SOURCE.glob(f"[0-{last}]_*.py")):
         shutil.copy(path, partial)
     db = tmp_path / "old.sqlite3"
     migrate_with(partial.parent, db)
+    return partial, db
+
+
+def test_end_users_are_backfilled_from_existing_events(tmp_path: Path) -> None:
+    partial, db = migrated_up_to(tmp_path, 1)
     rows = [("u1", "2026-01-01 10:00:00+00:00"), ("u1", "2026-01-02 10:00:00+00:00"),
             ("u2", "2026-01-03 10:00:00+00:00"), (None, "2026-01-04 10:00:00+00:00")]  # fmt: skip
     with sqlite3.connect(db) as conn:
@@ -44,7 +52,7 @@ def test_end_users_are_backfilled_from_existing_events(tmp_path: Path) -> None:
                 "created_at) VALUES (?, 1, 's', ?, 'q', 'a', ?)",
                 (f"00000000-0000-7000-8000-00000000000{n}", user, at),
             )
-    shutil.copy(next(source.glob("2_*.py")), partial)
+    shutil.copy(next(SOURCE.glob("2_*.py")), partial)
     migrate_with(partial.parent, db)
     with sqlite3.connect(db) as conn:
         users = conn.execute(
@@ -71,13 +79,7 @@ def test_user_hours_not_folded_yet_get_their_day_rows(tmp_path: Path) -> None:
     """Migration 5 moves SQLite's unfolded end-user hours into end_users from then on: hour
     rows at or after the old watermark get their day rows first, and the watermark goes (the
     writer starts a new one past everything). Downgrading moves the end users' hours back."""
-    source = REPO / "migrations" / "sqlite" / "models"
-    partial = tmp_path / "migrations" / "models"
-    partial.mkdir(parents=True)
-    for path in sorted(source.glob("[0-4]_*.py")):
-        shutil.copy(path, partial)
-    db = tmp_path / "old.sqlite3"
-    migrate_with(partial.parent, db)
+    partial, db = migrated_up_to(tmp_path, 4)
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO projects (id, name, created_at) VALUES (1, 'p', '2026-01-01')")
         conn.executemany(
@@ -93,7 +95,7 @@ def test_user_hours_not_folded_yet_get_their_day_rows(tmp_path: Path) -> None:
             "INSERT INTO rollup_folds (level, before) VALUES (?, ?)",
             [(60, H0 + 2 * HOUR + 60), (HOUR, H0 + HOUR)],
         )
-    shutil.copy(next(source.glob("5_*.py")), partial)
+    shutil.copy(next(SOURCE.glob("5_*.py")), partial)
     migrate_with(partial.parent, db)
     with sqlite3.connect(db) as conn:
         assert _user_rows(conn) == [
