@@ -679,8 +679,8 @@ async def test_rollup_reads_are_index_ranges(world: World) -> None:
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     now = BASE + timedelta(days=10)
     since = now - timedelta(days=30)
-    metric = metrics_service._with_unfolded(
-        SQLITE, "metric_rollups", rollups.DAY, rollups.MINUTE, world.a.project_id, since, now
+    metric = metrics_service._metrics_with_unfolded(
+        SQLITE, rollups.DAY, world.a.project_id, since, now
     )
     users = metrics_service._users_with_unfolded(
         SQLITE, rollups.DAY, world.a.project_id, since, now

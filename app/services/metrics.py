@@ -201,9 +201,7 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
-    source, params = _with_unfolded(
-        d, "metric_rollups", level, rollups.MINUTE, project_id, previous.since, window.until
-    )
+    source, params = _metrics_with_unfolded(d, level, project_id, previous.since, window.until)
     rows = await fetch(d, select(_ROLLUP_COLUMNS, source, "TRUE"), params)
     start = _stamp(window.since)
     current, before = Cell(), Cell()
@@ -306,33 +304,23 @@ async def _sessions_started(d: Dialect, project_id: int, window: Window) -> tupl
     return current, int(rows[0]["total"]) - current
 
 
-def _with_unfolded(
-    d: Dialect,
-    table: str,
-    level: int,
-    fine: int,
-    project_id: int,
-    since: datetime,
-    until: datetime,
+def _metrics_with_unfolded(
+    d: Dialect, level: int, project_id: int, since: datetime, until: datetime
 ) -> tuple[str, list[Any]]:
-    """The rows of `level` in [since, until), plus on SQLite the `fine` rows not yet folded
-    into the coarser levels (rollups.Folds): as a derived table, in one statement (one
+    """The metric rows of `level` in [since, until), plus on SQLite the minute rows not yet
+    folded into the coarser levels (rollups.Folds): as a derived table, in one statement (one
     snapshot, nothing counted twice), each part an index range (an OR of the two scanned every
     row of the project)."""
     span = [_stamp(since), _stamp(until)]
-    rows = select("*", table, "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?")
-    if level == fine:
+    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+    rows = select("*", "metric_rollups", where)
+    if level == rollups.MINUTE or d.postgres:  # PostgreSQL: every commit writes every level
         return f"({rows}) r", [project_id, level, *span]
-    greatest = "GREATEST" if d.postgres else "MAX"  # of two values
+    start = f"MAX(?, {rollups.FOLDED.format(rollups.MINUTE)})"
     unfolded = select(
-        "*", table,
-        f"project_id = ? AND level = ? AND bucket >= {greatest}(?, {rollups.FOLDED.format('?')}) "
-        "AND bucket < ?",
-    )  # fmt: skip
-    return (
-        f"({rows} UNION ALL {unfolded}) r",
-        [project_id, level, *span, project_id, fine, span[0], fine, span[1]],
+        "*", "metric_rollups", f"project_id = ? AND level = 60 AND bucket >= {start} AND bucket < ?"
     )
+    return f"({rows} UNION ALL {unfolded}) r", [project_id, level, *span, project_id, *span]
 
 
 def _users_with_unfolded(
@@ -340,8 +328,8 @@ def _users_with_unfolded(
 ) -> tuple[str, list[Any]]:
     """The user rows of `level` in [since, until), plus on SQLite the end users' hours not
     folded yet, which their end_users rows hold (rollups.Rollups.end_user_hour): a derived
-    table of two index ranges, like `_with_unfolded` (end users by last_seen, which is never
-    before their hour)."""
+    table of two index ranges, like `_metrics_with_unfolded` (end users by last_seen, which
+    is never before their hour)."""
     span = [_stamp(since), _stamp(until)]
     rows = select(
         "user_id, events, cost_nano, unpriced", "user_rollups",
@@ -349,17 +337,16 @@ def _users_with_unfolded(
     )  # fmt: skip
     if d.postgres:  # every commit writes every level
         return f"({rows}) r", [project_id, level, *span]
-    start = f"MAX(?, {rollups.FOLDED.format('?')})"
+    start = f"MAX(?, {rollups.FOLDED.format(rollups.HOUR)})"
     kept = select(
         "user_id, hour_events AS events, hour_cost_nano AS cost_nano, hour_unpriced AS unpriced",
         "end_users",
         f"project_id = ? AND last_seen >= {rollups.LAST_SEEN_FROM.format(start)} "
         f"AND hour_bucket >= {start} AND hour_bucket < ? AND hour_events > 0",
     )
-    folded = [span[0], rollups.HOUR]
     return (
         f"({rows} UNION ALL {kept}) r",
-        [project_id, level, *span, project_id, *folded, *folded, span[1]],
+        [project_id, level, *span, project_id, span[0], span[0], span[1]],
     )
 
 
