@@ -54,6 +54,9 @@ class UserRollup(Model):
     class Meta:
         table = "user_rollups"
         unique_together = (("project", "level", "bucket", "user_id"),)
+        # The metrics read each end user's rows of a window as one range of this index,
+        # counts included (app/services/metrics.py `_end_users`).
+        indexes = (("project", "level", "user_id", "bucket", "events", "cost_nano", "unpriced"),)
 
 
 class RollupFold(Model):

@@ -77,16 +77,25 @@ def value_of(index: int) -> float:
 
 def percentile(histogram: dict[int, int], q: float) -> float | None:
     """The q-quantile (0 < q ≤ 1) by nearest rank: the value of the ⌈q·n⌉-th smallest."""
+    return percentiles(histogram, (q,))[0]
+
+
+def percentiles(histogram: dict[int, int], qs: tuple[float, ...]) -> list[float | None]:
+    """`percentile` of each q (ascending), in one pass over the sorted bins."""
     total = sum(histogram.values())
     if total <= 0:
-        return None
-    rank = max(1, math.ceil(q * total - 1e-9))
+        return [None] * len(qs)
+    ranks = [max(1, math.ceil(q * total - 1e-9)) for q in qs]
+    found: list[float | None] = []
+    pending = iter(ranks)
+    rank = next(pending)
     seen = 0
     for index in sorted(histogram):
         seen += histogram[index]
-        if seen >= rank:
-            return value_of(index)
-    return value_of(max(histogram))
+        while seen >= rank:
+            found.append(value_of(index))
+            rank = next(pending, total + 1)  # past the last one: never reached
+    return found
 
 
 def merge_into(target: dict[int, int], stored: str | bytes | None) -> None:
