@@ -440,11 +440,16 @@ async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:
     try:
         who = await _principal("folds")
         event = {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": "m"}}
-        # The first commit writes every level; the second (the next hour) its minute, and its
-        # end user's counts in the end_users row.
+        # Each commit writes its minute rows, and its end user's counts in the end_users row
+        # (a new database too: nothing of its first minute or hour is stored yet); the second
+        # (the next hour) first folds the first one's into the coarser levels.
         for minutes in (0, 65):
             clock.now = BASE + timedelta(minutes=minutes, seconds=10)
             await ingestor.log_events(who, {"events": [event, event]})
+            if minutes == 0:
+                levels = await reader().execute_query_dict("SELECT level FROM metric_rollups")
+                assert [r["level"] for r in levels] == [60]
+                assert await reader().execute_query_dict("SELECT * FROM user_rollups") == []
         rows = await reader().execute_query_dict(
             "SELECT level, SUM(events) AS n FROM metric_rollups GROUP BY level ORDER BY level"
         )

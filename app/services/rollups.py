@@ -339,7 +339,7 @@ class Folds(_WriterMemory):
     def load(self, now: int) -> Plan[None]:
         """Read the watermarks; a database without them (new, from before folding where every
         level was written by every commit, or whose user rows migration 5 made whole) starts
-        them past what is stored and `now`."""
+        them past what is stored (`_past_everything`)."""
         if self.before is None:
             rows = yield Query("SELECT level, before FROM rollup_folds", [])
             self.before = {int(row["level"]): int(row["before"]) for row in rows}
@@ -367,10 +367,13 @@ _LAST_FINE = {
 
 
 def _past_everything(level: int, now: int) -> Plan[int]:
-    """The first bucket of `level` after every stored fine one of that level and after `now`."""
+    """The first bucket of `level` after every stored fine one of that level, and not before
+    `now`'s: the bucket of `now` itself when nothing of it is stored (a new database then
+    keeps its first minute and hour lazily too)."""
     rows = yield Query(_LAST_FINE[level], [])
     last = rows[0]["last"]
-    return max(now - now % level, -level if last is None else int(last)) + level
+    first = now - now % level
+    return first if last is None else max(first, int(last) + level)
 
 
 def _plus(a: Cell, b: Cell) -> Cell:
