@@ -24,6 +24,7 @@ from app.limits import BodyLimitMiddleware
 from app.live import LiveBus
 from app.live_pg import PostgresBridge
 from app.schema.schema import build_router as build_graphql_router
+from app.services import pricing
 from app.services.ingest import Ingestor
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
@@ -93,6 +94,7 @@ async def running(settings: Settings, ingestor: Ingestor) -> AsyncIterator[None]
     if not settings.is_sqlite:
         bridge = PostgresBridge(ingestor.bus, settings.resolved_database_url, ingestor.origin)
         await bridge.start()
+    pricing.load()
     tune_gc()
     try:
         yield

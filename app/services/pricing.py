@@ -84,6 +84,12 @@ def price_of(model: str, at: datetime) -> Price | None:
 _PRICES: dict[int, Price] = {}
 
 
+def load() -> None:
+    """Load the bundled price data now (the first lookup would: ~16,000 objects, which the
+    server wants loaded before it freezes its start-up objects out of the collector)."""
+    data_snapshot.get_snapshot()
+
+
 @lru_cache(maxsize=4096)
 def _model_info(model: str) -> types.ModelInfo | None:
     try:
