@@ -2,7 +2,7 @@
 the write path (issue 5).
 
 Run: .venv/bin/python -m bench.metrics [--events 1000000] [--postgres ADMIN_URL]
-         [--foundation REV] [--no-http] [--quick]
+         [--foundation REV] [--wrk-seconds 3] [--wrk-reps 15] [--no-http] [--quick]
      (or .venv/bin/python bench/metrics; --help lists every option)
 
 1. Seeds --events events (default 1,000,000) over the last 30 days into a throwaway SQLite
@@ -19,9 +19,10 @@ Run: .venv/bin/python -m bench.metrics [--events 1000000] [--postgres ADMIN_URL]
    `phospho serve`, the foundation's (--foundation REV, default 9ceb99b: the commit before
    cost and rollups, unpacked with git archive) and this tree's with rollups off, with
    bench/ingest's bodies (the workload of the foundation's own figure) and with this
-   benchmark's. Each repetition runs the servers back to back; the ratio is the median of the
-   per-repetition ratios (the machine's speed drifts, and a pair drifts together), printed
-   with the server's CPU time per event. PASS when the ratio >= 0.90.
+   benchmark's. Each server is warmed up once per case, then each of --wrk-reps repetitions
+   runs the servers back to back for --wrk-seconds; the ratio is the median of the
+   per-repetition ratios (the machine's speed drifts within seconds, and a pair close in time
+   drifts together), printed with the server's CPU time per event. PASS when the ratio >= 0.90.
 
 Progress goes to stderr, the report to stdout. Not a test: figures depend on the machine.
 """

@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cost-events", type=int, default=100_000,
                         help="events per in-process round, rollups on / off")  # fmt: skip
     parser.add_argument("--cost-reps", type=int, default=3, help="rounds of on / off")
-    parser.add_argument("--wrk-seconds", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--wrk-seconds", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--wrk-reps", type=int, default=15,
+                        help="back-to-back repetitions per HTTP case")  # fmt: skip
     parser.add_argument("--foundation", metavar="REV", default=FOUNDATION,
                         help="compare HTTP ingest with the server of this git revision "
                         f"(default {FOUNDATION}: before cost and rollups; '' skips)")  # fmt: skip
@@ -46,8 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.repeat, args.raw_repeat = 20_000, 5, 2
-        args.cost_events, args.cost_reps, args.wrk_seconds = 5_000, 1, 2
-    if min(args.events, args.concurrency, args.repeat, args.raw_repeat, args.cost_reps) < 1:
+        args.cost_events, args.cost_reps, args.wrk_seconds, args.wrk_reps = 5_000, 1, 2, 1
+    counts = (args.events, args.concurrency, args.repeat, args.raw_repeat, args.cost_reps,
+              args.wrk_seconds, args.wrk_reps)  # fmt: skip
+    if min(counts) < 1:
         parser.error("counts must be >= 1")
     return args
 
@@ -97,7 +101,7 @@ def _http_cost(args: argparse.Namespace) -> list[Entry]:
                 log(f"wrk: this tree / {args.foundation} / rollups off, {payload} bodies …")
                 with httpload.foundation(args.foundation) as old:
                     variants = (httpload.Variant("this tree"), old, httpload.rollups_off())
-                    found = httpload.compare(variants, args.wrk_seconds, args.cost_reps, payload)
+                    found = httpload.compare(variants, args.wrk_seconds, args.wrk_reps, payload)
                 entries += [
                     (f"HTTP (SQLite, {payload} bodies), {case}", result)
                     for case, result in found.items()

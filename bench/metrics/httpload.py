@@ -75,8 +75,11 @@ def compare(
     variants: tuple[Variant, ...], seconds: int, reps: int, payload: str = "metrics"
 ) -> dict[str, Comparison]:
     """wrk against every server, per case: the first variant against each other one. Each
-    repetition runs the servers back to back, in an order that turns from one to the next;
-    the server's CPU time per event is read from /proc around each run."""
+    server is warmed up once per case; then each repetition runs the servers back to back
+    for `seconds`, in an order that turns from one repetition to the next. Short runs and
+    many repetitions: the closer in time the runs of a pair, the more alike the machine's
+    speed (it drifts within seconds), and the median of many pair ratios moves little. The
+    server's CPU time per event is read from /proc around each run."""
     workdir = Path(tempfile.mkdtemp(prefix="phospho-bench-metrics-wrk-"))
     servers: list[tuple[Server, dict[str, Load]]] = []
     try:
@@ -89,13 +92,14 @@ def compare(
             servers.append((server, loads))
             server.start()
         found: dict[str, Comparison] = {}
-        for rep in range(reps):
-            for case, (kind, conns) in enumerate(CASES):
-                turn = (rep + case) % len(servers)
+        for kind, conns in CASES:
+            for server, loads in servers:
+                run_wrk(server.base_url, loads[kind], conns, 2)  # warm-up
+            for rep in range(reps):
+                turn = rep % len(servers)
                 runs: dict[int, tuple[float, float]] = {}
                 for which in [*range(turn, len(servers)), *range(turn)]:
                     server, loads = servers[which]
-                    run_wrk(server.base_url, loads[kind], conns, 1)  # warm-up
                     before = cpu_seconds(server.pid)
                     figures = run_wrk(server.base_url, loads[kind], conns, seconds)
                     events = figures["ok_requests"] * figures["events_per_request"]
