@@ -336,18 +336,21 @@ def _metrics_with_unfolded(
     return f"({rows} UNION ALL {unfolded}) r", [project_id, level, *span, project_id, *span]
 
 
-_USER_SUMS = "SUM(r.events) || ',' || SUM(r.cost_nano) || ',' || SUM(r.unpriced)"
+_USER_SUMS = "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced"
+_USER_TEXT = "SUM(r.events) || ',' || SUM(r.cost_nano) || ',' || SUM(r.unpriced)"
 _USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user_id"
-# Per end user seen since the previous window began (through the (project, last_seen) index:
+# SQLite: per end user seen since the previous window began (through the (project, last_seen) index:
 # a user active in a window was last seen at or after its start): the window's sums (text
 # "events,cost,unpriced", NULL without rows), whether the user was active in the previous
 # window, and the counts of the user's hour not folded yet (SQLite keeps them in the row: see
 # rollups.Rollups.end_user_hour) with the watermark that says so. Each subquery is a range of
 # the (project, level, user, bucket, ...) covering index: the cost grows with the users and
 # buckets of the window; a GROUP BY over the user rows sorted all of them (~60 ms for a month
-# of 2,000 users, against ~20).
+# of 2,000 users, against ~20). PostgreSQL groups the rows of the window instead (its plan
+# streams the covering index, or hashes): there the end_users table is mostly dead rows (every
+# commit updates its users), and EXISTS became a hashed scan of the previous window.
 _END_USERS = select(
-    f"u.user_id, (SELECT {_USER_SUMS} FROM user_rollups r WHERE {_USER_ROWS} "  # noqa: S608
+    f"u.user_id, (SELECT {_USER_TEXT} FROM user_rollups r WHERE {_USER_ROWS} "  # noqa: S608
     "AND r.bucket >= ? AND r.bucket < ?) AS sums, "
     f"EXISTS (SELECT 1 FROM user_rollups r WHERE {_USER_ROWS} AND r.bucket >= ? "
     "AND r.bucket < ?) AS active_before, u.hour_bucket, u.hour_events, u.hour_cost_nano, "
@@ -367,12 +370,21 @@ async def _end_users(
     d: Dialect, project_id: int, level: int, window: Window
 ) -> tuple[list[UserRow], int]:
     """Every end user active in the window, with their events and cost, and how many end
-    users were active in the previous window. From user rollups at hour and day level; below
-    that from the events themselves (a window of minute buckets is short)."""
+    users were active in the previous window. From user rollups at hour and day level (on
+    SQLite with the end users' hours not folded yet); below that from the events themselves
+    (a window of minute buckets is short)."""
     if level not in rollups.USER_LEVELS:
-        return await _end_users_from_events(d, project_id, window)
+        params = [project_id, db_time(d, window.since), db_time(d, window.until)]
+        previous = [project_id, db_time(d, window.previous.since), params[1]]
+        return await _grouped_users(d, _USER_FROM_EVENTS, "events", _EVENTS_OF_USERS,
+                                    params, previous)  # fmt: skip
     since, until = _stamp(window.since), _stamp(window.until)
     before = _stamp(window.previous.since)
+    if d.postgres:  # every commit writes every level; its planner groups an index range well
+        where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+        return await _grouped_users(d, _USER_SUMS, "user_rollups", where,
+                                    [project_id, level, since, until],
+                                    [project_id, level, before, since])  # fmt: skip
     params = [level, since, until, level, before, since, project_id]
     rows = await fetch(d, _END_USERS, [*params, db_time(d, window.previous.since)])
     users: list[UserRow] = []
@@ -393,16 +405,14 @@ async def _end_users(
     return users, active_before
 
 
-async def _end_users_from_events(
-    d: Dialect, project_id: int, window: Window
+async def _grouped_users(
+    d: Dialect, columns: str, table: str, where: str, params: list[Any], previous: list[Any]
 ) -> tuple[list[UserRow], int]:
-    params = [project_id, db_time(d, window.since), db_time(d, window.until)]
-    rows = await fetch(d, select(_USER_FROM_EVENTS, "events", _EVENTS_OF_USERS,
-                                 "GROUP BY user_id"), params)  # fmt: skip
-    previous = [project_id, db_time(d, window.previous.since), params[1]]
-    counted = await fetch(
-        d, select("COUNT(DISTINCT user_id) AS users", "events", _EVENTS_OF_USERS), previous
-    )
+    """Per-user sums of the rows of `table` matching `where` (`columns`: user_id, events,
+    cost, unpriced), and the distinct users of the previous window's rows."""
+    rows = await fetch(d, select(columns, table, where, "GROUP BY user_id"), params)
+    sql = select("COUNT(DISTINCT user_id) AS users", table, where)
+    counted = await fetch(d, sql, previous)
     users = [
         UserRow(str(row["user_id"]), int(row["events"]), int(row["cost"] or 0) / pricing.NANO,
                 int(row["unpriced"] or 0))
