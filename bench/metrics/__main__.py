@@ -9,7 +9,8 @@ Run: .venv/bin/python -m bench.metrics [--events 1000000] [--postgres ADMIN_URL]
    database (or a new PostgreSQL database made from ADMIN_URL, e.g.
    postgres://postgres@127.0.0.1:5432/postgres), through an in-process Ingestor: batches of
    1000 with log_events, several in flight, its `clock` advancing through the month; feedback
-   on ~3% of events. Prints the seeding throughput.
+   on ~3% of events. Prints the seeding throughput. PostgreSQL is then VACUUM ANALYZEd, as
+   autovacuum would have done on a running server.
 2. Times `metrics(project, window_for_range("24h" | "30d"), GroupBy.MODEL)` (median and p95)
    against the same figures computed from the raw events table, cross-checks the two, and
    prints PASS/FAIL against 150 ms. Then serves the database and times the overview over HTTP

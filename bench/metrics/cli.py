@@ -12,7 +12,14 @@ from bench.ingest.wrkrun import WrkMissing
 from bench.metrics import cost, httpload, pages, report
 from bench.metrics.overview import RangeResult, time_range
 from bench.metrics.rebuild import time_rebuild
-from bench.metrics.seed import PROJECT, Database, log, seed_history, throwaway_database
+from bench.metrics.seed import (
+    PROJECT,
+    Database,
+    log,
+    seed_history,
+    settle_postgres,
+    throwaway_database,
+)
 
 DAYS = 30
 RANGES = ("24h", "30d")
@@ -60,6 +67,9 @@ async def measure(db: Database, args: argparse.Namespace) -> list[str]:
     """Seed the history, time the overview both ways, then the pages and in-process cost."""
     log(f"seeding {args.events:,} events over {DAYS} days …")
     seeded = await seed_history(db, args.events, args.concurrency, DAYS)
+    if args.postgres:
+        log("VACUUM ANALYZE (as autovacuum would have by now) …")
+        settle_postgres(db.url)
     backend = "PostgreSQL" if args.postgres else "SQLite (WAL, synchronous=FULL)"
     sections = [report.seeding(seeded, backend, args.concurrency, DAYS)]
     await init_orm(db.settings)
