@@ -339,11 +339,11 @@ def _metrics_with_unfolded(
 _USER_SUMS = "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced"
 _USER_TEXT = "SUM(r.events) || ',' || SUM(r.cost_nano) || ',' || SUM(r.unpriced)"
 _USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user_id"
-# SQLite: per end user seen since the previous window began (through the (project, last_seen) index:
-# a user active in a window was last seen at or after its start): the window's sums (text
-# "events,cost,unpriced", NULL without rows), whether the user was active in the previous
-# window, and the counts of the user's hour not folded yet (SQLite keeps them in the row: see
-# rollups.Rollups.end_user_hour) with the watermark that says so. Each subquery is a range of
+# SQLite: per end user seen since the previous window began (through the (project,
+# last_seen) index: a user active in a window was last seen at or after its start): the
+# window's sums (text "events,cost,unpriced", NULL without rows), whether the user was active
+# in the previous window, and the counts of the user's hour not folded yet (kept in the row:
+# see rollups.Rollups.end_user_hour) with the watermark that says so. Each subquery is a range of
 # the (project, level, user, bucket, ...) covering index: the cost grows with the users and
 # buckets of the window; a GROUP BY over the user rows sorted all of them (~60 ms for a month
 # of 2,000 users, against ~20). PostgreSQL groups the rows of the window instead (its plan
