@@ -343,12 +343,13 @@ _USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user
 # last_seen) index: a user active in a window was last seen at or after its start): the
 # window's sums (text "events,cost,unpriced", NULL without rows), whether the user was active
 # in the previous window, and the counts of the user's hour not folded yet (kept in the row:
-# see rollups.Rollups.end_user_hour) with the watermark that says so. Each subquery is a range of
-# the (project, level, user, bucket, ...) covering index: the cost grows with the users and
-# buckets of the window; a GROUP BY over the user rows sorted all of them (~60 ms for a month
-# of 2,000 users, against ~20). PostgreSQL groups the rows of the window instead (its plan
-# streams the covering index, or hashes): there the end_users table is mostly dead rows (every
-# commit updates its users), and EXISTS became a hashed scan of the previous window.
+# see rollups.Rollups.end_user_hour) with the watermark that says so. Each subquery is a
+# range of the (project, level, user, bucket, ...) covering index: the cost grows with the
+# users and buckets of the window; a GROUP BY over the user rows sorted all of them (~60 ms
+# for a month of 2,000 users, against ~20). PostgreSQL groups the rows of the window instead
+# (its plan streams the covering index, or hashes): there the end_users table is mostly dead
+# rows (every commit updates its users), and EXISTS became a hashed scan of the previous
+# window.
 _END_USERS = select(
     f"u.user_id, (SELECT {_USER_TEXT} FROM user_rollups r WHERE {_USER_ROWS} "  # noqa: S608
     "AND r.bucket >= ? AND r.bucket < ?) AS sums, "

@@ -339,13 +339,13 @@ class Folds(_WriterMemory):
     def load(self, now: int) -> Plan[None]:
         """Read the watermarks; a database without them (new, from before folding where every
         level was written by every commit, or whose user rows migration 5 made whole) starts
-        them past what is stored (`_past_everything`)."""
+        them after what is stored (`_first_unfolded`)."""
         if self.before is None:
             rows = yield Query("SELECT level, before FROM rollup_folds", [])
             self.before = {int(row["level"]): int(row["before"]) for row in rows}
         for level in (MINUTE, HOUR):
             if level not in self.before and level not in self.staged:
-                start = yield from _past_everything(level, now)
+                start = yield from _first_unfolded(level, now)
                 yield Query(
                     "INSERT INTO rollup_folds (level, before) VALUES (?, ?)", [level, start]
                 )
@@ -366,10 +366,11 @@ _LAST_FINE = {
 }
 
 
-def _past_everything(level: int, now: int) -> Plan[int]:
-    """The first bucket of `level` after every stored fine one of that level, and not before
-    `now`'s: the bucket of `now` itself when nothing of it is stored (a new database then
-    keeps its first minute and hour lazily too)."""
+def _first_unfolded(level: int, now: int) -> Plan[int]:
+    """Where a watermark starts: the first bucket of `level` after every stored fine one of
+    that level (those are whole at every level already), and not before `now`'s: the bucket
+    of `now` itself when nothing of it is stored (a new database then keeps its first minute
+    and hour lazily too)."""
     rows = yield Query(_LAST_FINE[level], [])
     last = rows[0]["last"]
     first = now - now % level
@@ -629,14 +630,14 @@ _UNFOLDED_MINUTES = select(
     "metric_rollups",
     "project_id IN (SELECT id FROM projects) AND level = 60 AND bucket >= ? AND bucket < ?",
 )
-# An end user's row is last seen at or after its hour: the last_seen index narrows the range.
-LAST_SEEN_FROM = "strftime('%Y-%m-%d %H:%M:%S', {}, 'unixepoch')"  # in the stored text form
+# An end user's row is last seen at or after its hour: the last_seen index narrows the range
+# (the bound in last_seen's stored text form).
 _UNFOLDED_HOURS = select(
     "project_id, hour_bucket AS bucket, user_id, hour_events AS events, "
     "hour_cost_nano AS cost_nano, hour_unpriced AS unpriced",
     "end_users",
-    "project_id IN (SELECT id FROM projects) AND hour_bucket >= ?1 AND hour_bucket < ?2 "  # noqa: S608
-    f"AND hour_events > 0 AND last_seen >= {LAST_SEEN_FROM.format('?1')}",
+    "project_id IN (SELECT id FROM projects) AND hour_bucket >= ?1 AND hour_bucket < ?2 "
+    "AND hour_events > 0 AND last_seen >= strftime('%Y-%m-%d %H:%M:%S', ?1, 'unixepoch')",
 )
 
 
@@ -733,7 +734,7 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
     yield from rollups.plan(d)
     if not d.postgres:  # rebuilt rows are whole at every level: none of them is to be folded
         for level in (MINUTE, HOUR):
-            past = yield from _past_everything(level, now)
+            past = yield from _first_unfolded(level, now)
             if past > folds.of(level):
                 yield from folds.move(level, past)
     return report
