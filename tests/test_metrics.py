@@ -635,7 +635,7 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
         await world.ingestor.log_events(who, {"events": events})
         latencies.extend(values)
 
-    await log([10.0, 20.0, 30.0])
+    await log([10.0, 20.0, 30.0, 90.0])  # the failing delta fits: added in place, then dropped
     failures = []
     original = world.ingestor._touch_keys
 

@@ -134,12 +134,19 @@ def pack(low: int, counts: array[int]) -> bytes:
 
 
 def add_counts(
-    base: tuple[int, array[int]] | None, delta: dict[int, int]
+    base: tuple[int, array[int]] | None, delta: dict[int, int], *, in_place: bool = False
 ) -> tuple[int, array[int]]:
-    """A histogram (lowest bin, counts; None when empty) plus `delta`, as a new array: `base`
-    is left untouched. The work is in the size of the delta, not of the histogram."""
-    low, counts = (base[0], array(base[1].typecode, base[1])) if base else (min(delta), array("I"))
+    """A histogram (lowest bin, counts; None when empty) plus `delta`. `base` is left untouched
+    unless `in_place` (then its array is added to when the delta's bins fit in it: the SQLite
+    writer's own histograms, which it forgets when a transaction fails). The work is in the
+    size of the delta, not of the histogram."""
     first, last = min(delta), max(delta)
+    if base is None:
+        low, counts = first, array("I")
+    elif in_place and first >= base[0] and last < base[0] + len(base[1]):
+        low, counts = base
+    else:
+        low, counts = base[0], array(base[1].typecode, base[1])
     if first < low:
         counts = array(counts.typecode, bytes(counts.itemsize * (low - first))) + counts
         low = first
@@ -351,6 +358,17 @@ class Folds(_WriterMemory):
                 )
                 self.staged[level] = start
 
+    def up_to_date(self, now: int) -> bool:
+        """Loaded, and no fine bucket has passed since: nothing to read or to fold (the usual
+        case, which then costs no statement)."""
+        if self.before is None:
+            return False
+        for level in (MINUTE, HOUR):
+            start = self.staged.get(level, self.before.get(level))
+            if start is None or start < now - now % level:
+                return False
+        return True
+
     def move(self, level: int, before: int) -> Plan[None]:
         """Set a watermark (in this transaction)."""
         yield Query("UPDATE rollup_folds SET before = ? WHERE level = ?", [before, level])
@@ -474,9 +492,10 @@ class Rollups:
         `folded_before`, minutes from then on get their minute cell only (folded later)."""
         cells: dict[CellKey, Cell] = {}
         for (project, minute, model), cell in self.minutes.items():
-            lazy = folded_before is not None and minute >= folded_before
-            for level in (MINUTE,) if lazy else LEVELS:
-                _add_cell(cells, (project, level, minute - minute % level, model), cell)
+            cells[(project, MINUTE, minute, model)] = cell  # one per minute key: no sum
+            if folded_before is None or minute < folded_before:
+                for level in (HOUR, DAY):
+                    _add_cell(cells, (project, level, minute - minute % level, model), cell)
         return cells
 
     def user_cells(self) -> dict[CellKey, list[int]]:
@@ -484,6 +503,8 @@ class Rollups:
         `cells`; without the counts handed to the end_users rows (`end_user_hour`)."""
         users: dict[CellKey, list[int]] = {}
         kept = self.in_end_users
+        if len(kept) == len(self.hours):  # all of them (the usual case on SQLite)
+            return users
         for user_key, counts in self.hours.items():
             if user_key in kept:
                 continue
@@ -498,8 +519,11 @@ class Rollups:
         them, which this commit's end_users upsert may replace)."""
         if self.folds is None or d.postgres or self.folded is not None:
             return
-        yield from self.folds.load(self.now)
-        self.folded = yield from self._fold(self.folds)
+        if self.folds.up_to_date(self.now) and not self.fold_everything:
+            self.folded = ({}, {})
+        else:
+            yield from self.folds.load(self.now)
+            self.folded = yield from self._fold(self.folds)
         self.kept_from = self.folds.of(HOUR)
 
     def end_user_hour(self, project_id: int, user_id: str, stamp: int) -> list[int]:
@@ -526,10 +550,11 @@ class Rollups:
         if self.folds is not None and not d.postgres:
             yield from self.prepare(d)
             assert self.folded is not None
-            cells, users = self.folded
-            for key, cell in self.cells(self.folds.of(MINUTE)).items():
+            folded_cells, folded_users = self.folded
+            cells, users = self.cells(self.folds.of(MINUTE)), self.user_cells()
+            for key, cell in folded_cells.items():
                 _add_cell(cells, key, cell)
-            for user_key, counts in self.user_cells().items():
+            for user_key, counts in folded_users.items():
                 _add_counts(users, user_key, counts)
         else:
             cells, users = self.cells(), self.user_cells()
@@ -588,9 +613,13 @@ class Rollups:
         """SQLite: each cell's stored histogram plus this transaction's, packed; stored ones
         this writer does not know are read first (one SELECT)."""
         known = self.histograms
-        wanted = [key for key, cell in cells.items() if cell.histogram]
-        missing = [key for key in wanted if known.known(key) is None]
-        stored: dict[CellKey, tuple[int, array[int]]] = {}
+        bases: dict[CellKey, tuple[int, array[int]] | None] = {}
+        missing: list[CellKey] = []
+        for key, cell in cells.items():
+            if cell.histogram:
+                base = bases[key] = known.known(key)
+                if base is None:
+                    missing.append(key)
         for part in chunks(missing, MAX_PARAMS // 4):
             marks = ", ".join(["(?, ?, ?, ?)"] * len(part))
             sql = select(
@@ -600,12 +629,15 @@ class Rollups:
             for row in (yield Query(sql, [value for key in part for value in key])):
                 if isinstance(row["latency_hist"], bytes):
                     key = (row["project_id"], row["level"], row["bucket"], row["model"])
-                    stored[key] = unpack(row["latency_hist"])
-        encoded: dict[CellKey, str | bytes] = dict.fromkeys(cells, "{}")
-        for key in wanted:
-            base = known.known(key) or stored.get(key)
-            low, counts = add_counts(base, cells[key].histogram)
-            known.staged[key] = (low, counts)
+                    bases[key] = unpack(row["latency_hist"])
+        encoded: dict[CellKey, str | bytes] = {}
+        staged = known.staged
+        for key, cell in cells.items():
+            if key not in bases:
+                encoded[key] = "{}"
+                continue
+            # In place: the arrays are this writer's own, forgotten if the transaction fails.
+            low, counts = staged[key] = add_counts(bases[key], cell.histogram, in_place=True)
             encoded[key] = pack(low, counts)
         return encoded
 

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import chain
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -91,11 +93,20 @@ def insert_rows(
     d: Dialect, head: str, row_sql: str, rows: list[list[Any]], *, tail: str = ""
 ) -> Plan[None]:
     """`head VALUES row, row, … tail` in as few statements as the parameter limit allows."""
-    per_statement = max(1, MAX_PARAMS // max(1, len(rows[0]))) if rows else 1
-    for part in chunks(rows, per_statement):
-        values = ", ".join([row_sql] * len(part))
-        params = [value for row in part for value in row]
-        yield Query(d.sql(f"{head} {values} {tail}".rstrip()), params)
+    if not rows:
+        return
+    per_statement = max(1, MAX_PARAMS // max(1, len(rows[0])))
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement] if len(rows) > per_statement else rows
+        params = list(chain.from_iterable(part))
+        yield Query(_values_sql(d, head, row_sql, tail, len(part)), params)
+
+
+@lru_cache(maxsize=4096)
+def _values_sql(d: Dialect, head: str, row_sql: str, tail: str, count: int) -> str:
+    """The text of an `insert_rows` statement of `count` rows: built once per shape (group
+    commits repeat the same few), not per commit."""
+    return d.sql(f"{head} {', '.join([row_sql] * count)} {tail}".rstrip())
 
 
 def active_key_ids(d: Dialect, key_ids: Sequence[int]) -> Plan[set[int]]:
