@@ -322,6 +322,9 @@ def _resolve_events(
     local: dict[uuid.UUID, tuple[int, EventResult]] = {}
     results: list[EventResult] = []
     for event in job.events:
+        if not event.client_id:  # an id of ours, new: stored nowhere, repeated nowhere
+            results.append(EventResult(event.id, event.session_key, now))
+            continue
         known = local.get(event.id) or seen.get(event.id)
         if known is None:
             result = EventResult(event.id, event.session_key, now)
