@@ -16,14 +16,15 @@ Run: .venv/bin/python -m bench.metrics [--events 1000000] [--postgres ADMIN_URL]
    prints PASS/FAIL against 150 ms. Then serves the database and times the overview over HTTP
    (paths that do not answer 200 are reported, not timed).
 3. Ingest throughput in the same run: in-process log_events rounds with rollups on vs off
-   (Ingestor(rollups=False)), and wrk (needs `apt-get install wrk`) against this tree's
-   `phospho serve`, the foundation's (--foundation REV, default 9ceb99b: the commit before
-   cost and rollups, unpacked with git archive) and this tree's with rollups off, with
-   bench/ingest's bodies (the workload of the foundation's own figure) and with this
-   benchmark's. Each server is warmed up once per case, then each of --wrk-reps repetitions
-   runs the servers back to back for --wrk-seconds; the ratio is the median of the
-   per-repetition ratios (the machine's speed drifts within seconds, and a pair close in time
-   drifts together), printed with the server's CPU time per event. PASS when the ratio >= 0.90.
+   (Ingestor(rollups=False)), with the process's CPU time per event, and wrk (needs
+   `apt-get install wrk`) against this tree's `phospho serve`, the foundation's (--foundation
+   REV, default 9ceb99b: the commit before cost and rollups, unpacked with git archive) and
+   this tree's with rollups off, with bench/ingest's bodies (the workload of the foundation's
+   own figure) and with this benchmark's. Each server is warmed up once per case, then each of
+   --wrk-reps repetitions runs the servers back to back for --wrk-seconds; the ratio is the
+   median of the per-repetition ratios (the machine's speed drifts within seconds, and a pair
+   close in time drifts together), printed with the server's CPU time per event. PASS when
+   the ratio >= 0.90.
 
 Progress goes to stderr, the report to stdout. Not a test: figures depend on the machine.
 """

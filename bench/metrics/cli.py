@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "created from this admin URL instead of SQLite")  # fmt: skip
     parser.add_argument("--cost-events", type=int, default=100_000,
                         help="events per in-process round, rollups on / off")  # fmt: skip
-    parser.add_argument("--cost-reps", type=int, default=3, help="rounds of on / off")
+    parser.add_argument("--cost-reps", type=int, default=7, help="rounds of on / off")
     parser.add_argument("--wrk-seconds", type=int, default=3, help="seconds per wrk run")
     parser.add_argument("--wrk-reps", type=int, default=15,
                         help="back-to-back repetitions per HTTP case")  # fmt: skip

@@ -2,13 +2,16 @@
 
 In-process: rounds of log_events (pre-built batches, so building them is not timed) into the
 seeded database, alternating an Ingestor with rollups on and one with them off (needs the
-Ingestor's switch; skipped, saying so, without it). Over HTTP: see httpload.py.
+Ingestor's switch; skipped, saying so, without it), with the process's CPU time per event: on
+this shared machine throughput drifts by 20% within a run (three pairs once gave a ratio of
+0.87 where ten alternating rounds gave 1.02, at +4% CPU per event). Over HTTP: httpload.py.
 """
 
 from __future__ import annotations
 
 import inspect
 import statistics
+import time
 from dataclasses import dataclass, field
 
 from app.services.ingest import Ingestor
@@ -58,7 +61,7 @@ class Comparison:
         if all(self.cpu):
             tested, baseline = (statistics.median(runs) for runs in self.cpu)
             text += (
-                f"; server CPU per event {tested:.0f} / {baseline:.0f} µs "
+                f"; process CPU per event {tested:.0f} / {baseline:.0f} µs "
                 f"(events per CPU-second ratio {baseline / tested:.2f})"
             )
         return text
@@ -81,8 +84,11 @@ async def inprocess(db: Database, events: int, reps: int, concurrency: int) -> C
             batches = [data.batch(start, end) for start in range(first, end, data.BATCH)]
             async with running_ingestor(db, rollups=rollups) as ingestor:
                 principal = await bench_principal()
+                cpu = time.process_time()
                 seeded = await seed(ingestor, principal, batches, concurrency)
-            result.add(rollups, seeded.events_per_s)
+                cpu_us = (time.process_time() - cpu) / max(seeded.events, 1) * 1e6
+            result.add(rollups, seeded.events_per_s, cpu_us)
             state = "on " if rollups else "off"
-            log(f"  rep {rep + 1} rollups {state}: {seeded.events_per_s:,.0f} ev/s")
+            log(f"  rep {rep + 1} rollups {state}: {seeded.events_per_s:,.0f} ev/s, "
+                f"{cpu_us:,.0f} µs CPU/event")  # fmt: skip
     return result
