@@ -98,6 +98,26 @@ def test_figures_equal_what_was_logged(server: Server, account: Account) -> None
     assert figures(data["figures"]) == shown
 
 
+def test_models_past_the_busiest_are_summed(server: Server, account: Account) -> None:
+    """A project with many models: the breakdown and the token chart stay bounded, the models
+    past the busiest summed in one row and one line."""
+    client, key = account
+    log_batch(server, key, [
+        {"metadata": {"model": f"model-{n:02d}", "tokens_in": 10, "tokens_out": 1}}
+        for n in range(22) for _ in range(n + 1)
+    ])  # fmt: skip
+    page = client.get("/?range=24h").text
+    rows = re.findall(r'<tr class="model-row">\s*<td>(.*?)</td>', page, re.S)
+    assert len(rows) == 21 and rows[-1] == "<em>2 other models</em>", rows[-3:]
+    assert "model-21" in rows[0] and "model-00" not in page and "model-01" not in page
+    data = client.get("/overview/data?range=24h").json()
+    lines = {line["label"]: (sum(line["in"]), sum(line["out"])) for line in data["tokens"]}
+    shown = sum(range(17, 23))  # the six busiest: model-21 … model-16, n + 1 events each
+    everything = sum(range(1, 23))
+    assert lines["other models"] == (10 * (everything - shown), everything - shown)
+    assert len(lines) == 7 and "model-21" in lines
+
+
 def test_changes_are_against_the_previous_period(server: Server, account: Account) -> None:
     client, key = account
     log_batch(server, key, [{"metadata": {"model": "gpt-4o", "tokens_in": 10}}] * 3)

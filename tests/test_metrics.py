@@ -177,16 +177,23 @@ def exact_percentile(values: list[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-def expected(world: World, since: datetime, until: datetime, model: Any = ...) -> dict[str, Any]:
-    """The figures of [since, until) computed from the raw events (optionally one model)."""
-    events = [e for e in world.events if since <= e.at < until and model in (..., e.model)]
+def expected(
+    world: World, since: datetime, until: datetime, model: Any = ..., among: Any = None
+) -> dict[str, Any]:
+    """The figures of [since, until) computed from the raw events (optionally one model, or
+    the models in `among`)."""
+
+    def counted(event_model: str | None) -> bool:
+        return model in (..., event_model) and (among is None or event_model in among)
+
+    events = [e for e in world.events if since <= e.at < until and counted(e.model)]
     costs = [e.cost_nano() for e in events]
     latencies = [e.latency for e in events if e.latency is not None]
     models = {e.id: e.model for e in world.events}
     positive = negative = 0
     for event_id, given in world.feedback.items():
         at, score = given[-1]  # the current feedback is the latest
-        if since <= at < until and model in (..., models[event_id]):
+        if since <= at < until and counted(models[event_id]):
             positive += score
             negative += 1 - score
     return {
@@ -275,6 +282,34 @@ async def test_every_point_of_every_model_series(
         check_figures(row.figures, expected(world, window.since, window.until, row.model))
     events = [row.figures.events for row in got.models]
     assert events == sorted(events, reverse=True)
+
+
+async def test_models_past_the_busiest_are_summed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_MODELS models, one last series and row sum the others (exact as well)."""
+    monkeypatch.setattr(metrics_service, "MAX_MODELS", 2)
+    window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["6h"])
+    got = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
+    present = [e.model for e in world.events if window.since <= e.at < window.until]
+    ranked = sorted(set(present), key=lambda m: (-present.count(m), m or ""))
+    busiest, rest = ranked[:2], set(ranked[2:])
+    assert len(rest) >= 2
+    assert [(s.model, s.other_models) for s in got.series] == [
+        *((model, 0) for model in busiest),
+        (None, len(rest)),
+    ]
+    assert [(row.model, row.other_models) for row in got.models] == [
+        (s.model, s.other_models) for s in got.series
+    ]
+    step = timedelta(seconds=window.bucket)
+    for series, row, model in zip(got.series, got.models, [*busiest, ...], strict=True):
+        among = rest if model is ... else None
+        check_figures(row.figures, expected(world, window.since, window.until, model, among))
+        for point in series.points:
+            want = expected(world, point.start, point.start + step, model, among)
+            check_figures(point.figures, want)
+    check_figures(got.summary.figures, expected(world, window.since, window.until))
 
 
 async def test_single_series_and_top_users(world: World) -> None:

@@ -66,8 +66,16 @@ def _count(key: str, label: str, value: int, previous: int) -> Card:
 
 
 def model_lines(metrics: Metrics) -> list[ModelLine]:
-    """The breakdown by model, as the service orders it (most events first)."""
-    return [ModelLine(row.model, row.model or NO_MODEL, row.figures) for row in metrics.models]
+    """The breakdown by model, as the service orders it (most events first; the models past
+    the busiest ones together last)."""
+    return [
+        ModelLine(row.model, _others(row.other_models) or row.model or NO_MODEL, row.figures)
+        for row in metrics.models
+    ]
+
+
+def _others(count: int) -> str:
+    return f"{count:,} other model{'s' if count != 1 else ''}" if count else ""
 
 
 def change(value: float | None, previous: float | None) -> str:
@@ -147,9 +155,14 @@ def chart_data(overall: Metrics) -> dict[str, Any]:
 
 
 def _token_series(series: tuple[Series, ...], axis: tuple[Point, ...]) -> list[dict[str, Any]]:
-    """Tokens in and out per model: the busiest models, then the rest summed."""
-    ranked = sorted(series, key=lambda s: -sum(_tokens(p.figures) for p in s.points))
-    shown, rest = ranked[:CHART_MODELS], ranked[CHART_MODELS:]
+    """Tokens in and out per model: the busiest models, then the rest summed (with the
+    service's own sum of the models past its busiest)."""
+    ranked = sorted(
+        (s for s in series if not s.other_models),
+        key=lambda s: -sum(_tokens(p.figures) for p in s.points),
+    )
+    shown = ranked[:CHART_MODELS]
+    rest = ranked[CHART_MODELS:] + [s for s in series if s.other_models]
     lines = [_token_line(s.model or NO_MODEL, [s]) for s in shown]
     if rest:
         lines.append(_token_line(OTHER_MODELS, rest))

@@ -121,20 +121,36 @@ class MetricsSeries:
     model: str | None = strawberry.field(
         description=(
             "With groupBy NONE, null: the one series of every event. With groupBy MODEL, the "
-            "series' model; null holds the events logged without a model."
+            "series' model; null holds the events logged without a model, or the models "
+            "past the busiest ones (see otherModels)."
         )
     )
     points: list[MetricsPoint]
+    other_models: int = strawberry.field(
+        description=(
+            f"0, except in the last series of groupBy MODEL when more than "
+            f"{service.MAX_MODELS} models have events: the busiest {service.MAX_MODELS} get "
+            "their own series, this one sums the other models (their number)."
+        )
+    )
 
 
 @strawberry.type(description="A model's totals over the window.")
 class ModelMetrics(MetricsFigures):
-    model: str | None = strawberry.field(description="Null: events logged without a model.")
+    model: str | None = strawberry.field(
+        description="Null: events logged without a model, or the other models (otherModels)."
+    )
+    other_models: int = strawberry.field(
+        description=(
+            f"0, except in a last row when more than {service.MAX_MODELS} models have events: "
+            "the figures of the models past the busiest ones, together (their number)."
+        )
+    )
 
     @classmethod
     def from_view(cls, view: service.ModelRow) -> ModelMetrics:
         """The GraphQL object of one model's row."""
-        return cls(model=view.model, **figures(view.figures))
+        return cls(model=view.model, other_models=view.other_models, **figures(view.figures))
 
 
 @strawberry.type(description="An end user's activity over the window.")
@@ -189,7 +205,11 @@ class Metrics:
             summary=MetricsSummary.from_view(view.summary),
             previous=MetricsSummary.from_view(view.previous),
             series=[
-                MetricsSeries(model=s.model, points=[MetricsPoint.from_view(p) for p in s.points])
+                MetricsSeries(
+                    model=s.model,
+                    points=[MetricsPoint.from_view(p) for p in s.points],
+                    other_models=s.other_models,
+                )
                 for s in view.series
             ],
             models=[ModelMetrics.from_view(row) for row in view.models],
@@ -201,7 +221,8 @@ class Metrics:
 METRICS_DESCRIPTION = (
     "Events, tokens, cost, latency and feedback over [since, until), with a series of "
     "`bucket` points (default: the smallest bucket giving at most ~200 points). A window "
-    f"spans at most {service.MAX_WINDOW.days} days and {service.MAX_POINTS} buckets."
+    f"spans at most {service.MAX_WINDOW.days} days and {service.MAX_POINTS} buckets. "
+    f"Models past the {service.MAX_MODELS} busiest are summed (`otherModels`)."
 )
 
 

@@ -37,6 +37,10 @@ DEFAULT_RANGE = "24h"
 MAX_POINTS = 1000  # buckets per series; a longer window needs a larger bucket
 MAX_WINDOW = timedelta(days=400)
 TOP_USERS = 10
+# Models are whatever clients send: a project may log thousands. The busiest MAX_MODELS (by
+# events) get their own series and breakdown row; one more sums the rest (`other_models`), so
+# a response stays bounded (MAX_MODELS + 1 series of at most MAX_POINTS points).
+MAX_MODELS = 20
 
 
 class GroupBy(Enum):
@@ -122,19 +126,24 @@ class Series:
     """Points for every bucket of the window, empty buckets included (all zero).
 
     With `GroupBy.NONE` there is one series with `model` None (every event); with
-    `GroupBy.MODEL` one per model, where `model` None holds events logged without a model.
+    `GroupBy.MODEL` one per model, where `model` None holds events logged without a model,
+    and past MAX_MODELS models a last one summing the others (`other_models` > 0, `model`
+    None).
     """
 
     model: str | None
     points: tuple[Point, ...]
+    other_models: int = 0  # > 0: the sum of this many models (the least busy ones)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRow:
-    """The window's figures for one model (None: events without a model)."""
+    """The window's figures for one model (None: events without a model), or with
+    `other_models` > 0 for the models past MAX_MODELS together (`model` None)."""
 
     model: str | None
     figures: Figures
+    other_models: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,36 +231,52 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
         else:
             found.add(cell)
     by_model: dict[str, Cell] = {}
-    cells: dict[tuple[str | None, int], Cell] = {}  # (None or model, bucket index)
-    for (model, index), cell in by_key.items():
+    for (model, _), cell in by_key.items():
         by_model.setdefault(model, Cell()).add(cell)
-        cells.setdefault((None, index), Cell()).add(cell)
-        cells[(model, index)] = cell
+    ranked = sorted(by_model, key=lambda model: (-by_model[model].events, model))
+    shown, rest = ranked[:MAX_MODELS], set(ranked[MAX_MODELS:])
+    # By bucket index: every event, each shown model's cells, the rest summed.
+    overall: dict[int, Cell] = {}
+    of_model: dict[str, dict[int, Cell]] = {name: {} for name in shown}
+    others: dict[int, Cell] = {}
+    for (model, index), cell in by_key.items():
+        overall.setdefault(index, Cell()).add(cell)
+        if model in rest:
+            others.setdefault(index, Cell()).add(cell)
+        else:
+            of_model[model][index] = cell
     current = Cell()
     for cell in by_model.values():
         current.add(cell)
     sessions_now, sessions_before = await _sessions_started(d, project_id, window)
     users, users_before = await _end_users(d, project_id, level, window)
-    ranked = sorted(by_model.items(), key=lambda item: (-item[1].events, item[0]))
 
-    def series(key: str | None) -> Series:
+    def series(model: str | None, at: dict[int, Cell], other_models: int = 0) -> Series:
         step = timedelta(seconds=window.bucket)
         return Series(
-            None if key is None else _model(key),
+            model,
             tuple(
-                Point(window.since + i * step, _figures(cells.get((key, i), _EMPTY)))
+                Point(window.since + i * step, _figures(at.get(i, _EMPTY)))
                 for i in range(window.points)
             ),
+            other_models,
         )
 
-    per_model = tuple(series(name) for name, _ in ranked)
+    per_model = [series(_model(name), of_model[name]) for name in shown]
+    model_rows = [ModelRow(_model(name), _figures(by_model[name])) for name in shown]
+    if rest:
+        per_model.append(series(None, others, len(rest)))
+        rest_total = Cell()
+        for name in rest:
+            rest_total.add(by_model[name])
+        model_rows.append(ModelRow(None, _figures(rest_total), len(rest)))
     return Metrics(
         window=window,
         summary=Summary(_figures(current), sessions_now, len(users)),
         previous=Summary(_figures(before), sessions_before, users_before),
-        series=per_model if group_by is GroupBy.MODEL else (series(None),),
-        series_by_model=per_model,
-        models=tuple(ModelRow(_model(name), _figures(totals)) for name, totals in ranked),
+        series=tuple(per_model) if group_by is GroupBy.MODEL else (series(None, overall),),
+        series_by_model=tuple(per_model),
+        models=tuple(model_rows),
         top_users_by_events=tuple(
             heapq.nsmallest(TOP_USERS, users, key=lambda u: (-u.events, -u.cost_usd, u.user_id))
         ),

@@ -325,6 +325,44 @@ def test_unknown_models_are_unpriced_not_free(server: Server, tenant: Tenant) ->
     assert (unknown["events"], unknown["unpricedEvents"], unknown["costUsd"]) == (2, 1, 0)
 
 
+def test_models_past_the_busiest_are_summed(server: Server, tenant: Tenant) -> None:
+    """Models are whatever clients send: the 20 busiest get a series and a row each, one last
+    series and row sum the others, so a project with many models gets a bounded answer."""
+    rng = random.Random(23)
+    counts = {f"model-{n:02d}": n + 1 for n in range(23)}  # all different: one ranking
+    bodies = [
+        {"input": "q", "output": "a",
+         "metadata": {"model": model, "tokens_in": rng.randint(1, 900),
+                      "latency_ms": round(rng.uniform(10, 2000), 3)}}
+        for model, count in counts.items() for _ in range(count)
+    ]  # fmt: skip
+    rng.shuffle(bodies)
+    created = log_batch(server, tenant, bodies)
+    events = [
+        Logged(at, body["metadata"]["model"], body["metadata"]["tokens_in"], None,
+               body["metadata"]["latency_ms"], None)
+        for at, body in zip(created, bodies, strict=True)
+    ]  # fmt: skip
+    asked = window_vars(events, "HOUR", "MODEL")
+    query = METRICS.replace("series { model", "series { model otherModels").replace(
+        "models { model", "models { model otherModels"
+    )
+    data = gql(server, tenant, query, **asked)["metrics"]
+    ranked = sorted(counts, key=lambda model: -counts[model])
+    busiest, rest = ranked[:20], set(ranked[20:])
+    shown = [(model, 0) for model in busiest] + [(None, 3)]
+    assert [(s["model"], s["otherModels"]) for s in data["series"]] == shown
+    assert [(row["model"], row["otherModels"]) for row in data["models"]] == shown
+    since, step = parse(data["since"]), data["bucketSeconds"]
+    for series, row, model in zip(data["series"], data["models"], [*busiest, None], strict=True):
+        mine = [e for e in events if (e.model in rest if model is None else e.model == model)]
+        check_series(series, mine, since, step)
+        assert_figures(row, mine)
+    assert_figures(data["summary"], events)
+    ungrouped = gql(server, tenant, query, **{**asked, "groupBy": "NONE"})["metrics"]
+    assert [(s["model"], s["otherModels"]) for s in ungrouped["series"]] == [(None, 0)]
+
+
 def test_token_sums_beyond_32_bits(server: Server, tenant: Tenant) -> None:
     big = {
         "input": "q",
