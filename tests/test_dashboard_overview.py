@@ -107,6 +107,7 @@ def test_models_past_the_busiest_are_summed(server: Server, account: Account) ->
         for n in range(22) for _ in range(n + 1)
     ])  # fmt: skip
     page = client.get("/?range=24h").text
+    assert "No end user in this range" in page, "no event had a user_id"
     rows = re.findall(r'<tr class="model-row">\s*<td>(.*?)</td>', page, re.S)
     assert len(rows) == 21 and rows[-1] == "<em>2 other models</em>", rows[-3:]
     assert "model-21" in rows[0] and "model-00" not in page and "model-01" not in page
@@ -116,6 +117,22 @@ def test_models_past_the_busiest_are_summed(server: Server, account: Account) ->
     everything = sum(range(1, 23))
     assert lines["other models"] == (10 * (everything - shown), everything - shown)
     assert len(lines) == 7 and "model-21" in lines
+
+
+def test_end_users_without_a_known_cost_are_not_called_missing(
+    server: Server, account: Account
+) -> None:
+    """Users whose events have no price: the by-cost table says so, not "send user_id"."""
+    client, key = account
+    log_batch(server, key, [
+        {"user_id": "u-1", "metadata": {"model": "my-own-model", "tokens_in": 10}},
+        {"user_id": "u-2"},
+    ])  # fmt: skip
+    page = client.get("/?range=24h").text
+    by_events, by_cost = page.split("Top end users by cost")
+    assert 'href="/events?user=u-1"' in by_events and 'href="/events?user=u-2"' in by_events
+    assert "No end user with a known cost in this range" in by_cost
+    assert "send <code>user_id</code>" not in page
 
 
 def test_changes_are_against_the_previous_period(server: Server, account: Account) -> None:
