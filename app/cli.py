@@ -135,8 +135,9 @@ async def cmd_rollups_rebuild(args: argparse.Namespace, settings: Settings) -> i
             await backend.close()
         scope = f"project {args.project!r}" if args.project else "every project"
         _stderr(
-            f"rebuilt the rollups of {scope}: {report.events} events, {report.feedback} "
-            f"current feedback, {report.repriced} events newly priced"
+            f"rebuilt the rollups of {scope}: {report.events} events, {report.sessions} "
+            f"sessions, {report.feedback} current feedback, {report.repriced} events newly "
+            "priced"
         )
         return 0
 

@@ -1,9 +1,10 @@
 """Rollups: per-bucket aggregates kept by the ingest transaction, read by the metrics.
 
 `metric_rollups` holds, per project, level (bucket size in seconds: minute, hour, day), bucket
-and model, the counts and sums of the events in that bucket, a logarithmic latency histogram
-and feedback counts. `user_rollups` holds the same counts per end user, at hour and day level.
-Buckets are UTC epoch seconds (multiples of the level). See `app/services/rollups.py`.
+and model, the counts and sums of the events in that bucket, a logarithmic latency histogram,
+feedback counts and the sessions started. `user_rollups` holds the same counts per end user,
+at hour and day level. Buckets are UTC epoch seconds (multiples of the level). See
+`app/services/rollups.py`.
 """
 
 from tortoise import fields
@@ -31,6 +32,9 @@ class MetricRollup(Model):
     latency_hist = fields.TextField(default="{}")
     feedback_positive = fields.BigIntField(default=0)
     feedback_negative = fields.BigIntField(default=0)
+    # Sessions started in the bucket, counted in the cell of the session's first event (the
+    # lowest id among the events of the commit that created it).
+    sessions = fields.BigIntField(default=0)
 
     class Meta:
         table = "metric_rollups"

@@ -16,7 +16,7 @@ class Session(Model):
     # The client's session id (or a generated `sess_…`), unique within a project.
     session_key = fields.CharField(max_length=256)
     user_id = fields.CharField(max_length=256, null=True)
-    first_event_at = fields.DatetimeField()
+    first_event_at = fields.DatetimeField()  # of the commit that created it; never moves
     last_event_at = fields.DatetimeField()
     event_count = fields.IntField(default=0)
 
@@ -26,5 +26,4 @@ class Session(Model):
         indexes = (
             ("project", "last_event_at"),
             ("project", "user_id", "last_event_at"),
-            ("project", "first_event_at"),  # sessions started in a window (metrics)
         )

@@ -29,7 +29,7 @@ from app.services.ingest import Ingestor
 from app.services.keys import Principal, create_api_key
 from app.services.metrics import GroupBy, Metrics, Window, align
 from app.services.projects import get_or_create_project
-from app.services.store import POSTGRES, SQLITE
+from app.services.store import POSTGRES, SQLITE, as_datetime
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
 from tests.harness import BACKENDS, create_pg_database, drop_pg_database
@@ -460,6 +460,55 @@ async def test_end_user_hours_stay_exact_when_the_clock_goes_back(world: World) 
         assert await per_user(day, day + timedelta(days=1), 86400) == {"u": 6, "v": 1}
     finally:
         clock.now = saved
+
+
+async def test_a_session_starts_once_in_its_first_commit(world: World) -> None:
+    """Sessions started come from the rollups: counted in the commit that creates a session,
+    never again (later events, retries of stored events, a clock set back), and they match
+    the sessions table's first_event_at on both databases."""
+    who = await _principal(f"metrics-sessions-{world.backend}")
+    clock = world.ingestor.clock
+    assert isinstance(clock, Clock)
+    saved, start = clock.now, BASE + timedelta(days=50, minutes=30)
+    hour = timedelta(hours=1)
+
+    async def log(at: datetime, events: list[dict[str, Any]]) -> None:
+        clock.now = at
+        await world.ingestor.log_events(who, {"events": events})
+
+    async def started(since: datetime, until: datetime) -> tuple[int, int]:
+        found = await metrics_service.metrics(who.project_id, align(since, until, 3600))
+        return found.summary.sessions, found.previous.sessions
+
+    retried = {"input": "x", "output": "y", "session_id": "b", "event_id": str(uuid.uuid4())}
+    try:
+        await log(start, [{"input": "x", "output": "y", "session_id": key} for key in "aab"])
+        await log(start + hour, [{"input": "x", "output": "y", "session_id": "a"}, retried])
+        await log(start + hour, [retried, {"input": "x", "output": "y", "session_id": "c"}])
+        await log(start - hour, [{"input": "x", "output": "y", "session_id": "a"}])  # set back
+        first = start - timedelta(minutes=30)
+        assert await started(first, first + hour) == (2, 0)  # a and b; a's early event: none
+        assert await started(first + hour, first + 2 * hour) == (1, 2)  # c
+        assert await started(first - hour, first + 2 * hour) == (3, 0)
+        rows = await reader().execute_query_dict(
+            _sql(world, "SELECT session_key, first_event_at, event_count FROM sessions "
+                        "WHERE project_id = ? ORDER BY session_key"),
+            [who.project_id],
+        )  # fmt: skip
+        assert [(r["session_key"], r["event_count"]) for r in rows] == [
+            ("a", 4),
+            ("b", 2),
+            ("c", 1),
+        ]
+        firsts = [rollups_time(r["first_event_at"]) for r in rows]
+        assert firsts == [start, start, start + hour], "first_event_at never moves"
+    finally:
+        clock.now = saved
+
+
+def rollups_time(value: Any) -> datetime:
+    """A stored timestamp (text on SQLite) as an aware datetime."""
+    return value if isinstance(value, datetime) else as_datetime(value)
 
 
 async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from tests.harness import REPO
+import asyncpg
+import pytest
+
+from tests.harness import BACKENDS, REPO, create_pg_database, drop_pg_database
 
 
-def migrate_with(location: Path, db: Path) -> None:
-    """Apply the migrations found in `location` (a copy holding only some of them)."""
+def migrate_url(location: Path, url: str, *, down: bool = False) -> None:
+    """Apply the migrations found in `location` (a copy holding only some of them) to the
+    database at `url`, or undo the last one (`down`)."""
+    action = "downgrade(-1, False)" if down else "upgrade(run_in_transaction=True)"
     code = (
-        "import asyncio, sys\n"
+        "import asyncio\n"
         "from aerich import Command\n"
         "from app.db import tortoise_config\n"
         "async def main():\n"
-        f"    async with Command(tortoise_config('sqlite://{db}', with_reader=False), 'models', "
+        f"    async with Command(tortoise_config({url!r}, with_reader=False), 'models', "
         f"'{location}') as command:\n"
-        "        await command.upgrade(run_in_transaction=True)\n"
+        f"        await command.{action}\n"
         "asyncio.run(main())\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True)
+
+
+def migrate_with(location: Path, db: Path) -> None:
+    """Apply the migrations found in `location` to the SQLite database `db`."""
+    migrate_url(location, f"sqlite://{db}")
 
 
 SOURCE = REPO / "migrations" / "sqlite" / "models"
@@ -129,14 +142,117 @@ def test_user_hours_not_folded_yet_get_their_day_rows(tmp_path: Path) -> None:
 
 def downgrade_with(location: Path, db: Path) -> None:
     """Undo the last migration applied from `location`."""
-    code = (
-        "import asyncio\n"
-        "from aerich import Command\n"
-        "from app.db import tortoise_config\n"
-        "async def main():\n"
-        f"    async with Command(tortoise_config('sqlite://{db}', with_reader=False), 'models', "
-        f"'{location}') as command:\n"
-        "        await command.downgrade(-1, False)\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True)
+    migrate_url(location, f"sqlite://{db}", down=True)
+
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def _run(url: str, statements: list[Statement]) -> list[list[tuple[Any, ...]]]:
+    """Run statements (`?` parameters; datetimes stored as SQLite's text) on either database;
+    the rows of each."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            return [
+                conn.execute(sql, [_sqlite(value) for value in params]).fetchall()
+                for sql, params in statements
+            ]
+
+    async def run() -> list[list[tuple[Any, ...]]]:
+        conn = await asyncpg.connect(url)
+        try:
+            found = []
+            for sql, params in statements:
+                found.append([tuple(row) for row in await conn.fetch(_numbered(sql), *params)])
+            return found
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _numbered(sql: str) -> str:
+    """`?` parameters as PostgreSQL's `$1`, `$2`, …"""
+    parts = sql.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def _sqlite(value: Any) -> Any:
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else value
+
+
+def _at(clock: str) -> datetime:
+    return datetime.fromisoformat(f"2026-01-01 {clock}+00:00")
+
+
+def _sessions_before_migration_7(folded_before: int, *, sqlite: bool) -> list[Statement]:
+    """Sessions a, b and c with their events (session a's first commit holds two: ids 1 and
+    2, the lowest with model m2), one rollup row, and on SQLite a minute watermark."""
+    events = [(2, "a", "00:00:10", "m1"), (1, "a", "00:00:10", "m2"), (3, "a", "01:00:00", "m1"),
+              (4, "b", "01:01:10", None), (5, "c", "02:00:05", "m3")]  # fmt: skip
+    sessions = [("a", "00:00:10", "01:00:00", 3), ("b", "01:01:10", "01:01:10", 1),
+                ("c", "02:00:05", "02:00:05", 1)]  # fmt: skip
+    return [
+        ("INSERT INTO projects (id, name, created_at) VALUES (1, 'p', ?)", (_at("00:00:00"),)),
+        *(
+            ("INSERT INTO sessions (project_id, session_key, first_event_at, last_event_at, "
+             "event_count) VALUES (1, ?, ?, ?, ?)", (key, _at(first), _at(last), n))
+            for key, first, last, n in sessions
+        ),
+        *(
+            ("INSERT INTO events (id, project_id, session_key, input, output, created_at, "
+             "model) VALUES (?, 1, ?, 'q', 'a', ?, ?)",
+             (f"00000000-0000-7000-8000-00000000000{n}", key, _at(clock), model))
+            for n, key, clock, model in events
+        ),
+        ("INSERT INTO metric_rollups (project_id, level, bucket, model, events, tokens_in, "
+         "tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, feedback_negative) "
+         "VALUES (1, 60, ?, 'm2', 2, 5, 6, 7, 0, '{}', 1, 0)", (H0,)),
+        *([("INSERT INTO rollup_folds (level, before) VALUES (60, ?)", (folded_before,))]
+          if sqlite else []),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sessions_started_are_backfilled_into_the_rollups(tmp_path: Path, backend: str) -> None:
+    """Migration 7 counts the sessions stored before it in the rollups, at their first event's
+    time, in the cell of that event (the lowest id of the first commit). On SQLite a minute
+    not folded yet gets its minute row only (the fold carries it up); PostgreSQL gets every
+    level. Existing rows keep their counts; downgrading drops the column."""
+    url = f"sqlite://{tmp_path / 'old.sqlite3'}" if backend == "sqlite" else create_pg_database()
+    try:
+        partial = tmp_path / "migrations" / "models"
+        partial.mkdir(parents=True)
+        source = REPO / "migrations" / backend / "models"
+        for path in sorted(source.glob("[0-6]_*.py")):
+            shutil.copy(path, partial)
+        migrate_url(partial.parent, url)
+        _run(
+            url,
+            _sessions_before_migration_7(folded_before=H0 + 2 * HOUR, sqlite=backend == "sqlite"),
+        )
+        shutil.copy(next(source.glob("7_*.py")), partial)
+        migrate_url(partial.parent, url)
+        [rows] = _run(url, [(
+            "SELECT level, bucket, model, events, tokens_in, feedback_positive, sessions "
+            "FROM metric_rollups ORDER BY level, bucket, model", ()
+        )])  # fmt: skip
+        minute_c = [(60, H0 + 2 * HOUR, "m3", 0, 0, 0, 1)]
+        coarse_c = [] if backend == "sqlite" else [(HOUR, H0 + 2 * HOUR, "m3", 0, 0, 0, 1)]
+        assert rows == [
+            (60, H0, "m2", 2, 5, 1, 1), (60, H0 + HOUR + 60, "", 0, 0, 0, 1), *minute_c,
+            (HOUR, H0, "m2", 0, 0, 0, 1), (HOUR, H0 + HOUR, "", 0, 0, 0, 1), *coarse_c,
+            (DAY, H0, "", 0, 0, 0, 1), (DAY, H0, "m2", 0, 0, 0, 1),
+            *([] if backend == "sqlite" else [(DAY, H0, "m3", 0, 0, 0, 1)]),
+        ]  # fmt: skip
+        migrate_url(partial.parent, url, down=True)
+        [columns] = _run(url, [(
+            "SELECT name FROM pragma_table_info('metric_rollups')" if backend == "sqlite" else
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'metric_rollups'",
+            (),
+        )])  # fmt: skip
+        assert ("sessions",) not in columns and ("events",) in columns
+    finally:
+        if backend == "postgres":
+            drop_pg_database(url)

@@ -307,7 +307,14 @@ def _commit_events(
     for project, events in fresh.items():
         rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
-    yield from store.upsert_sessions(d, [[*key, *value] for key, value in sessions.items()])
+    upserted = yield from store.upsert_sessions(
+        d, [[*key, *value[:4]] for key, value in sessions.items()]
+    )
+    for row in upserted:
+        project, key = int(row["project_id"]), row["session_key"]
+        *_, count, first = sessions[(project, key)]
+        if int(row["event_count"]) == count:  # nothing stored before: this commit started it
+            rollups.add_session(project, stamp, first.figures[0])
     yield from store.upsert_end_users(
         d, [[*key, *value, *rollups.end_user_hour(*key, stamp)] for key, value in users.items()]
     )
@@ -350,9 +357,17 @@ def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> list[Any
 def _count_session(
     sessions: dict[tuple[int, str], list[Any]], project_id: int, event: PreparedEvent, now: datetime
 ) -> None:
-    entry = sessions.setdefault((project_id, event.session_key), [None, now, now, 0])
+    """[user, first, last, events, first event]: the first event (lowest id) is the one whose
+    rollup cell counts the session as started, if this commit starts it."""
+    key = (project_id, event.session_key)
+    entry = sessions.get(key)
+    if entry is None:
+        sessions[key] = [event.user_id, now, now, 1, event]
+        return
     entry[0] = event.user_id or entry[0]
     entry[3] += 1
+    if event.id < entry[4].id:
+        entry[4] = event
 
 
 def _commit_feedback(

@@ -248,7 +248,6 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     current = Cell()
     for cell in by_model.values():
         current.add(cell)
-    sessions_now, sessions_before = await _sessions_started(d, project_id, window)
     users, users_before = await _end_users(d, project_id, level, window)
 
     def series(model: str | None, at: dict[int, Cell], other_models: int = 0) -> Series:
@@ -272,8 +271,8 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
         model_rows.append(ModelRow(None, _figures(rest_total), len(rest)))
     return Metrics(
         window=window,
-        summary=Summary(_figures(current), sessions_now, len(users)),
-        previous=Summary(_figures(before), sessions_before, users_before),
+        summary=Summary(_figures(current), current.sessions, len(users)),
+        previous=Summary(_figures(before), before.sessions, users_before),
         series=tuple(per_model) if group_by is GroupBy.MODEL else (series(None, overall),),
         series_by_model=tuple(per_model),
         models=tuple(model_rows),
@@ -292,7 +291,7 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
 
 _ROLLUP_COLUMNS = (
     "bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, "
-    "feedback_positive, feedback_negative"
+    "feedback_positive, feedback_negative, sessions"
 )
 
 
@@ -326,20 +325,6 @@ def _stored(model: str | None) -> str:
 
 def _stamp(value: datetime) -> int:
     return int(value.timestamp())
-
-
-_SESSIONS_IN = select(
-    "COUNT(*)", "sessions", "project_id = ? AND first_event_at >= ? AND first_event_at < ?"
-)
-
-
-async def _sessions_started(d: Dialect, project_id: int, window: Window) -> tuple[int, int]:
-    """Sessions whose first event falls in the window, and in the previous one: two counts of
-    the (project, first_event_at) index (one range with a CASE per session was ~3x slower)."""
-    times = [db_time(d, value) for value in (window.previous.since, window.since, window.until)]
-    sql = f"SELECT ({_SESSIONS_IN}) AS current, ({_SESSIONS_IN}) AS previous"
-    rows = await fetch(d, sql, [project_id, times[1], times[2], project_id, times[0], times[1]])
-    return int(rows[0]["current"]), int(rows[0]["previous"])
 
 
 def _metrics_with_unfolded(

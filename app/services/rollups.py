@@ -1,6 +1,7 @@
 """Rollups: the aggregates the metrics read, kept in the ingest transaction.
 
-A group commit adds its events (and feedback) to a `Rollups` accumulator, then `Rollups.plan`
+A group commit adds its events, feedback and the sessions it started (in the cell of each
+session's first event: `ingest._commit_events`) to a `Rollups` accumulator, then `Rollups.plan`
 writes one multi-row upsert per table: one row per (level, bucket, model) and per (level,
 bucket, end user) the group touched, not one per event. Counters are added and latency
 histograms merged by the upsert itself, so concurrent writers (several processes on PostgreSQL)
@@ -225,6 +226,7 @@ class Cell:
     histogram: dict[int, int] = field(default_factory=dict)
     feedback_positive: int = 0
     feedback_negative: int = 0
+    sessions: int = 0  # sessions started (counted in the cell of their first event)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Cell:
@@ -233,7 +235,7 @@ class Cell:
             events=int(row["events"]), tokens_in=int(row["tokens_in"]),
             tokens_out=int(row["tokens_out"]), cost_nano=int(row["cost_nano"]),
             unpriced=int(row["unpriced"]), feedback_positive=int(row["feedback_positive"]),
-            feedback_negative=int(row["feedback_negative"]),
+            feedback_negative=int(row["feedback_negative"]), sessions=int(row["sessions"]),
         )  # fmt: skip
         merge_into(cell.histogram, row["latency_hist"])
         return cell
@@ -247,6 +249,7 @@ class Cell:
         self.unpriced += other.unpriced
         self.feedback_positive += other.feedback_positive
         self.feedback_negative += other.feedback_negative
+        self.sessions += other.sessions
         for index, count in other.histogram.items():
             self.histogram[index] = self.histogram.get(index, 0) + count
 
@@ -485,6 +488,14 @@ class Rollups:
         else:
             cell.feedback_negative += change
 
+    def add_session(self, project_id: int, stamp: int, model: str) -> None:
+        """Count a session started by this commit (at `stamp`), in its first event's cell."""
+        key = (project_id, stamp - stamp % MINUTE, model)
+        cell = self.minutes.get(key)
+        if cell is None:
+            cell = self.minutes[key] = Cell()
+        cell.sessions += 1
+
     def cells(self, folded_before: int | None = None) -> dict[CellKey, Cell]:
         """Every level's cells, keyed (project, level, bucket, model). A coarse cell that one
         minute fills is that minute's Cell object itself (the usual case: a commit's events
@@ -566,7 +577,7 @@ class Rollups:
                 encoded = yield from self._merged(cells)
             rows = [
                 [*key, c.events, c.tokens_in, c.tokens_out, c.cost_nano, c.unpriced,
-                 encoded[key], c.feedback_positive, c.feedback_negative]
+                 encoded[key], c.feedback_positive, c.feedback_negative, c.sessions]
                 for key, c in sorted(cells.items())
             ]  # fmt: skip
             yield from insert_rows(
@@ -649,16 +660,17 @@ def _json(histogram: dict[int, int]) -> str:
 
 _SUMMED = (
     "events", "tokens_in", "tokens_out", "cost_nano", "unpriced",
-    "feedback_positive", "feedback_negative",
+    "feedback_positive", "feedback_negative", "sessions",
 )  # fmt: skip
 _METRIC_HEAD = (
     "INSERT INTO metric_rollups (project_id, level, bucket, model, events, tokens_in, "
-    "tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, feedback_negative) VALUES"
+    "tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, feedback_negative, "
+    "sessions) VALUES"
 )
-_METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _UNFOLDED_MINUTES = select(
     "project_id, bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, "
-    "latency_hist, feedback_positive, feedback_negative",
+    "latency_hist, feedback_positive, feedback_negative, sessions",
     "metric_rollups",
     "project_id IN (SELECT id FROM projects) AND level = 60 AND bucket >= ? AND bucket < ?",
 )
@@ -681,6 +693,9 @@ class NoRollups(Rollups):
 
     def add_feedback(self, *args: Any) -> None:
         """Ignore the feedback."""
+
+    def add_session(self, *args: Any) -> None:
+        """Ignore the session."""
 
     def plan(self, d: Dialect) -> Plan[None]:
         """Write nothing."""
@@ -731,6 +746,7 @@ class RebuildReport:
     """What a rebuild did."""
 
     events: int = 0
+    sessions: int = 0
     feedback: int = 0
     repriced: int = 0
 
@@ -754,6 +770,7 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
         yield Query(d.sql(f"DELETE FROM {table} WHERE {scope}"), scope_params)  # noqa: S608
     for project_id in projects:
         yield from _rebuild_events(d, project_id, report)
+        yield from _rebuild_sessions(d, project_id, report)
     feedback_scope, _ = _scope(projects, "f.project_id")
     feedback = yield from _latest_feedback(d, feedback_scope, scope_params)
     rollups = Rollups()
@@ -806,6 +823,35 @@ def _scope(projects: list[int], column: str) -> tuple[str, list[Any]]:
     if not projects:
         return "1 = 0", []
     return f"{column} IN ({', '.join('?' * len(projects))})", list(projects)
+
+
+# The model of a session's first event: the lowest id among the events of the commit that
+# created the session (stored at its first_event_at), as the ingest counted it.
+_FIRST_MODEL = (
+    "COALESCE((SELECT e.model FROM events e WHERE e.project_id = s.project_id AND "
+    "e.session_key = s.session_key AND e.created_at >= s.first_event_at "
+    "ORDER BY e.created_at, e.id LIMIT 1), '')"
+)
+
+
+def _rebuild_sessions(d: Dialect, project_id: int, report: RebuildReport) -> Plan[None]:
+    """Count one project's sessions as started at their first_event_at, chunk by chunk."""
+    after = 0
+    while True:
+        sql = select(
+            f"s.id, s.first_event_at, {_FIRST_MODEL} AS model", "sessions s",
+            "s.project_id = ? AND s.id > ?", f"ORDER BY s.id LIMIT {REBUILD_CHUNK}",
+        )  # fmt: skip
+        rows: list[dict[str, Any]] = yield Query(d.sql(sql), [project_id, after])
+        if not rows:
+            return
+        after = int(rows[-1]["id"])
+        rollups = Rollups()
+        for row in rows:
+            stamp = int(as_datetime(row["first_event_at"]).timestamp())
+            rollups.add_session(project_id, stamp, row["model"])
+        report.sessions += len(rows)
+        yield from rollups.plan(d)
 
 
 def _event_chunk(

@@ -91,15 +91,18 @@ def select_in(
 
 def insert_rows(
     d: Dialect, head: str, row_sql: str, rows: list[list[Any]], *, tail: str = ""
-) -> Plan[None]:
-    """`head VALUES row, row, … tail` in as few statements as the parameter limit allows."""
+) -> Plan[list[dict[str, Any]]]:
+    """`head VALUES row, row, … tail` in as few statements as the parameter limit allows; the
+    rows the statements return (a `RETURNING` tail)."""
+    returned: list[dict[str, Any]] = []
     if not rows:
-        return
+        return returned
     per_statement = max(1, MAX_PARAMS // max(1, len(rows[0])))
     for start in range(0, len(rows), per_statement):
         part = rows[start : start + per_statement] if len(rows) > per_statement else rows
         params = list(chain.from_iterable(part))
-        yield Query(_values_sql(d, head, row_sql, tail, len(part)), params)
+        returned += yield Query(_values_sql(d, head, row_sql, tail, len(part)), params)
+    return returned
 
 
 @lru_cache(maxsize=4096)
@@ -156,10 +159,13 @@ def _times(d: Dialect, values: list[datetime]) -> dict[int, Any]:
     return times
 
 
-def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
-    """Create or extend sessions: rows of (project_id, key, user_id, first, last, count)."""
+def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[list[dict[str, Any]]]:
+    """Create or extend sessions: rows of (project_id, key, user_id, first, last, count).
+    Returns each row's (project_id, session_key, event_count): a session whose count is this
+    commit's own was created by it (the rollups count it as started). `first_event_at` is the
+    creating commit's time and never moves (a clock set back does not restart a session)."""
     if not rows:
-        return
+        return []
     # `rows` has one entry per (project, session): a multi-row upsert may touch a row only once.
     head = (
         "INSERT INTO sessions "
@@ -168,15 +174,14 @@ def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     tail = (
         "ON CONFLICT (project_id, session_key) DO UPDATE SET "
         "event_count = sessions.event_count + excluded.event_count, "
-        "first_event_at = CASE WHEN excluded.first_event_at < sessions.first_event_at "
-        "THEN excluded.first_event_at ELSE sessions.first_event_at END, "
         "last_event_at = CASE WHEN excluded.last_event_at > sessions.last_event_at "
         "THEN excluded.last_event_at ELSE sessions.last_event_at END, "
-        "user_id = COALESCE(excluded.user_id, sessions.user_id)"
+        "user_id = COALESCE(excluded.user_id, sessions.user_id) "
+        "RETURNING project_id, session_key, event_count"
     )
     times = _times(d, [row[i] for row in rows for i in (3, 4)])
     params = [[*row[:3], times[id(row[3])], times[id(row[4])], row[5]] for row in rows]
-    yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail)
+    return (yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail))
 
 
 def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:

@@ -160,8 +160,9 @@ async def _drive_async(conn: BaseDBAsyncClient, plan: Plan[T]) -> T:
             op = plan.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-        _, rows = await conn.execute_query(op.sql, op.params)
-        reply = [dict(row) for row in rows]
+        # execute_query_dict fetches what any statement returns; execute_query drops what an
+        # INSERT … RETURNING returns (the sessions upsert reports the sessions it created).
+        reply = await conn.execute_query_dict(op.sql, op.params)
 
 
 def write_backend_for(url: str) -> WriteBackend:

@@ -3,7 +3,8 @@ raw `events` table, both timed in the same run, plus a cross-check that they agr
 
 The raw-events reference is what the overview would cost without rollups: per-bucket and
 per-model counts and token sums, the summary (distinct end users and sessions, latency
-percentiles, current feedback) for the window and the one before, and the top end users. It
+percentiles, current feedback) for the window and the one before, the top end users, and the
+sessions started (from `sessions`). It
 leaves out per-bucket percentiles and costs, so it understates what scanning would cost.
 """
 
@@ -97,7 +98,16 @@ async def raw_overview(d: Dialect, project_id: int, window: Window) -> dict[str,
             d, [project_id, db_time(d, window.previous.since), db_time(d, window.since)]
         ),
         "top_users": await fetch(d, _events("user_id, COUNT(*) AS n", users_tail), params),
+        "sessions_started": (await fetch(d, _SESSIONS_STARTED, params))[0]["n"],
     }
+
+
+# Sessions whose first event is in the window, straight from `sessions` (no index on
+# first_event_at: the rollups count them).
+_SESSIONS_STARTED = (
+    "SELECT COUNT(*) AS n FROM sessions WHERE project_id = ? AND first_event_at >= ? "
+    "AND first_event_at < ?"
+)
 
 
 def _events(columns: str, tail: str = "") -> str:
@@ -138,6 +148,7 @@ def compare(result: Metrics, raw: dict[str, Any]) -> list[str]:
         "tokens_in": (figures.tokens_in, summary["tokens_in"] or 0),
         "tokens_out": (figures.tokens_out, summary["tokens_out"] or 0),
         "end users": (result.summary.end_users, summary["end_users"]),
+        "sessions started": (result.summary.sessions, raw["sessions_started"]),
     }
     by_model: Counter[str | None] = Counter()
     for row in raw["series"]:

@@ -33,7 +33,10 @@ def overview(results: list[RangeResult], events: int) -> str:
         speedup = r.raw.median / r.rollups.median if r.rollups.median else 0.0
         out.append(f"{r.name:>5} | {_ms(r.rollups):>25} | {_ms(r.raw):>21} | {speedup:10.1f}x")
     for r in results:
-        problems = "; ".join(r.mismatches) or "totals, end users and events by model agree"
+        problems = (
+            "; ".join(r.mismatches)
+            or "totals, end users, sessions started and events by model agree"
+        )
         out.append(f"cross-check {r.name}: {'MISMATCH ' if r.mismatches else ''}{problems}")
     slowest = max(results, key=lambda r: r.rollups.median)
     verdict = "PASS" if slowest.rollups.median <= TARGET_MS else "FAIL"
