@@ -500,15 +500,10 @@ async def test_a_session_starts_once_in_its_first_commit(world: World) -> None:
             ("b", 2),
             ("c", 1),
         ]
-        firsts = [rollups_time(r["first_event_at"]) for r in rows]
+        firsts = [as_datetime(r["first_event_at"]) for r in rows]
         assert firsts == [start, start, start + hour], "first_event_at never moves"
     finally:
         clock.now = saved
-
-
-def rollups_time(value: Any) -> datetime:
-    """A stored timestamp (text on SQLite) as an aware datetime."""
-    return value if isinstance(value, datetime) else as_datetime(value)
 
 
 async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ raw `events` table, both timed in the same run, plus a cross-check that they agr
 The raw-events reference is what the overview would cost without rollups: per-bucket and
 per-model counts and token sums, the summary (distinct end users and sessions, latency
 percentiles, current feedback) for the window and the one before, the top end users, and the
-sessions started (from `sessions`). It
-leaves out per-bucket percentiles and costs, so it understates what scanning would cost.
+sessions started (from `sessions`). It leaves out per-bucket percentiles and costs, so it
+understates what scanning would cost.
 """
 
 from __future__ import annotations
