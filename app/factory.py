@@ -126,9 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(build_graphql_router(), prefix="/graphql")
     install_web(app)
-    # The ingest routes take nearly all traffic: match them first, directly on the app (an
-    # included router is matched as a nested router in FastAPI >= 0.16x, one more layer).
-    app.router.routes[:0] = api.ingest_routes()
+    # The ingest routes take nearly all traffic: answered ahead of the router (app/api/events.py),
+    # inside the body limit (the middleware added last is the outer one).
+    app.add_middleware(api.IngestRoutes, ingestor=ingestor)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,

@@ -25,10 +25,16 @@ def error_body(
     return body
 
 
+def phospho_error_parts(exc: PhosphoError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A PhosphoError's status, body and headers (here and in the ingest routes, events.py)."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+    return exc.status_code, error_body(exc.message, exc.code, exc.details), headers
+
+
 async def _phospho_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PhosphoError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return json_response(error_body(exc.message, exc.code, exc.details), exc.status_code, headers)
+    status, body, headers = phospho_error_parts(exc)
+    return json_response(body, status, headers)
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

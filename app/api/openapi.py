@@ -1,4 +1,4 @@
-"""OpenAPI description of the ingest routes, which are plain Starlette routes (see events.py)."""
+"""OpenAPI description of the ingest routes, answered ahead of the app's router (see events.py)."""
 
 from __future__ import annotations
 
