@@ -132,6 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
-        per_path={"/api/v1/events/batch": settings.max_batch_body_bytes},
+        per_path={api.events.BATCH: settings.max_batch_body_bytes},
     )
     return app

@@ -4,8 +4,8 @@ These three routes take nearly all of a server's traffic, and per request the fr
 more than the work. Through FastAPI's per-route machinery (dependency solving, route context)
 they cost ~50 µs more per request (bench/ingest: 0.61x -> 0.75x of the reference at 16
 connections). As plain Starlette routes they still went through the exception middleware,
-the router, `Request` and `Response`: ~70 µs of CPU per single-event request more than now
-(bench/metrics, single-event bodies at 16 connections: 339 against 268 µs, 1.24x the events/s).
+the router, `Request` and `Response`: 30-70 µs of CPU per single-event request more than now
+(bench/metrics' single-event bodies at 16 connections, two runs: 1.13x and 1.24x the events/s).
 
 So `IngestRoutes`, an ASGI middleware, answers them itself: match the path, authenticate, read
 the body, call the service, send the JSON. Every other request passes through to the app. A
