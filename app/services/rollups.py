@@ -478,11 +478,7 @@ class Rollups:
         self, project_id: int, at: datetime, model: str | None, score: int, change: int
     ) -> None:
         """Count (change=1) or uncount (change=-1) an event's current feedback, given at `at`."""
-        stamp = int(at.timestamp())
-        key = (project_id, stamp - stamp % MINUTE, model or NO_MODEL)
-        cell = self.minutes.get(key)
-        if cell is None:
-            cell = self.minutes[key] = Cell()
+        cell = self._minute_cell(project_id, int(at.timestamp()), model or NO_MODEL)
         if score:
             cell.feedback_positive += change
         else:
@@ -490,11 +486,15 @@ class Rollups:
 
     def add_session(self, project_id: int, stamp: int, model: str) -> None:
         """Count a session started by this commit (at `stamp`), in its first event's cell."""
+        self._minute_cell(project_id, stamp, model).sessions += 1
+
+    def _minute_cell(self, project_id: int, stamp: int, model: str) -> Cell:
+        """The accumulated cell of (project, the minute of `stamp`, model), created empty."""
         key = (project_id, stamp - stamp % MINUTE, model)
         cell = self.minutes.get(key)
         if cell is None:
             cell = self.minutes[key] = Cell()
-        cell.sessions += 1
+        return cell
 
     def cells(self, folded_before: int | None = None) -> dict[CellKey, Cell]:
         """Every level's cells, keyed (project, level, bucket, model). A coarse cell that one
