@@ -10,11 +10,21 @@ class PhosphoError(Exception):
 
     status_code = 400
     code = "bad_request"
+    # Seconds after which a retry can succeed: sent as `Retry-After` (429 and 503 only).
+    retry_after: int | None = None
 
-    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class Invalid(PhosphoError):
@@ -67,14 +77,17 @@ class PayloadTooLarge(PhosphoError):
 
 
 class TooManyRequests(PhosphoError):
-    """Too many attempts in a short time; the client should wait."""
+    """Too many attempts in a short time; the client should wait `retry_after` seconds."""
 
     status_code = 429
     code = "too_many_requests"
+    retry_after = 1
 
 
 class Unavailable(PhosphoError):
-    """The server is shutting down or cannot reach its database; the client should retry."""
+    """A condition a retry can get past (overload, shutdown, the database out of reach): the
+    client should retry after `retry_after` seconds. Never for input that can never be stored."""
 
     status_code = 503
     code = "unavailable"
+    retry_after = 1

@@ -28,6 +28,8 @@ def error_body(
 def phospho_error_parts(exc: PhosphoError) -> tuple[int, dict[str, Any], dict[str, str]]:
     """A PhosphoError's status, body and headers (here and in the ingest routes, events.py)."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return exc.status_code, error_body(exc.message, exc.code, exc.details), headers
 
 
