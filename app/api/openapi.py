@@ -1,120 +1,234 @@
-"""OpenAPI description of the ingest routes, answered ahead of the app's router (see events.py)."""
+"""The OpenAPI document (`/openapi.json`): what every route accepts and every answer it can give.
+
+FastAPI describes only what passes through its router, and not exactly: the ingest routes are
+answered ahead of it (events.py), their rules partly live outside the pydantic models (NUL
+characters, nesting depth, the typed metadata keys; app/services/validation.py), the body
+limit, admission control and authentication answer before any route, and Strawberry's
+`/graphql` routes describe GraphiQL as JSON. So this module writes those operations by hand,
+from the same constants the server enforces. tests/reliability/test_openapi_fuzz.py runs
+schemathesis with every check over this document against a real server: a rule or an answer
+missing here, or one the server does not keep, fails it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic.json_schema import models_json_schema
 
-from app.services.validation import FeedbackInput, LogEventInput, LogEventsInput
+from app.api.openapi_schemas import (
+    JSON,
+    PLAIN_TEXT,
+    SCHEMAS,
+    SECURITY_SCHEMES,
+    ref,
+)
+from app.services.validation import MAX_BATCH
 
-REF = "#/components/schemas/{model}"
-ERRORS = {
-    "400": "Malformed JSON",
-    "401": "Missing, malformed, unknown or revoked API key",
-    "413": "Body over the size limit",
-    "422": "A field breaks a rule; `errors[].loc` names it",
+CONVENTIONS = (
+    "Authenticate with `Authorization: Bearer ph_…` (an API key; it decides the project). "
+    "Errors are JSON (`Error`) except GraphQL's transport errors (text). On every path, a "
+    "method the path does not list answers 405 with `Allow`, and the path with a trailing "
+    "slash answers 307 to the path without it. GraphQL subscriptions run over WebSocket at "
+    "`/graphql` (`graphql-transport-ws`)."
+)
+# Answers that any operation behind authentication and admission control can give.
+RETRY_AFTER = {
+    "description": "Seconds after which a retry can succeed",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
 }
+API_KEY: list[dict[str, list[str]]] = [{"bearer": []}]
+API_KEY_OR_LOGIN: list[dict[str, list[str]]] = [{"bearer": []}, {"login": []}]
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": REF.format(model=name)}
+def _json(schema_name: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": ref(schema_name)}}, **extra}
 
 
-def _result(name: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+def _error(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
+    answer = _json("Error", description)
+    if headers:
+        answer["headers"] = {name.replace("_", "-"): value for name, value in headers.items()}
+    return answer
 
 
-def _operation(
-    summary: str, body: str, answers: dict[str, Any], parameters: list[Any] | None = None
+def _guarded(max_body: str) -> dict[str, Any]:
+    """The answers that come from before the route: body limit, authentication, admission."""
+    return {
+        "401": _error(
+            "Missing, malformed, unknown or revoked API key",
+            WWW_Authenticate={"required": True, "schema": {"type": "string", "const": "Bearer"}},
+        ),
+        "413": _error(f"The body is larger than {max_body}"),
+        "429": _error(
+            "Too many requests for this key; retry after `Retry-After`", Retry_After=RETRY_AFTER
+        ),
+        "503": _error(
+            "Overloaded or briefly unavailable: nothing was stored; retry after `Retry-After` "
+            "(with the same `event_id`)",
+            Retry_After=RETRY_AFTER,
+        ),
+    }
+
+
+def _ingest(
+    operation_id: str,
+    summary: str,
+    body: str,
+    answers: dict[str, Any],
+    max_body: str,
+    parameters: list[Any] | None = None,
 ) -> dict[str, Any]:
-    responses = {**answers, **{code: {"description": text} for code, text in ERRORS.items()}}
     operation: dict[str, Any] = {
         "tags": ["events"],
         "summary": summary,
-        "security": [{"bearer": []}],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body)}}},
-        "responses": responses,
+        "operationId": operation_id,
+        "security": API_KEY,
+        "requestBody": {"required": True, "content": {JSON: {"schema": ref(body)}}},
+        "responses": {
+            **answers,
+            "400": _error("The body is not JSON (NaN and Infinity are not JSON numbers)"),
+            "422": _error("A field breaks a rule; `errors[].loc` names it"),
+            **_guarded(max_body),
+        },
     }
     if parameters:
         operation["parameters"] = parameters
     return {"post": operation}
 
 
-def _paths() -> dict[str, Any]:
-    event_id = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}
+def _feedback_link(pointer: str) -> dict[str, Any]:
     return {
-        "/api/v1/events": _operation(
+        "AddFeedback": {
+            "operationId": "add_feedback",
+            "parameters": {"event_id": f"$response.body#{pointer}"},
+        }
+    }
+
+
+def ingest_paths(max_body: str, max_batch_body: str) -> dict[str, Any]:
+    """The three ingest routes (answered ahead of the router, app/api/events.py)."""
+    event_id = {
+        "name": "event_id",
+        "in": "path",
+        "required": True,
+        "description": "The event's id; an id that names no event of this project gets 404",
+        "schema": {"type": "string"},
+    }
+    stored = _json("EventResult", "Stored (durably committed)", links=_feedback_link("/event_id"))
+    retry = _json(
+        "EventResult", "A retry of a stored event_id: the original answer, nothing stored"
+    )
+    retry["links"] = _feedback_link("/event_id")
+    conflict = _error("An event_id already used by another project")
+    return {
+        "/api/v1/events": _ingest(
+            "log_event",
             "Log an event",
             "LogEventInput",
-            {
-                "201": _result("EventResult", "Stored (durably committed)"),
-                "200": _result("EventResult", "Retry of a stored event_id: the original answer"),
-                "409": {"description": "event_id already used by another project"},
-            },
+            {"201": stored, "200": retry, "409": conflict},
+            max_body,
         ),
-        "/api/v1/events/batch": _operation(
-            "Log up to 1000 events at once (all or nothing)",
+        "/api/v1/events/batch": _ingest(
+            "log_events",
+            f"Log up to {MAX_BATCH} events at once (all or nothing)",
             "LogEventsInput",
-            {"201": _result("BatchResult", "Every event stored, results in input order")},
+            {
+                "201": _json(
+                    "BatchResult",
+                    "Every event stored, results in input order",
+                    links=_feedback_link("/results/0/event_id"),
+                ),
+                "409": conflict,
+            },
+            max_batch_body,
         ),
-        "/api/v1/events/{event_id}/feedback": _operation(
+        "/api/v1/events/{event_id}/feedback": _ingest(
+            "add_feedback",
             "Add feedback to an event",
             "FeedbackInput",
             {
-                "201": _result("FeedbackResult", "Stored"),
-                "404": {"description": "No such event in this project"},
+                "201": _json("FeedbackResult", "Stored"),
+                "404": _error("No such event in this project"),
             },
+            max_body,
             [event_id],
         ),
     }
 
 
-RESULT_SCHEMAS: dict[str, Any] = {
-    "EventResult": {
-        "type": "object",
-        "required": ["event_id", "session_id", "created_at"],
-        "properties": {
-            "event_id": {"type": "string", "format": "uuid"},
-            "session_id": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
+def graphql_paths(max_body: str) -> dict[str, Any]:
+    """`/graphql` over HTTP (subscriptions use WebSocket, `graphql-transport-ws`)."""
+    bad_request = {
+        "description": (
+            "Not a GraphQL request the server can run: no query, `variables` or `extensions` "
+            "not an object, a batch (JSON array), a body that is not JSON, an `operationName` "
+            "the query does not define"
+        ),
+        "content": {PLAIN_TEXT: {"schema": {"type": "string"}}},
+    }
+    guarded = _guarded(max_body)
+    post = {
+        "tags": ["graphql"],
+        "summary": "Run a GraphQL query or mutation",
+        "description": (
+            "Queries accept an API key or the dashboard's login cookie (with `X-Phospho-Project` "
+            "or `?project=` to pick another of the user's projects); mutations need an API key. "
+            "Errors of the operation itself come back in `errors` with status 200. The schema "
+            "is `graphql/schema.graphql`."
+        ),
+        "operationId": "graphql",
+        "security": API_KEY_OR_LOGIN,
+        "requestBody": {"required": True, "content": {JSON: {"schema": ref("GraphQLRequest")}}},
+        "responses": {
+            "200": _json("GraphQLResponse", "The operation ran, or failed with `errors`"),
+            "400": bad_request,
+            **guarded,
         },
-    },
-    "BatchResult": {
-        "type": "object",
-        "properties": {"results": {"type": "array", "items": _ref("EventResult")}},
-    },
-    "FeedbackResult": {
-        "type": "object",
-        "properties": {
-            "feedback_id": {"type": "string", "format": "uuid"},
-            "event_id": {"type": "string", "format": "uuid"},
-            "score": {"type": "integer", "enum": [0, 1]},
-            "comment": {"type": ["string", "null"]},
-            "created_at": {"type": "string", "format": "date-time"},
+    }
+    get = {
+        "tags": ["graphql"],
+        "summary": "GraphiQL, the in-browser GraphQL IDE",
+        "description": "Queries over GET are refused: send them with POST.",
+        "operationId": "graphiql",
+        "security": API_KEY_OR_LOGIN,
+        "responses": {
+            "200": {
+                "description": "The GraphiQL page (for clients that accept text/html)",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "400": {
+                "description": "The client does not accept text/html, or sent a query over GET",
+                "content": {PLAIN_TEXT: {"schema": {"type": "string"}}},
+            },
+            **{code: guarded[code] for code in ("401", "429", "503")},
         },
-    },
-}
+    }
+    return {"/graphql": {"get": get, "post": post}}
+
+
+def _bytes(count: int) -> str:
+    return f"{count:,} bytes" if count % (1024 * 1024) else f"{count // (1024 * 1024)} MiB"
 
 
 def document_ingest_routes(app: FastAPI) -> None:
-    """Make `app.openapi()` include the ingest routes, their bodies and answers."""
+    """Make `app.openapi()` describe every API route exactly (see the module's docstring)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        settings = app.state.settings
         schema = generate()
-        models = [(model, "validation") for model in (LogEventInput, LogEventsInput, FeedbackInput)]
-        _, defs = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
+        schema["info"]["description"] = CONVENTIONS
         components = schema.setdefault("components", {})
-        components.setdefault("schemas", {}).update({**defs.get("$defs", {}), **RESULT_SCHEMAS})
-        components.setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http",
-            "scheme": "bearer",
-        }
-        schema.setdefault("paths", {}).update(_paths())
+        components.setdefault("schemas", {}).update(SCHEMAS)
+        components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        paths = schema.setdefault("paths", {})
+        max_body = _bytes(settings.max_body_bytes)
+        paths.update(ingest_paths(max_body, _bytes(settings.max_batch_body_bytes)))
+        paths.update(graphql_paths(max_body))
         app.openapi_schema = schema
         return schema
 

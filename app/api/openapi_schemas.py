@@ -1,0 +1,248 @@
+"""JSON Schemas of the OpenAPI document: request bodies with every rule, and every answer's body.
+
+Written by hand rather than generated from the pydantic models, because several rules are
+enforced outside them (app/services/validation.py): no NUL character in any string or key,
+nesting depth, the typed metadata keys and their bounds, the UUID spellings pydantic accepts.
+Numbers come from the constants the server enforces wherever those exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.services.accounts import SESSION_COOKIE
+from app.services.validation import (
+    FRACTIONAL,
+    MAX_BATCH,
+    MAX_COST_USD,
+    MAX_JSON_DEPTH,
+    MAX_MODEL_LENGTH,
+    RECOGNISED,
+)
+
+JSON = "application/json"
+PLAIN_TEXT = "text/plain"
+REF = "#/components/schemas/{name}"
+
+# Bounds of the typed metadata keys (issue 17: sums of accepted values can never overflow).
+METADATA_MAXIMUM: dict[str, int] = {
+    "tokens_in": 1_000_000_000,
+    "tokens_out": 1_000_000_000,
+    "latency_ms": 1_000_000_000,
+    "cost_usd": MAX_COST_USD,
+}
+IDENTIFIER_LENGTH = 256  # session_id, user_id (validation.Identifier)
+HEX = "[0-9a-fA-F]"
+CANONICAL_UUID = f"{HEX}{{8}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{12}}"
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to one of `SCHEMAS`."""
+    return {"$ref": REF.format(name=name)}
+
+
+def text(**rules: Any) -> dict[str, Any]:
+    """A string without NUL characters (PostgreSQL cannot store them; refused everywhere)."""
+    return {"type": "string", "pattern": "^[^\\u0000]*$", **rules}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` or null."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _uuid(description: str) -> dict[str, Any]:
+    # pydantic also takes the 32-digit, braced and urn:uuid: spellings (answers use the first).
+    return {
+        "type": "string",
+        "description": description,
+        "anyOf": [
+            {"format": "uuid"},
+            {"pattern": f"^{HEX}{{32}}$"},
+            {"pattern": f"^\\{{{CANONICAL_UUID}\\}}$"},
+            {"pattern": f"^urn:uuid:{CANONICAL_UUID}$"},
+        ],
+    }
+
+
+def _metadata() -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "model": nullable(text(maxLength=MAX_MODEL_LENGTH, description="Model name")),
+    }
+    exclusive = []
+    for snake, camel in RECOGNISED:
+        kind = "number" if snake in FRACTIONAL else "integer"
+        rule = nullable({"type": kind, "minimum": 0, "maximum": METADATA_MAXIMUM[snake]})
+        properties[snake] = properties[camel] = rule
+        exclusive.append({"not": {"required": [snake, camel]}})
+    return {
+        "type": "object",
+        "description": (
+            "Any JSON object, kept verbatim. The recognised keys are also stored in typed "
+            "columns; give each in one spelling only (snake_case or camelCase). Integers may be "
+            f"written as integral numbers (1.0). Nesting deeper than {MAX_JSON_DEPTH} levels "
+            "(counting from the body) is refused."
+        ),
+        "propertyNames": text(),
+        "properties": properties,
+        "additionalProperties": ref("JsonValue"),
+        "allOf": exclusive,
+    }
+
+
+def _event_input() -> dict[str, Any]:
+    identifier = text(minLength=1, maxLength=IDENTIFIER_LENGTH)
+    return {
+        "type": "object",
+        "description": "One event as a client sends it.",
+        "additionalProperties": False,
+        "required": ["input", "output"],
+        "properties": {
+            "input": text(),
+            "output": text(),
+            "session_id": nullable({**identifier, "description": "Groups events into a session"}),
+            "user_id": nullable(identifier),
+            "metadata": nullable(ref("Metadata")),
+            "event_id": nullable(_uuid("Your own id, for safe retries")),
+        },
+    }
+
+
+def _event_result() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["event_id", "session_id", "created_at"],
+        "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "session_id": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
+def _error() -> dict[str, Any]:
+    located = {
+        "type": "object",
+        "required": ["loc", "msg", "type"],
+        "properties": {
+            "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "msg": {"type": "string"},
+            "type": {"type": "string"},
+        },
+    }
+    return {
+        "type": "object",
+        "description": "`detail` says what to fix; `errors` locates each problem.",
+        "additionalProperties": False,
+        "required": ["detail", "code"],
+        "properties": {
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "errors": {"type": "array", "items": located},
+        },
+    }
+
+
+def _graphql() -> dict[str, Any]:
+    any_object = {"type": "object"}
+    error = {
+        "type": "object",
+        "required": ["message"],
+        "properties": {
+            "message": {"type": "string"},
+            "locations": {"type": "array", "items": {"type": "object"}},
+            "path": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "extensions": any_object,
+        },
+    }
+    return {
+        "GraphQLRequest": {
+            "type": "object",
+            "required": ["query"],
+            "properties": {
+                "query": {"type": "string", "minLength": 1},
+                "variables": nullable(any_object),
+                "operationName": nullable({"type": "string"}),
+                "extensions": nullable(any_object),
+            },
+        },
+        "GraphQLResponse": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "data": nullable(any_object),
+                "errors": {"type": "array", "items": error},
+                "extensions": any_object,
+            },
+        },
+    }
+
+
+SCHEMAS: dict[str, Any] = {
+    "JsonValue": {
+        "description": "Any JSON value whose strings and keys contain no NUL character",
+        "anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            text(),
+            {"type": "array", "items": ref("JsonValue")},
+            {"type": "object", "propertyNames": text(), "additionalProperties": ref("JsonValue")},
+        ],
+    },
+    "Metadata": _metadata(),
+    "LogEventInput": _event_input(),
+    "LogEventsInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH,
+                "items": ref("LogEventInput"),
+            }
+        },
+    },
+    "FeedbackInput": {
+        "type": "object",
+        "description": "Thumbs up (1) or down (0), with an optional comment.",
+        "additionalProperties": False,
+        "required": ["score"],
+        "properties": {
+            "score": {"type": "integer", "minimum": 0, "maximum": 1},
+            "comment": nullable(text()),
+        },
+    },
+    "EventResult": _event_result(),
+    "BatchResult": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["results"],
+        "properties": {"results": {"type": "array", "items": ref("EventResult")}},
+    },
+    "FeedbackResult": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["feedback_id", "event_id", "score", "comment", "created_at"],
+        "properties": {
+            "feedback_id": {"type": "string", "format": "uuid"},
+            "event_id": {"type": "string", "format": "uuid"},
+            "score": {"type": "integer", "enum": [0, 1]},
+            "comment": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Error": _error(),
+    **_graphql(),
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: `ph_…`"},
+    "login": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "The dashboard's login cookie (GraphQL only; same origin)",
+    },
+}
