@@ -1,11 +1,12 @@
 # Two entry points: `make serve` and `make test`. Both set up .venv first (idempotent).
+# `make reliability` runs only the reliability suite (tests/reliability and the crash test).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SDK_PY := sdks/python
 
-.PHONY: setup serve test lint
+.PHONY: setup serve test lint reliability
 
 $(STAMP): pyproject.toml $(wildcard $(SDK_PY)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,3 +27,6 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+
+reliability: setup
+	$(BIN)/python -m pytest tests/reliability tests/test_crash.py
