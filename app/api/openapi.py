@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api.openapi_schemas import (
+    EXAMPLES,
     JSON,
     PLAIN_TEXT,
     SCHEMAS,
@@ -57,7 +58,7 @@ def _guarded(max_body: str) -> dict[str, Any]:
     """The answers that come from before the route: body limit, authentication, admission."""
     return {
         "401": _error(
-            "Missing, malformed, unknown or revoked API key",
+            "Missing, malformed, unknown or revoked API key (or login, where one is accepted)",
             WWW_Authenticate={"required": True, "schema": {"type": "string", "const": "Bearer"}},
         ),
         "413": _error(f"The body is larger than {max_body}"),
@@ -85,10 +86,16 @@ def _ingest(
         "summary": summary,
         "operationId": operation_id,
         "security": API_KEY,
-        "requestBody": {"required": True, "content": {JSON: {"schema": ref(body)}}},
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": ref(body), "example": EXAMPLES[body]}},
+        },
         "responses": {
             **answers,
-            "400": _error("The body is not JSON (NaN and Infinity are not JSON numbers)"),
+            "400": _error(
+                "The body is empty or not JSON: NaN and Infinity are not JSON numbers, and a "
+                "string may not hold a lone surrogate (\\ud800)"
+            ),
             "422": _error("A field breaks a rule; `errors[].loc` names it"),
             **_guarded(max_body),
         },
@@ -180,7 +187,12 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
         ),
         "operationId": "graphql",
         "security": API_KEY_OR_LOGIN,
-        "requestBody": {"required": True, "content": {JSON: {"schema": ref("GraphQLRequest")}}},
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": ref("GraphQLRequest"), "example": EXAMPLES["GraphQLRequest"]}
+            },
+        },
         "responses": {
             "200": _json("GraphQLResponse", "The operation ran, or failed with `errors`"),
             "400": bad_request,

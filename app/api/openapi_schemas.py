@@ -151,7 +151,13 @@ def _graphql() -> dict[str, Any]:
         "required": ["message"],
         "properties": {
             "message": {"type": "string"},
-            "locations": {"type": "array", "items": {"type": "object"}},
+            "locations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"line": {"type": "integer"}, "column": {"type": "integer"}},
+                },
+            },
             "path": {"type": "array", "items": {"type": ["string", "integer"]}},
             "extensions": any_object,
         },
@@ -163,7 +169,9 @@ def _graphql() -> dict[str, Any]:
             "properties": {
                 "query": {"type": "string", "minLength": 1},
                 "variables": nullable(any_object),
-                "operationName": nullable({"type": "string"}),
+                "operationName": nullable(
+                    {"type": "string", "description": "Names one of the query's operations"}
+                ),
                 "extensions": nullable(any_object),
             },
         },
@@ -235,6 +243,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "Error": _error(),
     **_graphql(),
+}
+
+_EVENT = {
+    "input": "What is the capital of France?",
+    "output": "Paris.",
+    "session_id": "chat-42",
+    "metadata": {"model": "gpt-4o-mini", "tokens_in": 12, "tokens_out": 3, "latency_ms": 412.5},
+}
+# Request bodies shown in the docs (and sent first by the fuzz test's examples phase).
+EXAMPLES: dict[str, Any] = {
+    "LogEventInput": _EVENT,
+    "LogEventsInput": {"events": [_EVENT, {"input": "And of Italy?", "output": "Rome."}]},
+    "FeedbackInput": {"score": 1, "comment": "Right answer"},
+    "GraphQLRequest": {"query": "query Recent { events(first: 5) { edges { node { id } } } }"},
 }
 
 SECURITY_SCHEMES: dict[str, Any] = {
