@@ -33,7 +33,6 @@ CONVENTIONS = (
     "slash answers 307 to the path without it. GraphQL subscriptions run over WebSocket at "
     "`/graphql` (`graphql-transport-ws`)."
 )
-# Answers that any operation behind authentication and admission control can give.
 RETRY_AFTER = {
     "description": "Seconds after which a retry can succeed",
     "required": True,
@@ -66,8 +65,7 @@ def _guarded(max_body: str) -> dict[str, Any]:
             "Too many requests for this key; retry after `Retry-After`", Retry_After=RETRY_AFTER
         ),
         "503": _error(
-            "Overloaded or briefly unavailable: nothing was stored; retry after `Retry-After` "
-            "(with the same `event_id`)",
+            "Overloaded or briefly unavailable, nothing was done: retry after `Retry-After`",
             Retry_After=RETRY_AFTER,
         ),
     }
@@ -123,11 +121,11 @@ def ingest_paths(max_body: str, max_batch_body: str) -> dict[str, Any]:
         "description": "The event's id; an id that names no event of this project gets 404",
         "schema": {"type": "string"},
     }
-    stored = _json("EventResult", "Stored (durably committed)", links=_feedback_link("/event_id"))
+    link = _feedback_link("/event_id")
+    stored = _json("EventResult", "Stored (durably committed)", links=link)
     retry = _json(
-        "EventResult", "A retry of a stored event_id: the original answer, nothing stored"
+        "EventResult", "A stored event_id again: its first answer; nothing new", links=link
     )
-    retry["links"] = _feedback_link("/event_id")
     conflict = _error("An event_id already used by another project")
     return {
         "/api/v1/events": _ingest(
@@ -169,9 +167,10 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
     """`/graphql` over HTTP (subscriptions use WebSocket, `graphql-transport-ws`)."""
     bad_request = {
         "description": (
-            "Not a GraphQL request the server can run: no query, `variables` or `extensions` "
-            "not an object, a batch (JSON array), a body that is not JSON, an `operationName` "
-            "the query does not define"
+            "Not a GraphQL request the server can run: a body that is not a JSON object (a "
+            "batch, an array, is refused too), no query, `variables` or `extensions` not an "
+            "object, an `operationName` the query does not define, a Content-Type other than "
+            "application/json"
         ),
         "content": {PLAIN_TEXT: {"schema": {"type": "string"}}},
     }
