@@ -140,7 +140,7 @@ def test_stateful_links_hold(target: Server) -> None:
     """Sequences along the document's links: log an event (or a batch), then its feedback."""
     linked: Counter[int] = Counter()
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    class Workflow(schema.as_state_machine()):
         def before_call(self, case: schemathesis.Case) -> None:
             _fresh_event_ids(case.body)
 
@@ -177,11 +177,11 @@ EVENTS = "/api/v1/events"
 
 
 def _schemas(doc: dict[str, Any]) -> dict[str, Any]:
-    return doc["components"]["schemas"]  # type: ignore[no-any-return]
+    return doc["components"]["schemas"]
 
 
 def _log_event(doc: dict[str, Any]) -> dict[str, Any]:
-    return doc["paths"][EVENTS]["post"]  # type: ignore[no-any-return]
+    return doc["paths"][EVENTS]["post"]
 
 
 def _forget_422(doc: dict[str, Any]) -> None:
