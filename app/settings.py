@@ -92,6 +92,40 @@ class Settings(BaseSettings):
         ge=1,
         description="Most requests committed together in one group-commit transaction.",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Proxies whose X-Forwarded-For and X-Forwarded-Proto `phospho serve` believes: "
+            "comma-separated addresses or networks, `*` for any. Empty: none, the client's "
+            "address is the socket's."
+        ),
+    )
+    login_failures_per_account_address: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed logins one client address may make on one account within the login "
+            "window; the next attempts get 429 with Retry-After."
+        ),
+    )
+    login_failures_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Failed logins one client address may make on all accounts within the window.",
+    )
+    login_failures_per_account: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Failed logins on one account from all addresses within the window; past it, an "
+            "address that already failed on that account gets 429."
+        ),
+    )
+    login_window_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="The window (seconds) over which failed logins are counted.",
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,9 +11,21 @@ from fastapi.templating import Jinja2Templates
 
 from app.errors import PhosphoError
 from app.services import accounts
+from app.services.login_throttle import LoginLimits
+from app.settings import Settings
 from web.security import COOKIE, CsrfFailed, redirect, render, same_origin, set_login_cookie
 
 Text = Annotated[str, Form(max_length=1000)]
+
+
+def login_limits(settings: Settings) -> LoginLimits:
+    """The login throttle's budgets, from the settings."""
+    return LoginLimits(
+        per_account_address=settings.login_failures_per_account_address,
+        per_address=settings.login_failures_per_address,
+        per_account=settings.login_failures_per_account,
+        window=timedelta(seconds=settings.login_window_seconds),
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -40,9 +53,11 @@ def build_account_routes(templates: Jinja2Templates) -> APIRouter:
             raise CsrfFailed()
         if not request.app.state.settings.signup_enabled:
             return _signup_form(templates, request, status_code=403)
+        settings = request.app.state.settings
+        address = request.client.host if request.client else None
         try:
             await accounts.sign_up(email, password)
-            token = await accounts.log_in(email, password)
+            token = await accounts.log_in(email, password, address, login_limits(settings))
         except PhosphoError as exc:
             return _signup_form(templates, request, exc.message, email, exc.status_code)
         response = redirect("/settings/keys")
@@ -61,12 +76,17 @@ def build_account_routes(templates: Jinja2Templates) -> APIRouter:
         """Check the password; on success a fresh session (the old cookie is replaced)."""
         if not same_origin(request):
             raise CsrfFailed()
+        settings = request.app.state.settings
+        address = request.client.host if request.client else None
         try:
-            token = await accounts.log_in(email, password)
+            token = await accounts.log_in(email, password, address, login_limits(settings))
         except PhosphoError as exc:
-            return _login_form(
+            form = _login_form(
                 templates, request, exc.message, email, _safe_next(next), exc.status_code
             )
+            if exc.retry_after is not None:
+                form.headers["Retry-After"] = str(exc.retry_after)
+            return form
         await accounts.log_out(request.cookies.get(COOKIE))
         response = redirect(_safe_next(next))
         set_login_cookie(request, response, token)

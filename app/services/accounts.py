@@ -2,7 +2,8 @@
 
 A login session is a random token in an HttpOnly cookie; only its SHA-256 is stored, with a
 per-session CSRF token and the project the dashboard shows. Logging in always makes a new
-session (rotation); logging out deletes it. Passwords are argon2id, checked off the event loop.
+session (rotation); logging out deletes it. Passwords are argon2id, checked off the event loop,
+each check reserved first by the throttle (login_throttle.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.services import login_throttle
+from app.services.login_throttle import LoginLimits
 from app.services.users import create_user
-from models import LoginFailure, LoginSession, Membership, Project, User
+from models import LoginSession, Membership, Project, User
 
 SESSION_COOKIE = "phospho_session"  # the dashboard's login cookie (GraphQL accepts it too)
 SESSION_LIFETIME = timedelta(days=14)
-FAILURE_WINDOW = timedelta(minutes=1)
-MAX_FAILURES = 5  # the 6th failed attempt within the window is refused with 429
 BAD_LOGIN = "wrong email or password"
 
 _hasher = PasswordHasher()
@@ -52,21 +53,26 @@ async def sign_up(email: str, password: str) -> User:
     return await create_user(email, password)
 
 
-async def log_in(email: str, password: str) -> str:
-    """Check the password and open a new session; returns the cookie token."""
+async def log_in(
+    email: str, password: str, address: str | None = None, limits: LoginLimits | None = None
+) -> str:
+    """Check the password and open a new session; returns the cookie token.
+
+    `address` is the client's (the throttle keeps budgets per address); past a budget,
+    TooManyRequests before any check.
+    """
     email = email.strip().lower()
+    limits = limits or LoginLimits()
     now = datetime.now(UTC)
-    recent = await LoginFailure.filter(email=email, created_at__gte=now - FAILURE_WINDOW).count()
-    if recent >= MAX_FAILURES:
-        raise TooManyRequests("too many failed logins for this account; wait a minute")
+    attempt = await login_throttle.reserve(email, login_throttle.address_key(address), limits, now)
     user = await User.filter(email=email).first()
     if (
         not await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
         or not user
     ):
-        await LoginFailure.create(email=email, created_at=now)
-        await LoginFailure.filter(created_at__lt=now - FAILURE_WINDOW).delete()
+        await login_throttle.forget_expired(limits, now)
         raise Unauthorized(BAD_LOGIN)
+    await login_throttle.release(attempt)
     return await _open_session(user, now)
 
 
