@@ -11,6 +11,8 @@ import pytest
 
 from tests.harness import Server, make_server
 
+AFTER_SIGN_UP = "/login?signed_up=1&next=/settings/keys"
+
 PASSWORD = "correct horse battery"
 
 
@@ -20,11 +22,19 @@ def browser(server: Server) -> httpx.Client:
 
 
 def sign_up(client: httpx.Client, email: str | None = None) -> str:
-    """Sign up a fresh account; returns its email."""
+    """Sign up a fresh account and log in as the form leads to; returns its email."""
     email = email or f"user-{secrets.token_hex(4)}@example.com"
     response = client.post("/signup", data={"email": email, "password": PASSWORD})
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/settings/keys"
+    assert response.headers["location"] == AFTER_SIGN_UP
+    form = client.get(AFTER_SIGN_UP)
+    assert "Your account is ready" in form.text
+    next_page = re.search(r'name="next" value="([^"]+)"', form.text)
+    assert next_page and next_page.group(1) == "/settings/keys"
+    login = {"email": email, "password": PASSWORD, "next": next_page.group(1)}
+    logged_in = client.post("/login", data=login)
+    assert logged_in.status_code == 303, logged_in.text
+    assert logged_in.headers["location"] == "/settings/keys"
     return email
 
 

@@ -4,6 +4,10 @@ A login session is a random token in an HttpOnly cookie; only its SHA-256 is sto
 per-session CSRF token and the project the dashboard shows. Logging in always makes a new
 session (rotation); logging out deletes it. Passwords are argon2id, checked off the event loop,
 each check reserved first by the throttle (login_throttle.py).
+
+Nothing here tells whether an e-mail address has an account: sign-up answers the same for a
+new and a taken address (its owner logs in instead), and a login fails with one message,
+after an argon2 check of the same cost, whether the address is unknown or the password wrong.
 """
 
 from __future__ import annotations
@@ -48,9 +52,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def sign_up(email: str, password: str) -> User:
-    """Create an account owning its first project."""
-    return await create_user(email, password)
+async def sign_up(email: str, password: str) -> None:
+    """Create an account owning its first project, unless the address has one already.
+
+    Both cases hash the password and answer nothing: the caller then asks the person to log
+    in, which works for the new account and for the owner of the taken address alike.
+    """
+    try:
+        await create_user(email, password)
+    except Conflict:
+        return
 
 
 async def log_in(
