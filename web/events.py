@@ -26,6 +26,7 @@ from app.services.reads import (
     get_event,
     list_events,
 )
+from web.keys import may_create_keys
 from web.security import SignedIn, render
 
 Param = Annotated[str | None, Query(max_length=256)]
@@ -119,7 +120,8 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
         history = await feedback_for_events(project_id, [event.id for event in page.items])
         latest = {event_id: items[-1] for event_id, items in history.items() if items}
         context = {"session": session, "page": page, "filters": filters, "after": after,
-                   "latest": latest, "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
+                   "latest": latest, "base_url": str(request.base_url).rstrip("/"),
+                   "can_create_key": await may_create_keys(session, project_id)}  # fmt: skip
         partial = after is not None and htmx_fragment(request)
         name = "_event_rows.html" if partial else "events.html"
         response = render(templates, request, name, context)

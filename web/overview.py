@@ -25,6 +25,7 @@ from app.services.metrics import BUCKETS, DEFAULT_RANGE, RANGES, GroupBy, Metric
 from app.services.reads import list_events
 from web import overview_view as view
 from web.events import ProjectId, current_project_id
+from web.keys import may_create_keys
 from web.security import optional_session, render
 
 Param = Annotated[str | None, Query(max_length=64)]
@@ -149,6 +150,9 @@ def build_overview_routes(templates: Jinja2Templates) -> APIRouter:
             context["error"] = exc.message
             return render(templates, request, "overview.html", context, status_code=422)
         context |= await page_context(project_id, window, choice)
+        context["can_create_key"] = session is not None and await may_create_keys(
+            session, project_id
+        )
         return render(templates, request, "overview.html", context)
 
     @router.get("/overview/data")

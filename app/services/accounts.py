@@ -22,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.services import login_throttle
 from app.services.login_throttle import LoginLimits
+from app.services.roles import Action, require
 from app.services.users import create_user
 from models import LoginSession, Membership, Project, User
 
@@ -154,14 +155,6 @@ async def switch_project(session: WebSession, project_id: int) -> Project:
     return project
 
 
-async def membership(user_id: int, project_id: int) -> Membership:
-    """The user's membership of a project; NotFound when there is none."""
-    found = await Membership.filter(user_id=user_id, project_id=project_id).first()
-    if found is None:
-        raise NotFound("project not found")
-    return found
-
-
 async def create_project(session: WebSession, name: str) -> Project:
     """A new project owned by the user, which the dashboard then shows."""
     project = await Project.create(name=_project_name(name))
@@ -172,16 +165,14 @@ async def create_project(session: WebSession, name: str) -> Project:
 
 async def rename_project(session: WebSession, project_id: int, name: str) -> Project:
     """Rename a project the user owns."""
-    if (await membership(session.user_id, project_id)).role != "owner":
-        raise Forbidden("only the project's owner can rename it")
+    await require(session.user_id, project_id, Action.RENAME_PROJECT)
     await Project.filter(id=project_id).update(name=_project_name(name))
     return await require_membership(session.user_id, project_id)
 
 
 async def add_member(session: WebSession, project_id: int, email: str) -> User:
     """Give an existing account access to a project the user owns."""
-    if (await membership(session.user_id, project_id)).role != "owner":
-        raise Forbidden("only the project's owner can add members")
+    await require(session.user_id, project_id, Action.ADD_MEMBER)
     user = await User.filter(email=email.strip().lower()).first()
     if user is None:
         raise Invalid(f"no account uses {email.strip()}: they must sign up first")
@@ -193,7 +184,7 @@ async def add_member(session: WebSession, project_id: int, email: str) -> User:
 
 async def project_members(user_id: int, project_id: int) -> list[tuple[str, str]]:
     """(email, role) of a project's members, for one of its members."""
-    await membership(user_id, project_id)
+    await require(user_id, project_id, Action.READ)
     rows = await Membership.filter(project_id=project_id).select_related("user").order_by("id")
     return [(row.user.email, row.role) for row in rows]
 

@@ -1,4 +1,8 @@
-"""API keys: creation (shown once), listing, revocation and request authentication."""
+"""API keys: creation (shown once), listing, revocation and request authentication.
+
+`create_api_key` and `revoke_api_key` are the administrator's (the CLI's); the dashboard goes
+through `create_key_as` and `revoke_key_as`, which check the user's role first (roles.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from datetime import UTC, datetime
 
 from app.db import reader
 from app.errors import NotFound, Unauthorized
+from app.services.roles import Action, require
 from models import ApiKey
 
 KEY_PREFIX = "ph_"
@@ -56,6 +61,18 @@ async def create_api_key(project_id: int, name: str = "default") -> CreatedKey:
         key_hash=hash_key(secret),
     )
     return CreatedKey(key=key, secret=secret)
+
+
+async def create_key_as(user_id: int, project_id: int, name: str = "default") -> CreatedKey:
+    """Create a key for a signed-in user: only a project owner may (Forbidden otherwise)."""
+    await require(user_id, project_id, Action.CREATE_KEY)
+    return await create_api_key(project_id, name)
+
+
+async def revoke_key_as(user_id: int, project_id: int, prefix: str) -> ApiKey:
+    """Revoke one of a project's keys for a signed-in user: only a project owner may."""
+    await require(user_id, project_id, Action.REVOKE_KEY)
+    return await revoke_api_key(prefix, project_id=project_id)
 
 
 async def list_api_keys(project_id: int) -> list[ApiKey]:
