@@ -126,6 +126,16 @@ class Settings(BaseSettings):
         ge=1,
         description="The window (seconds) over which failed logins are counted.",
     )
+    credential_recheck_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often each server process re-checks the API keys and login sessions of its "
+            "open live streams: a revoked key's subscriptions and an ended session's streams "
+            "close within about this time (WebSocket code 4403)."
+        ),
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 

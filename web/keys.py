@@ -67,7 +67,7 @@ def build_key_routes(templates: Jinja2Templates) -> APIRouter:
         request: Request, prefix: str, session: Checked
     ) -> HTMLResponse | RedirectResponse:
         """Revoke one of the current project's keys (owners only): it gets 401 from its next
-        request."""
+        request, and its open subscriptions close within seconds."""
         project = await _current_project(session)
         try:
             await revoke_key_as(session.user_id, project.id, prefix)

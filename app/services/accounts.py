@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.db import reader
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.live import Credential
 from app.services import login_throttle
 from app.services.login_throttle import LoginLimits
 from app.services.roles import Action, require
@@ -47,6 +49,11 @@ class WebSession:
     email: str
     project_id: int | None
     csrf_token: str
+
+    @property
+    def credential(self) -> Credential:
+        """What the dashboard's live streams last as long as: this login session."""
+        return Credential("login", self.session_id)
 
 
 def _digest(token: str) -> str:
@@ -127,6 +134,15 @@ async def log_out(token: str | None) -> None:
     """Delete the session behind a cookie token (nothing happens when there is none)."""
     if token:
         await LoginSession.filter(token_hash=_digest(token)).delete()
+
+
+async def live_sessions(session_ids: list[int]) -> set[int]:
+    """Which of these login sessions still exist and have not expired (one query)."""
+    if not session_ids:
+        return set()
+    now = datetime.now(UTC)
+    alive = LoginSession.filter(id__in=session_ids, expires_at__gt=now).using_db(reader())
+    return {int(row["id"]) for row in await alive.values("id")}
 
 
 def csrf_ok(session: WebSession, submitted: str | None) -> bool:
