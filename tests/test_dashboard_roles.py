@@ -53,10 +53,12 @@ def post_form(client: httpx.Client, path: str, **data: str) -> httpx.Response:
 
 
 def create(p: Project, client: httpx.Client) -> httpx.Response:
+    """Create an API key."""
     return post_form(client, "/settings/keys", name="by role")
 
 
 def revoke(p: Project, client: httpx.Client) -> httpx.Response:
+    """Revoke a key the owner just created (the key works on only if refused)."""
     key = create_key(p.owner)
     answer = post_form(client, f"/settings/keys/{key[:11]}/revoke")
     still = log_event(p.server, key)
@@ -65,16 +67,19 @@ def revoke(p: Project, client: httpx.Client) -> httpx.Response:
 
 
 def rename(p: Project, client: httpx.Client) -> httpx.Response:
+    """Rename the project."""
     return post_form(client, f"/projects/{p.id}/rename", name="renamed by role")
 
 
 def add_member(p: Project, client: httpx.Client) -> httpx.Response:
+    """Add a newly signed-up account as a member."""
     with browser(p.server) as newcomer:
         email = sign_up(newcomer)
     return post_form(client, f"/projects/{p.id}/members", email=email)
 
 
 def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
+    """Read every page (the keys page answers)."""
     for path in ("/", "/events", "/sessions", "/users", "/settings/project"):
         answer = client.get(path)
         assert answer.status_code == 200, path
@@ -82,10 +87,12 @@ def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
 
 
 def read_graphql(p: Project, client: httpx.Client) -> httpx.Response:
+    """Query the project over GraphQL with the login cookie."""
     return client.post("/graphql", json={"query": "{ project { name } }"})
 
 
 def live_stream(p: Project, client: httpx.Client) -> httpx.Response:
+    """Open the overview's live stream."""
     with client.stream("GET", "/live/overview") as answer:
         return answer  # closed unread: only the status matters
 
