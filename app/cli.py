@@ -38,7 +38,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn's
+        # default trusts 127.0.0.1, so anything on this host could claim any client address.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     return 0
 

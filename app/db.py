@@ -8,6 +8,7 @@ a separate `reader` connection so that they never queue behind a write (WAL allo
 from __future__ import annotations
 
 import logging
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,13 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import OperationalError
 
-from app.settings import Settings
+from app.settings import PRIVATE_FILE_MODE, Settings, private_file
 from models import MODEL_MODULES
 
 log = logging.getLogger("phospho.db")
 
+# Beside the database: SQLite's own files and the server's claim (write_backends.py).
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 APP_LABEL = "models"
 WRITER = "default"
 READER = "reader"
@@ -62,13 +65,31 @@ def sqlite_path(url: str) -> str:
     return url.split("://", 1)[1].split("?", 1)[0]
 
 
+def private_sqlite_files(path: str) -> None:
+    """Create the database file 0600 before SQLite does, and tighten what exists beside it.
+
+    SQLite would create it 0644 (less the umask); it then gives the -wal and -shm files the
+    database file's own mode, so a private database keeps its log private too. A directory
+    made here is 0700; an existing one is left alone (it may be shared, such as /tmp).
+    """
+    db = Path(path)
+    if not db.parent.is_dir():
+        db.parent.mkdir(mode=0o700, parents=True)
+    try:
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        private_file(db)
+    for suffix in SQLITE_COMPANIONS:
+        private_file(Path(path + suffix))
+
+
 def tortoise_config(url: str, *, with_reader: bool = True) -> dict[str, Any]:
     """The Tortoise config for `url`, with aerich's model in the same app for migrations."""
     conns: dict[str, Any]
     if dialect_of(url) == "sqlite":
         path = sqlite_path(url)
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_files(path)
         conns = {WRITER: _sqlite_connection(path)}
         if with_reader:
             conns[READER] = _sqlite_connection(path)

@@ -26,6 +26,7 @@ from app.live_pg import PostgresBridge
 from app.schema.schema import build_router as build_graphql_router
 from app.services import pricing
 from app.services.ingest import Ingestor
+from app.services.revocation import CredentialWatcher
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
 from web import install_web
@@ -95,10 +96,14 @@ async def running(settings: Settings, ingestor: Ingestor) -> AsyncIterator[None]
         bridge = PostgresBridge(ingestor.bus, settings.resolved_database_url, ingestor.origin)
         await bridge.start()
     pricing.load()
+    # Ends live streams whose key was revoked or whose login session ended.
+    watcher = CredentialWatcher(ingestor.bus, settings.credential_recheck_seconds)
+    watcher.start()
     tune_gc()
     try:
         yield
     finally:
+        await watcher.stop()
         await ingestor.stop()
         if bridge is not None:
             await bridge.stop()

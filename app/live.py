@@ -10,6 +10,11 @@ new messages again.
 Messages carry ids and the fields subscribers filter on, not whole events: consumers load what
 they show through the read services. That keeps a message small enough for PostgreSQL's
 NOTIFY (8 KB) when the bus spans processes.
+
+A subscription carries the credential it was opened with (an API key or a login session).
+When that credential ends (a revoked key, a logged-out or expired session), `revoke` marks its
+subscriptions: their next read returns `Revoked`, at once even if messages are queued, and the
+consumer closes its stream. The credential watcher (app/services/revocation.py) decides which.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 DEFAULT_QUEUE_SIZE = 1000
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,24 @@ class FeedbackAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """What a subscription was opened with: an API key or a dashboard login session, by id."""
+
+    kind: Literal["key", "login"]
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    """The subscription's credential has ended: the consumer must close its stream."""
+
+    kind: Literal["revoked"] = "revoked"
+
+
+REVOKED = Revoked()
+
+
+@dataclass(frozen=True, slots=True)
 class Overflow:
     """The subscriber fell behind and lost `missed` messages: it should resynchronise."""
 
@@ -69,12 +93,16 @@ def message_key(message: LiveMessage) -> uuid.UUID:
 class Subscription:
     """One reader's bounded view of a project's messages; use as an async context manager."""
 
-    def __init__(self, bus: LiveBus, project_id: int, max_queue: int) -> None:
+    def __init__(
+        self, bus: LiveBus, project_id: int, max_queue: int, credential: Credential | None
+    ) -> None:
         self.project_id = project_id
+        self.credential = credential
         self._bus = bus
-        self._queue: asyncio.Queue[LiveMessage] = asyncio.Queue(maxsize=max_queue)
+        self._queue: asyncio.Queue[LiveMessage | Revoked] = asyncio.Queue(maxsize=max_queue)
         self._missed = 0
         self.closed = False
+        self.revoked = False
 
     def offer(self, message: LiveMessage) -> None:
         """Queue a message without ever waiting; count it as missed when the queue is full."""
@@ -86,13 +114,24 @@ class Subscription:
         except asyncio.QueueFull:
             self._missed = 1
 
-    async def get(self) -> LiveMessage | Overflow:
-        """The next message in commit order, or an Overflow marker after messages were lost."""
+    async def get(self) -> LiveMessage | Overflow | Revoked:
+        """The next message in commit order, an Overflow marker after messages were lost, or
+        Revoked (from then on, every time) once the credential has ended."""
+        if self.revoked:
+            return REVOKED
         # Deliver what was queued before the loss first: it is still in order.
         if self._missed and self._queue.empty():
             missed, self._missed = self._missed, 0
             return Overflow(missed)
-        return await self._queue.get()
+        message = await self._queue.get()
+        return REVOKED if self.revoked else message
+
+    def revoke(self) -> None:
+        """Mark the credential ended, waking a reader that waits for a message."""
+        self.revoked = True
+        # A full queue has no waiting reader; its next get() sees the flag before any message.
+        if not self._queue.full():
+            self._queue.put_nowait(REVOKED)
 
     def close(self) -> None:
         """Stop receiving and release the queue."""
@@ -112,6 +151,7 @@ class LiveBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[int, set[Subscription]] = {}
+        self._by_credential: dict[Credential, set[Subscription]] = {}
         self._recent: deque[uuid.UUID] | None = None
         self._recent_set: set[uuid.UUID] = set()
 
@@ -119,11 +159,33 @@ class LiveBus:
         """Keep the ids of the last `size` messages, so `publish(dedupe=True)` skips repeats."""
         self._recent = deque(maxlen=size)
 
-    def subscribe(self, project_id: int, *, max_queue: int = DEFAULT_QUEUE_SIZE) -> Subscription:
-        """Start receiving the project's messages committed from now on."""
-        subscription = Subscription(self, project_id, max_queue)
+    def subscribe(
+        self,
+        project_id: int,
+        *,
+        credential: Credential | None = None,
+        max_queue: int = DEFAULT_QUEUE_SIZE,
+    ) -> Subscription:
+        """Start receiving the project's messages committed from now on, for as long as
+        `credential` (when given) stays valid."""
+        subscription = Subscription(self, project_id, max_queue, credential)
         self._subscribers.setdefault(project_id, set()).add(subscription)
+        if credential is not None:
+            self._by_credential.setdefault(credential, set()).add(subscription)
         return subscription
+
+    def credentials(self) -> list[Credential]:
+        """The credentials that open subscriptions were opened with (each once)."""
+        return list(self._by_credential)
+
+    def revoke(self, credentials: Iterable[Credential]) -> int:
+        """End the subscriptions opened with these credentials; how many there were."""
+        ended = 0
+        for credential in credentials:
+            for subscription in self._by_credential.pop(credential, ()):
+                subscription.revoke()
+                ended += 1
+        return ended
 
     def publish(self, messages: Iterable[LiveMessage], *, dedupe: bool = False) -> None:
         """Hand committed messages to every subscriber of their project; never blocks.
@@ -167,8 +229,14 @@ class LiveBus:
         return sum(len(subs) for subs in self._subscribers.values())
 
     def _remove(self, subscription: Subscription) -> None:
-        subs = self._subscribers.get(subscription.project_id)
-        if subs is not None:
-            subs.discard(subscription)
-            if not subs:
-                del self._subscribers[subscription.project_id]
+        _discard(self._subscribers, subscription.project_id, subscription)
+        if subscription.credential is not None:
+            _discard(self._by_credential, subscription.credential, subscription)
+
+
+def _discard(index: dict[K, set[Subscription]], key: K, subscription: Subscription) -> None:
+    subs = index.get(key)
+    if subs is not None:
+        subs.discard(subscription)
+        if not subs:
+            del index[key]

@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name, not a secret)
+PRIVATE_DIR_MODE = 0o700  # the data directory: its owner only
+PRIVATE_FILE_MODE = 0o600  # the database, its -wal/-shm, the .lock file, secret_key
+
+log = logging.getLogger("phospho.settings")
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` 0700, or tighten it when this user owns it.
+
+    A directory with the sticky bit (such as /tmp) is shared by design: it is left alone, with
+    a warning, rather than made unusable for everyone else.
+    """
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_mode & 0o077 == 0:
+        return
+    if info.st_uid != os.geteuid() or info.st_mode & stat.S_ISVTX:
+        log.warning("%s is readable by other users; make it private (chmod 700)", path)
+        return
+    path.chmod(PRIVATE_DIR_MODE)
+
+
+def private_file(path: Path) -> None:
+    """Tighten an existing file to 0600 (nothing happens when it does not exist)."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(PRIVATE_FILE_MODE)
+    except FileNotFoundError:
+        return
+    except PermissionError:  # another user's file: say so rather than refuse to start
+        log.warning("%s is readable by other users; make it private (chmod 600)", path)
 
 
 class Settings(BaseSettings):
@@ -19,7 +52,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path("./data"),
-        description="Directory for the embedded SQLite database and the generated secret key.",
+        description=(
+            "Directory for the embedded SQLite database and the generated secret key; "
+            "created 0700, its files 0600."
+        ),
     )
     database_url: str = Field(
         default="",
@@ -33,8 +69,8 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="",
         description=(
-            "Secret for signing dashboard tokens. When empty, one is generated on first start "
-            "and kept in `DATA_DIR/secret_key`."
+            "Reserved for signing (nothing reads it yet); generated and kept in "
+            "`DATA_DIR/secret_key` when empty."
         ),
     )
     signup_enabled: bool = Field(
@@ -56,6 +92,50 @@ class Settings(BaseSettings):
         ge=1,
         description="Most requests committed together in one group-commit transaction.",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description=(
+            "Proxies whose X-Forwarded-For and X-Forwarded-Proto `phospho serve` believes: "
+            "comma-separated addresses or networks, `*` for any. Empty: none, the client's "
+            "address is the socket's."
+        ),
+    )
+    login_failures_per_account_address: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed logins one client address may make on one account within the login "
+            "window; the next attempts get 429 with Retry-After."
+        ),
+    )
+    login_failures_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Failed logins one client address may make on all accounts within the window.",
+    )
+    login_failures_per_account: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Failed logins on one account from all addresses within the window; past it, an "
+            "address that already failed on that account gets 429."
+        ),
+    )
+    login_window_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="The window (seconds) over which failed logins are counted.",
+    )
+    credential_recheck_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often each server process re-checks the API keys and login sessions of its "
+            "open live streams: a revoked key's subscriptions and an ended session's streams "
+            "close within about this time (WebSocket code 4403)."
+        ),
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 
@@ -72,14 +152,20 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite:")
 
     def ensure_secret_key(self) -> str:
-        """Return the secret key, generating and storing one in the data directory if unset."""
+        """Return the secret key, generating and storing one in the data directory if unset.
+
+        Also makes the data directory private (it runs at every start).
+        """
         if self.secret_key:
+            if self.data_dir.is_dir():
+                private_dir(self.data_dir)
             return self.secret_key
+        private_dir(self.data_dir)
         path = self.data_dir / SECRET_FILE_NAME
         if path.exists():
+            private_file(path)
             self.secret_key = path.read_text().strip()
             return self.secret_key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         # O_EXCL: two processes starting at once must not each write a different key.
         try:

@@ -4,7 +4,7 @@ from models.api_key import ApiKey
 from models.end_user import EndUser
 from models.event import Event
 from models.feedback import Feedback
-from models.login import LoginFailure, LoginSession
+from models.login import LoginAttempt, LoginSession
 from models.project import Membership, Project
 from models.rollup import MetricRollup, RollupFold, UserRollup
 from models.session import Session
@@ -28,7 +28,7 @@ __all__ = [
     "EndUser",
     "Event",
     "Feedback",
-    "LoginFailure",
+    "LoginAttempt",
     "LoginSession",
     "Membership",
     "MetricRollup",

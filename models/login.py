@@ -1,4 +1,4 @@
-"""Dashboard login sessions (server-side) and failed login attempts (for throttling)."""
+"""Dashboard login sessions (server-side) and login attempts (for throttling)."""
 
 from tortoise import fields
 from tortoise.models import Model
@@ -27,13 +27,18 @@ class LoginSession(Model):
         table = "login_sessions"
 
 
-class LoginFailure(Model):
-    """One failed password check, kept briefly to throttle guessing per account."""
+class LoginAttempt(Model):
+    """A password check recorded before it runs: a failure unless the password matched.
+
+    Rows live for the throttle's window (see app/services/login_throttle.py).
+    """
 
     id = fields.IntField(primary_key=True)
     email = fields.CharField(max_length=254)
+    # The client's address as the throttle keys it (IPv6: its /64 network).
+    address = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
 
     class Meta:
-        table = "login_failures"
-        indexes = (("email", "created_at"),)
+        table = "login_attempts"
+        indexes = (("email", "created_at"), ("address", "created_at"), ("created_at",))

@@ -11,6 +11,8 @@ import pytest
 
 from tests.harness import Server, make_server
 
+AFTER_SIGN_UP = "/login?signed_up=1&next=/settings/keys"
+
 PASSWORD = "correct horse battery"
 
 
@@ -20,11 +22,19 @@ def browser(server: Server) -> httpx.Client:
 
 
 def sign_up(client: httpx.Client, email: str | None = None) -> str:
-    """Sign up a fresh account; returns its email."""
+    """Sign up a fresh account and log in as the form leads to; returns its email."""
     email = email or f"user-{secrets.token_hex(4)}@example.com"
     response = client.post("/signup", data={"email": email, "password": PASSWORD})
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/settings/keys"
+    assert response.headers["location"] == AFTER_SIGN_UP
+    form = client.get(AFTER_SIGN_UP)
+    assert "Your account is ready" in form.text
+    next_page = re.search(r'name="next" value="([^"]+)"', form.text)
+    assert next_page and next_page.group(1) == "/settings/keys"
+    login = {"email": email, "password": PASSWORD, "next": next_page.group(1)}
+    logged_in = client.post("/login", data=login)
+    assert logged_in.status_code == 303, logged_in.text
+    assert logged_in.headers["location"] == "/settings/keys"
     return email
 
 
@@ -114,7 +124,9 @@ def test_wrong_password_and_throttling(server: Server) -> None:
             bad = other.post("/login", data={"email": email, "password": "wrong password"})
             assert bad.status_code == 401 and "wrong email or password" in bad.text
         sixth = other.post("/login", data={"email": email, "password": PASSWORD})
-        assert sixth.status_code == 429
+        assert sixth.status_code == 429, "this address is throttled on this account"
+        assert 1 <= int(sixth.headers["retry-after"]) <= 900
+        assert "try again in" in sixth.text
         unknown = other.post("/login", data={"email": "nobody@example.com", "password": "x" * 9})
         assert unknown.status_code == 401 and "wrong email or password" in unknown.text
 
@@ -209,11 +221,10 @@ def test_sign_up_explains_what_is_wrong(server: Server, password: str) -> None:
     assert response.status_code in (422, 400)
 
 
-def test_login_cookie_is_secure_behind_tls(server: Server) -> None:
-    # A TLS-terminating proxy on this host says so with X-Forwarded-Proto (uvicorn trusts it).
+def tls_login(server: Server, email: str) -> httpx.Response:
+    """Log in as a TLS-terminating proxy on this host would forward it."""
     with browser(server) as client:
-        email = sign_up(client)
-        response = client.post(
+        return client.post(
             "/login",
             data={"email": email, "password": PASSWORD},
             headers={
@@ -221,5 +232,24 @@ def test_login_cookie_is_secure_behind_tls(server: Server) -> None:
                 "Origin": server.base_url.replace("http:", "https:"),
             },
         )
+
+
+def test_login_cookie_is_secure_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    srv = make_server("sqlite", tmp_path, PHOSPHO_FORWARDED_ALLOW_IPS="127.0.0.1")
+    srv.start()
+    try:
+        with browser(srv) as client:
+            email = sign_up(client)
+        response = tls_login(srv, email)
+    finally:
+        srv.stop()
     assert response.status_code == 303
     assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_trusted(server: Server) -> None:
+    # By default nothing is trusted, not even 127.0.0.1: the request stays plain http, so
+    # the https Origin is foreign (403) and no Secure cookie could be set.
+    with browser(server) as client:
+        email = sign_up(client)
+    assert tls_login(server, email).status_code == 403

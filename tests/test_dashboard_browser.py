@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,12 @@ def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) 
     page.get_by_label("Email").fill("browser@example.com")
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign up").click()
+    # Sign-up says the same for a new and a taken address: the account's owner logs in next.
+    page.wait_for_url(re.compile(r".*/login\?signed_up=1"))
+    assert "Your account is ready" in page.content()
+    page.get_by_label("Email").fill("browser@example.com")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/settings/keys")
     page.get_by_label("Name").fill("laptop")
     page.get_by_role("button", name="Create API key").click()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +39,10 @@ def test_no_payload_executes_on_any_page(server: Server, page: Page) -> None:  #
     page.get_by_label("Email").fill("xss@example.com")
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(re.compile(r".*/login\?signed_up=1"))
+    page.get_by_label("Email").fill("xss@example.com")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
     page.get_by_role("button", name="Create API key").click()
     key = page.locator("#new-key").inner_text().strip()
     auth = {"Authorization": f"Bearer {key}"}

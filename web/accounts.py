@@ -1,7 +1,12 @@
-"""Sign up, log in, log out: labelled forms that work without JavaScript."""
+"""Sign up, log in, log out: labelled forms that work without JavaScript.
+
+Sign-up never says whether the address was free: it answers with the login page either way
+(see app/services/accounts.py), and the new account's owner logs in from there.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,9 +15,22 @@ from fastapi.templating import Jinja2Templates
 
 from app.errors import PhosphoError
 from app.services import accounts
+from app.services.login_throttle import LoginLimits
+from app.settings import Settings
 from web.security import COOKIE, CsrfFailed, redirect, render, same_origin, set_login_cookie
 
 Text = Annotated[str, Form(max_length=1000)]
+AFTER_SIGN_UP = "/login?signed_up=1&next=/settings/keys"
+
+
+def login_limits(settings: Settings) -> LoginLimits:
+    """The login throttle's budgets, from the settings."""
+    return LoginLimits(
+        per_account_address=settings.login_failures_per_account_address,
+        per_address=settings.login_failures_per_address,
+        per_account=settings.login_failures_per_account,
+        window=timedelta(seconds=settings.login_window_seconds),
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -35,24 +53,24 @@ def build_account_routes(templates: Jinja2Templates) -> APIRouter:
     async def signup(
         request: Request, email: Text, password: Text
     ) -> HTMLResponse | RedirectResponse:
-        """Create the account and its first project, sign in, go get an API key."""
+        """Create the account and its first project (unless the address has one), then on to
+        the login page: the same answer for a new and a taken address."""
         if not same_origin(request):
             raise CsrfFailed()
         if not request.app.state.settings.signup_enabled:
             return _signup_form(templates, request, status_code=403)
         try:
             await accounts.sign_up(email, password)
-            token = await accounts.log_in(email, password)
-        except PhosphoError as exc:
+        except PhosphoError as exc:  # the address or password breaks a rule: says which
             return _signup_form(templates, request, exc.message, email, exc.status_code)
-        response = redirect("/settings/keys")
-        set_login_cookie(request, response, token)
-        return response
+        return redirect(AFTER_SIGN_UP)
 
     @router.get("/login", response_class=HTMLResponse)
-    async def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        """The login form."""
-        return _login_form(templates, request, next=_safe_next(next))
+    async def login_page(
+        request: Request, next: str = "/", signed_up: bool = False
+    ) -> HTMLResponse:
+        """The login form (after a sign-up, with a word on what to do)."""
+        return _login_form(templates, request, next=_safe_next(next), signed_up=signed_up)
 
     @router.post("/login", response_model=None)
     async def login(
@@ -61,12 +79,17 @@ def build_account_routes(templates: Jinja2Templates) -> APIRouter:
         """Check the password; on success a fresh session (the old cookie is replaced)."""
         if not same_origin(request):
             raise CsrfFailed()
+        settings = request.app.state.settings
+        address = request.client.host if request.client else None
         try:
-            token = await accounts.log_in(email, password)
+            token = await accounts.log_in(email, password, address, login_limits(settings))
         except PhosphoError as exc:
-            return _login_form(
+            form = _login_form(
                 templates, request, exc.message, email, _safe_next(next), exc.status_code
             )
+            if exc.retry_after is not None:
+                form.headers["Retry-After"] = str(exc.retry_after)
+            return form
         await accounts.log_out(request.cookies.get(COOKIE))
         response = redirect(_safe_next(next))
         set_login_cookie(request, response, token)
@@ -104,6 +127,7 @@ def _login_form(
     email: str = "",
     next: str = "/",
     status_code: int = 200,
+    signed_up: bool = False,
 ) -> HTMLResponse:
-    context = {"error": error, "email": email, "next": next}
+    context = {"error": error, "email": email, "next": next, "signed_up": signed_up}
     return render(templates, request, "login.html", context, status_code)

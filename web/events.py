@@ -15,7 +15,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 
 from app.errors import Invalid
-from app.live import EventLogged, Overflow
+from app.live import EventLogged, Overflow, Revoked
 from app.services import accounts
 from app.services.accounts import WebSession
 from app.services.reads import (
@@ -26,6 +26,7 @@ from app.services.reads import (
     get_event,
     list_events,
 )
+from web.keys import may_create_keys
 from web.security import SignedIn, render
 
 Param = Annotated[str | None, Query(max_length=256)]
@@ -119,7 +120,8 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
         history = await feedback_for_events(project_id, [event.id for event in page.items])
         latest = {event_id: items[-1] for event_id, items in history.items() if items}
         context = {"session": session, "page": page, "filters": filters, "after": after,
-                   "latest": latest, "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
+                   "latest": latest, "base_url": str(request.base_url).rstrip("/"),
+                   "can_create_key": await may_create_keys(session, project_id)}  # fmt: skip
         partial = after is not None and htmx_fragment(request)
         name = "_event_rows.html" if partial else "events.html"
         response = render(templates, request, name, context)
@@ -128,15 +130,20 @@ def build_event_routes(templates: Jinja2Templates) -> APIRouter:
 
     @router.get("/live/events", response_class=EventSourceResponse)
     async def events_stream(
-        request: Request, project_id: ProjectId, model: Param = None, user: Param = None,
+        request: Request, session: SignedIn, project_id: ProjectId, model: Param = None,
+        user: Param = None,
         session_id: Annotated[str | None, Query(alias="session", max_length=256)] = None,
         feedback: Param = None, since: Param = None, until: Param = None, q: Param = None,
     ) -> AsyncIterator[ServerSentEvent]:  # fmt: skip
-        """New rows for the table, pushed as they are committed (never polled)."""
+        """New rows for the table, pushed as they are committed (never polled); the stream
+        ends when the login session does."""
         wanted = Filters(model, user, session_id, feedback, since, until, q).to_service()
-        async with request.app.state.live.subscribe(project_id) as subscription:
+        live = request.app.state.live
+        async with live.subscribe(project_id, credential=session.credential) as subscription:
             while True:
                 message = await subscription.get()
+                if isinstance(message, Revoked):
+                    return
                 if isinstance(message, Overflow):
                     yield ServerSentEvent(raw_data=_overflow_notice(), event="overflow")
                 elif isinstance(message, EventLogged):

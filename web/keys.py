@@ -1,4 +1,4 @@
-"""Settings → API keys: list, create (the full key shown once), revoke."""
+"""Settings → API keys: list (every member); create (shown once) and revoke (owners only)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from app.errors import Invalid
+from app.errors import Forbidden, Invalid
 from app.services import accounts
 from app.services.accounts import WebSession
-from app.services.keys import create_api_key, list_api_keys, revoke_api_key
+from app.services.keys import create_key_as, list_api_keys, revoke_key_as
+from app.services.roles import Action, may, role_of
 from models import Project
 from web.security import Checked, SignedIn, redirect, render
 
@@ -21,9 +22,14 @@ def build_key_routes(templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     async def page(
-        request: Request, session: WebSession, new_key: str | None = None, status_code: int = 200
+        request: Request,
+        session: WebSession,
+        new_key: str | None = None,
+        status_code: int = 200,
+        error: str | None = None,
     ) -> HTMLResponse:
         project = await _current_project(session)
+        role = await role_of(session.user_id, project.id)
         context = {
             "session": session,
             "project": project,
@@ -31,6 +37,9 @@ def build_key_routes(templates: Jinja2Templates) -> APIRouter:
             "keys": await list_api_keys(project.id),
             "new_key": new_key,
             "base_url": str(request.base_url).rstrip("/"),
+            "can_create": may(role, Action.CREATE_KEY),
+            "can_revoke": may(role, Action.REVOKE_KEY),
+            "error": error,
         }
         return render(templates, request, "keys.html", context, status_code)
 
@@ -45,19 +54,33 @@ def build_key_routes(templates: Jinja2Templates) -> APIRouter:
         session: Checked,
         name: Annotated[str, Form(max_length=128)] = "default",
     ) -> HTMLResponse:
-        """Create a key and show it this once, with a ready-to-run curl command."""
+        """Create a key and show it this once, with a ready-to-run curl command (owners only)."""
         project = await _current_project(session)
-        created = await create_api_key(project.id, name.strip() or "default")
+        try:
+            created = await create_key_as(session.user_id, project.id, name.strip() or "default")
+        except Forbidden as exc:
+            return await page(request, session, status_code=403, error=exc.message)
         return await page(request, session, new_key=created.secret, status_code=201)
 
-    @router.post("/settings/keys/{prefix}/revoke")
-    async def revoke_key(prefix: str, session: Checked) -> RedirectResponse:
-        """Revoke one of the current project's keys; it gets 401 from its next request."""
+    @router.post("/settings/keys/{prefix}/revoke", response_model=None)
+    async def revoke_key(
+        request: Request, prefix: str, session: Checked
+    ) -> HTMLResponse | RedirectResponse:
+        """Revoke one of the current project's keys (owners only): it gets 401 from its next
+        request, and its open subscriptions close within seconds."""
         project = await _current_project(session)
-        await revoke_api_key(prefix, project_id=project.id)
+        try:
+            await revoke_key_as(session.user_id, project.id, prefix)
+        except Forbidden as exc:
+            return await page(request, session, status_code=403, error=exc.message)
         return redirect("/settings/keys")
 
     return router
+
+
+async def may_create_keys(session: WebSession, project_id: int) -> bool:
+    """Whether the signed-in user may create the project's keys (pages hide the form if not)."""
+    return may(await role_of(session.user_id, project_id), Action.CREATE_KEY)
 
 
 async def _current_project(session: WebSession) -> Project:

@@ -18,14 +18,15 @@ from fastapi.templating import Jinja2Templates
 
 from app.api.responses import json_response
 from app.errors import Invalid, NotFound
-from app.live import Subscription
+from app.live import Revoked, Subscription
 from app.services import metrics as service
 from app.services.accounts import WebSession
 from app.services.metrics import BUCKETS, DEFAULT_RANGE, RANGES, GroupBy, Metrics, Window
 from app.services.reads import list_events
 from web import overview_view as view
 from web.events import ProjectId, current_project_id
-from web.security import optional_session, render
+from web.keys import may_create_keys
+from web.security import SignedIn, optional_session, render
 
 Param = Annotated[str | None, Query(max_length=64)]
 RangeParam = Annotated[str | None, Query(alias="range", max_length=16)]
@@ -149,6 +150,9 @@ def build_overview_routes(templates: Jinja2Templates) -> APIRouter:
             context["error"] = exc.message
             return render(templates, request, "overview.html", context, status_code=422)
         context |= await page_context(project_id, window, choice)
+        context["can_create_key"] = session is not None and await may_create_keys(
+            session, project_id
+        )
         return render(templates, request, "overview.html", context)
 
     @router.get("/overview/data")
@@ -168,14 +172,15 @@ def build_overview_routes(templates: Jinja2Templates) -> APIRouter:
 
     @router.get("/live/overview", response_class=EventSourceResponse)
     async def overview_stream(
-        request: Request, project_id: ProjectId
+        request: Request, session: SignedIn, project_id: ProjectId
     ) -> AsyncIterator[ServerSentEvent]:
         """A "tick" whenever the project's events or feedback change, at most once a second.
 
         The stream starts with "ready" once subscribed: a page that fetches its data then has
-        missed nothing, even across a reconnect.
+        missed nothing, even across a reconnect. It ends when the login session does.
         """
-        async with request.app.state.live.subscribe(project_id) as subscription:
+        live = request.app.state.live
+        async with live.subscribe(project_id, credential=session.credential) as subscription:
             yield ServerSentEvent(raw_data="subscribed", event="ready")
             async with aclosing(ticks(subscription, TICK_SECONDS)) as stream:
                 async for _ in stream:
@@ -185,7 +190,8 @@ def build_overview_routes(templates: Jinja2Templates) -> APIRouter:
 
 
 async def ticks(subscription: Subscription, interval: float) -> AsyncGenerator[None]:
-    """One tick per burst of messages (overflow markers included), at most one per `interval`.
+    """One tick per burst of messages (overflow markers included), at most one per `interval`;
+    none more once the subscription is revoked.
 
     A reader task drains the subscription into a flag, so a burst of thousands of events
     costs one tick (and one refetch by the page), not thousands.
@@ -193,14 +199,16 @@ async def ticks(subscription: Subscription, interval: float) -> AsyncGenerator[N
     changed = asyncio.Event()
 
     async def drain() -> None:
-        while True:
-            await subscription.get()
+        while not isinstance(await subscription.get(), Revoked):
             changed.set()
+        changed.set()  # wake the loop below, which sees the reader done and stops
 
     reader = asyncio.create_task(drain())
     try:
         while True:
             await changed.wait()
+            if reader.done():
+                return
             changed.clear()
             yield None
             await asyncio.sleep(interval)

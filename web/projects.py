@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from app.errors import PhosphoError
 from app.services import accounts
 from app.services.accounts import WebSession
+from app.services.roles import Action, may, role_of
 from web.events import current_project_id
 from web.security import Checked, SignedIn, redirect, render
 
@@ -25,10 +26,13 @@ def build_project_routes(templates: Jinja2Templates) -> APIRouter:
         request: Request, session: WebSession, error: str | None = None, status_code: int = 200
     ) -> HTMLResponse:
         project_id = await current_project_id(session)
+        role = await role_of(session.user_id, project_id)
         context = {
             "session": session,
             "project": await accounts.require_membership(session.user_id, project_id),
-            "role": (await accounts.membership(session.user_id, project_id)).role,
+            "role": role,
+            "can_rename": may(role, Action.RENAME_PROJECT),
+            "can_add_member": may(role, Action.ADD_MEMBER),
             "members": await accounts.project_members(session.user_id, project_id),
             "projects": await accounts.user_projects(session.user_id),
             "error": error,

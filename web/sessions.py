@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 
-from app.live import EventLogged, Overflow
+from app.live import EventLogged, Overflow, Revoked
 from app.services.reads import (
     SessionFilter,
     events_by_ids,
@@ -72,13 +72,16 @@ def build_session_routes(templates: Jinja2Templates) -> APIRouter:
 
     @router.get("/live/sessions", response_class=EventSourceResponse)
     async def sessions_stream(
-        request: Request, project_id: ProjectId, user: User = None
+        request: Request, session: SignedIn, project_id: ProjectId, user: User = None
     ) -> AsyncIterator[ServerSentEvent]:
         """The up-to-date row of each session that just got an event (the page keeps the newest)."""
         rows = templates.env.get_template("_session_rows.html")
-        async with request.app.state.live.subscribe(project_id) as subscription:
+        live = request.app.state.live
+        async with live.subscribe(project_id, credential=session.credential) as subscription:
             while True:
                 message = await subscription.get()
+                if isinstance(message, Revoked):  # logged out or expired: end the stream
+                    return
                 if isinstance(message, Overflow):
                     yield ServerSentEvent(raw_data="", event="overflow")
                 elif isinstance(message, EventLogged) and user in (None, message.user_id):
@@ -91,14 +94,18 @@ def build_session_routes(templates: Jinja2Templates) -> APIRouter:
     @router.get("/live/session", response_class=EventSourceResponse)
     async def replay_stream(
         request: Request,
+        session: SignedIn,
         project_id: Annotated[int, Depends(existing_session)],
         session_id: Annotated[str, Query(alias="id", max_length=256)],
     ) -> AsyncIterator[ServerSentEvent]:
         """New turns of this conversation, pushed as they are committed."""
         turn = templates.env.get_template("_turn.html")
-        async with request.app.state.live.subscribe(project_id) as subscription:
+        live = request.app.state.live
+        async with live.subscribe(project_id, credential=session.credential) as subscription:
             while True:
                 message = await subscription.get()
+                if isinstance(message, Revoked):  # logged out or expired: end the stream
+                    return
                 if isinstance(message, Overflow):
                     yield ServerSentEvent(raw_data="", event="overflow")
                 elif isinstance(message, EventLogged) and message.session_id == session_id:

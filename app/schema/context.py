@@ -113,7 +113,8 @@ async def principal_from_login(connection: HTTPConnection) -> Principal:
         project = await accounts.require_membership(session.user_id, project_id)
     except Exception:  # not a member: indistinguishable from a project that does not exist
         raise Unauthorized("no such project for this user") from None
-    return Principal(key_id=0, project_id=project.id)  # key_id 0: never a valid key
+    # key_id 0: never a valid key; the session id lets live streams end with the session.
+    return Principal(key_id=0, project_id=project.id, session_id=session.session_id)
 
 
 def _same_origin(connection: HTTPConnection) -> bool:

@@ -3,25 +3,32 @@
 Bus messages carry ids and the fields filtered on; each delivered item is loaded through the
 read services. A subscriber that fell behind gets an error telling it to resynchronise, never
 a silent gap. Leaving the `async with` (client gone, completed or cancelled) releases the bus
-subscription.
+subscription. When the caller's key is revoked or its login session ends, the WebSocket is
+closed with 4403 (see app/services/revocation.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
+from typing import NoReturn
 
 import strawberry
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.permission import BasePermission
 
-from app.errors import NotFound, PhosphoError
-from app.live import EventLogged, FeedbackAdded, LiveMessage, Overflow
+from app.errors import NotFound, PhosphoError, Unauthorized
+from app.live import EventLogged, FeedbackAdded, LiveMessage, Overflow, Revoked
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import LiveEventFilter
 from app.schema.permissions import ProjectKey
 from app.schema.types import Event, Feedback
 from app.services import reads
+from app.services.revocation import ended_credentials
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
+CLOSE_REVOKED = 4403  # as for a bad key at connection_init
+REVOKED_MESSAGE = "the credentials of this connection were revoked or expired"
 
 
 class ResyncRequired(PhosphoError):
@@ -52,13 +59,31 @@ def _matches(message: EventLogged, wanted: LiveEventFilter | None) -> bool:
 
 async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
     """The project's bus messages in commit order; raises ResyncRequired on overflow."""
-    async with info.context.bus.subscribe(info.context.project_id) as subscription:
+    context = info.context
+    credential = context.principal.credential
+    # A connection outlives its credential: check it again before each new subscription.
+    if credential is not None and await ended_credentials([credential]):
+        await _close_revoked(context.request)
+    async with context.bus.subscribe(context.project_id, credential=credential) as subscription:
         while True:
             message = await subscription.get()
+            if isinstance(message, Revoked):
+                await _close_revoked(context.request)
             if isinstance(message, Overflow):
                 raise _resync(message.missed)
             info.context.refresh_loaders()  # a fresh read per message: no stale feedback
             yield message
+
+
+async def _close_revoked(connection: object) -> NoReturn:
+    """Close the WebSocket with 4403, then wait to be cancelled: Strawberry cancels every
+    operation once the socket is closed (completing instead would write to a closed socket)."""
+    if not isinstance(connection, WebSocket):
+        raise Unauthorized(REVOKED_MESSAGE)  # a subscription over HTTP: end it with an error
+    if connection.application_state == WebSocketState.CONNECTED:  # once per connection
+        await connection.close(code=CLOSE_REVOKED, reason=REVOKED_MESSAGE)
+    await asyncio.Event().wait()
+    raise AssertionError("only cancellation ends the wait")
 
 
 @strawberry.type

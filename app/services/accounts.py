@@ -2,7 +2,12 @@
 
 A login session is a random token in an HttpOnly cookie; only its SHA-256 is stored, with a
 per-session CSRF token and the project the dashboard shows. Logging in always makes a new
-session (rotation); logging out deletes it. Passwords are argon2id, checked off the event loop.
+session (rotation); logging out deletes it. Passwords are argon2id, checked off the event loop,
+each check reserved first by the throttle (login_throttle.py).
+
+Nothing here tells whether an e-mail address has an account: sign-up answers the same for a
+new and a taken address (its owner logs in instead), and a login fails with one message,
+after an argon2 check of the same cost, whether the address is unknown or the password wrong.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from app.db import reader
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.live import Credential
+from app.services import login_throttle
+from app.services.login_throttle import LoginLimits
+from app.services.roles import Action, require
 from app.services.users import create_user
-from models import LoginFailure, LoginSession, Membership, Project, User
+from models import LoginSession, Membership, Project, User
 
 SESSION_COOKIE = "phospho_session"  # the dashboard's login cookie (GraphQL accepts it too)
 SESSION_LIFETIME = timedelta(days=14)
-FAILURE_WINDOW = timedelta(minutes=1)
-MAX_FAILURES = 5  # the 6th failed attempt within the window is refused with 429
 BAD_LOGIN = "wrong email or password"
 
 _hasher = PasswordHasher()
@@ -42,31 +50,48 @@ class WebSession:
     project_id: int | None
     csrf_token: str
 
+    @property
+    def credential(self) -> Credential:
+        """What the dashboard's live streams last as long as: this login session."""
+        return Credential("login", self.session_id)
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def sign_up(email: str, password: str) -> User:
-    """Create an account owning its first project."""
-    return await create_user(email, password)
+async def sign_up(email: str, password: str) -> None:
+    """Create an account owning its first project, unless the address has one already.
+
+    Both cases hash the password and answer nothing: the caller then asks the person to log
+    in, which works for the new account and for the owner of the taken address alike.
+    """
+    try:
+        await create_user(email, password)
+    except Conflict:
+        return
 
 
-async def log_in(email: str, password: str) -> str:
-    """Check the password and open a new session; returns the cookie token."""
+async def log_in(
+    email: str, password: str, address: str | None = None, limits: LoginLimits | None = None
+) -> str:
+    """Check the password and open a new session; returns the cookie token.
+
+    `address` is the client's (the throttle keeps budgets per address); past a budget,
+    TooManyRequests before any check.
+    """
     email = email.strip().lower()
+    limits = limits or LoginLimits()
     now = datetime.now(UTC)
-    recent = await LoginFailure.filter(email=email, created_at__gte=now - FAILURE_WINDOW).count()
-    if recent >= MAX_FAILURES:
-        raise TooManyRequests("too many failed logins for this account; wait a minute")
+    attempt = await login_throttle.reserve(email, login_throttle.address_key(address), limits, now)
     user = await User.filter(email=email).first()
     if (
         not await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
         or not user
     ):
-        await LoginFailure.create(email=email, created_at=now)
-        await LoginFailure.filter(created_at__lt=now - FAILURE_WINDOW).delete()
+        await login_throttle.forget_expired(limits, now)
         raise Unauthorized(BAD_LOGIN)
+    await login_throttle.release(attempt)
     return await _open_session(user, now)
 
 
@@ -111,6 +136,15 @@ async def log_out(token: str | None) -> None:
         await LoginSession.filter(token_hash=_digest(token)).delete()
 
 
+async def live_sessions(session_ids: list[int]) -> set[int]:
+    """Which of these login sessions still exist and have not expired (one query)."""
+    if not session_ids:
+        return set()
+    now = datetime.now(UTC)
+    alive = LoginSession.filter(id__in=session_ids, expires_at__gt=now).using_db(reader())
+    return {int(row["id"]) for row in await alive.values("id")}
+
+
 def csrf_ok(session: WebSession, submitted: str | None) -> bool:
     """Whether a submitted CSRF token is this session's (compared in constant time)."""
     return bool(submitted) and hmac.compare_digest(session.csrf_token, submitted or "")
@@ -137,14 +171,6 @@ async def switch_project(session: WebSession, project_id: int) -> Project:
     return project
 
 
-async def membership(user_id: int, project_id: int) -> Membership:
-    """The user's membership of a project; NotFound when there is none."""
-    found = await Membership.filter(user_id=user_id, project_id=project_id).first()
-    if found is None:
-        raise NotFound("project not found")
-    return found
-
-
 async def create_project(session: WebSession, name: str) -> Project:
     """A new project owned by the user, which the dashboard then shows."""
     project = await Project.create(name=_project_name(name))
@@ -155,16 +181,14 @@ async def create_project(session: WebSession, name: str) -> Project:
 
 async def rename_project(session: WebSession, project_id: int, name: str) -> Project:
     """Rename a project the user owns."""
-    if (await membership(session.user_id, project_id)).role != "owner":
-        raise Forbidden("only the project's owner can rename it")
+    await require(session.user_id, project_id, Action.RENAME_PROJECT)
     await Project.filter(id=project_id).update(name=_project_name(name))
     return await require_membership(session.user_id, project_id)
 
 
 async def add_member(session: WebSession, project_id: int, email: str) -> User:
     """Give an existing account access to a project the user owns."""
-    if (await membership(session.user_id, project_id)).role != "owner":
-        raise Forbidden("only the project's owner can add members")
+    await require(session.user_id, project_id, Action.ADD_MEMBER)
     user = await User.filter(email=email.strip().lower()).first()
     if user is None:
         raise Invalid(f"no account uses {email.strip()}: they must sign up first")
@@ -176,7 +200,7 @@ async def add_member(session: WebSession, project_id: int, email: str) -> User:
 
 async def project_members(user_id: int, project_id: int) -> list[tuple[str, str]]:
     """(email, role) of a project's members, for one of its members."""
-    await membership(user_id, project_id)
+    await require(user_id, project_id, Action.READ)
     rows = await Membership.filter(project_id=project_id).select_related("user").order_by("id")
     return [(row.user.email, row.role) for row in rows]
 

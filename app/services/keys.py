@@ -1,4 +1,8 @@
-"""API keys: creation (shown once), listing, revocation and request authentication."""
+"""API keys: creation (shown once), listing, revocation and request authentication.
+
+`create_api_key` and `revoke_api_key` are the administrator's (the CLI's); the dashboard goes
+through `create_key_as` and `revoke_key_as`, which check the user's role first (roles.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from datetime import UTC, datetime
 
 from app.db import reader
 from app.errors import NotFound, Unauthorized
+from app.live import Credential
+from app.services.roles import Action, require
 from models import ApiKey
 
 KEY_PREFIX = "ph_"
@@ -24,10 +30,19 @@ UNAUTHORIZED_MESSAGE = "missing or invalid API key: send 'Authorization: Bearer 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key and the project it belongs to."""
+    """Who is calling: the key (or, for the dashboard's cookie, the login session; key_id 0)
+    and the project it reaches."""
 
     key_id: int
     project_id: int
+    session_id: int | None = None
+
+    @property
+    def credential(self) -> Credential | None:
+        """What live streams opened by this caller last as long as."""
+        if self.session_id is not None:
+            return Credential("login", self.session_id)
+        return Credential("key", self.key_id) if self.key_id else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,26 @@ async def create_api_key(project_id: int, name: str = "default") -> CreatedKey:
         key_hash=hash_key(secret),
     )
     return CreatedKey(key=key, secret=secret)
+
+
+async def create_key_as(user_id: int, project_id: int, name: str = "default") -> CreatedKey:
+    """Create a key for a signed-in user: only a project owner may (Forbidden otherwise)."""
+    await require(user_id, project_id, Action.CREATE_KEY)
+    return await create_api_key(project_id, name)
+
+
+async def revoke_key_as(user_id: int, project_id: int, prefix: str) -> ApiKey:
+    """Revoke one of a project's keys for a signed-in user: only a project owner may."""
+    await require(user_id, project_id, Action.REVOKE_KEY)
+    return await revoke_api_key(prefix, project_id=project_id)
+
+
+async def live_keys(key_ids: list[int]) -> set[int]:
+    """Which of these keys exist and are not revoked (one query)."""
+    if not key_ids:
+        return set()
+    alive = ApiKey.filter(id__in=key_ids, revoked_at=None).using_db(reader())
+    return {int(row["id"]) for row in await alive.values("id")}
 
 
 async def list_api_keys(project_id: int) -> list[ApiKey]:
