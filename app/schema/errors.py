@@ -96,11 +96,17 @@ class TypedErrors(MaskErrors):
 
 
 def log_errors(errors: list[GraphQLError], context: ExecutionContext | None) -> None:
-    """One line per client error; the traceback of each server fault."""
+    """One line per client error; the traceback of each server fault.
+
+    Also types client errors that never reach `TypedErrors`: with the parser cache, a syntax
+    error (or too many tokens) is raised through the extensions instead of returned.
+    """
     operation = (context.operation_name if context else None) or "anonymous"
     for error in errors:
         where = ".".join(str(part) for part in error.path or ()) or "-"
         if is_client_error(error):
+            if "code" not in (error.extensions or {}):
+                error.extensions = {**(error.extensions or {}), "code": error_code(error, False)}
             message = " ".join(error.message.split())[:MAX_LOGGED]
             log.info("graphql client error in %s at %s: %s", operation, where, message)
         else:

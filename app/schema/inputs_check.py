@@ -63,7 +63,7 @@ class LiteralValues(ValidationRule):
     def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
         """Integers that fit in 64 bits, as stored."""
         if abs(int(node.value)) > MAX_INTEGER:
-            self._refuse(node, f"integers must be at most {MAX_INTEGER} in absolute value")
+            self._refuse(node, f"integers must fit in 64 bits (at most {MAX_INTEGER} in size)")
 
     def _refuse(self, node: Any, message: str) -> None:
         self.report_error(GraphQLError(message, node))
