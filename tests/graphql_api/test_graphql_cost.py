@@ -20,7 +20,7 @@ from app.schema.cost import (
 )
 from app.schema.schema import build_schema
 from app.settings import Settings
-from tests.graphql_api.helpers import OPERATIONS, gql, log_rest, operation, post
+from tests.graphql_api.helpers import OPERATIONS, gql, live, log_rest, operation, post
 from tests.harness import Server, Tenant, start_server
 
 SCHEMA = build_schema()._schema
@@ -188,3 +188,17 @@ def test_a_metrics_window_is_costed_at_its_bound() -> None:
     variables = {"since": since.isoformat(), "until": (since + timedelta(hours=1)).isoformat()}
     # The estimate does not read the window: a metrics answer is counted at its largest.
     assert cost(operation("metrics"), **variables) == cost(operation("metrics"))
+
+
+async def test_a_costly_subscription_is_refused(server: Server, tenant: Tenant) -> None:
+    costly = (
+        "subscription { eventLogged { session { a: events(first: 100) { edges { node { session "
+        "{ events(first: 100) { edges { node { id } } } } } } } "
+        "b: events(first: 100) { edges { node { session { events(first: 100) "
+        "{ edges { node { id } } } } } } } } } }"
+    )
+    async with live(server, tenant) as conn:
+        await conn.subscribe(costly)
+        message = await conn.receive()
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "query_too_costly", message

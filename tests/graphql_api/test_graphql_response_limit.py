@@ -132,3 +132,25 @@ def test_many_feedback_rows_are_bounded_too(small: Server) -> None:
         feedback_rest(small, tenant, other, 0, comment="c" * 1000)
     found = gql(small, tenant, query, id=other)["event"]["feedback"]
     assert [entry["score"] for entry in found] == [0, 0, 0]
+
+
+def test_selected_text_is_read_however_it_is_selected(server: Server, tenant: Tenant) -> None:
+    event_id = log_rest(server, tenant, input="in", output="out", session_id="sel",
+                        metadata={"k": "v"})["event_id"]  # fmt: skip
+    feedback_rest(server, tenant, event_id, 1, comment="c")
+    query = """query($id: ID!) {
+      direct: event(id: $id) { input }
+      spread: event(id: $id) { ...Text }
+      inline: event(id: $id) { ... on Event { output metadata } }
+      page: events(first: 1) { edges { node { ...Text } } }
+      session(id: "sel") { events { edges { ... on EventEdge { node { input } } } } }
+      feedback(first: 1) { edges { node { event { ...Text } } } }
+    }
+    fragment Text on Event { a: input ... { output } metadata }"""
+    data = gql(server, tenant, query, id=event_id)
+    text = {"a": "in", "output": "out", "metadata": {"k": "v"}}
+    assert data["direct"] == {"input": "in"}
+    assert data["spread"] == text and data["page"]["edges"][0]["node"] == text
+    assert data["inline"] == {"output": "out", "metadata": {"k": "v"}}
+    assert data["session"]["events"]["edges"][0]["node"] == {"input": "in"}
+    assert data["feedback"]["edges"][0]["node"]["event"] == text
