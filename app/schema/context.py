@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -68,6 +69,11 @@ class Context(BaseContext):
         if self._principal is None:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         return self._principal
+
+    @property
+    def over_websocket(self) -> bool:
+        """Whether the operation came over WebSocket (subscriptions) rather than HTTP POST."""
+        return isinstance(self.request, WebSocket)
 
     @property
     def is_authenticated(self) -> bool:

@@ -30,7 +30,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -42,7 +41,6 @@ from graphql import (
     ListValueNode,
     NullValueNode,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     ValueNode,
     VariableNode,
@@ -53,12 +51,12 @@ from graphql import (
     is_list_type,
     parse,
 )
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.type import GraphQLEnumType, SchemaMetaFieldDef, TypeMetaFieldDef
 from graphql.utilities import get_introspection_query
 from strawberry.extensions import SchemaExtension
 
 from app.errors import PhosphoError
+from app.schema.refusals import refuse
 from app.services import metrics as metrics_service
 from app.services.reads_common import MAX_PAGE
 from app.services.validation import MAX_BATCH
@@ -323,15 +321,11 @@ class CostLimit(SchemaExtension):
         """Estimate after validation; on refusal, answer with the error and run nothing."""
         ctx = self.execution_context
         document = ctx.graphql_document
-        if document is not None:
+        if document is not None and ctx.result is None:
             schema = ctx.schema._schema
             limit = getattr(ctx.context, "max_cost", DEFAULT_MAX_COST)
             cost = estimate(schema, document, ctx.operation_name, ctx.variables)
             error = refusal(cost, limit, schema)
             if error is not None:
-                operation = get_operation_ast(document, ctx.operation_name)
-                if operation and operation.operation is OperationType.SUBSCRIPTION:
-                    raise error  # Strawberry answers errors raised here for subscriptions
-                located = GraphQLError(error.message, original_error=error)
-                ctx.result = GraphQLExecutionResult(data=None, errors=[located])
+                refuse(ctx, error)
         yield

@@ -36,6 +36,7 @@ from app.schema.errors import TypedErrors, log_errors
 from app.schema.inputs_check import LiteralValues, parse_body
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
+from app.schema.refusals import HttpSubscriptions
 from app.schema.scalars import BIG_INT_SCALAR, BigInt
 from app.schema.subscriptions import Subscription
 from app.services import accounts
@@ -79,6 +80,7 @@ def build_schema() -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
+        HttpSubscriptions,
         CostLimit,
         TypedErrors,
     ]
