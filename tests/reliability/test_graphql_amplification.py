@@ -118,9 +118,12 @@ def test_the_amplification_query_is_refused_and_harms_no_one(
     assert memory_kib(srv, "VmHWM") - before < MAX_GROWTH_KIB
 
 
-def test_the_checks_see_an_amplified_answer(seeded: tuple[Server, Tenant]) -> None:
+def test_the_memory_check_sees_an_amplified_answer(seeded: tuple[Server, Tenant]) -> None:
     """Negative control: with both limits lifted, one alias of the query (10,000 events,
-    100 MB of JSON) runs, and the same memory and health checks fail."""
+    100 MB of JSON) runs, and the memory check fails (measured: +350 to +380 MiB). The health
+    check is not asserted here: the server awaits the database between resolvers, so the
+    probe waits only for the longest synchronous step (measured 100-170 ms: too close to the
+    limit to assert either way)."""
     srv, tenant = seeded
     srv.stop()
     srv.extra_env.update(
@@ -131,7 +134,6 @@ def test_the_checks_see_an_amplified_answer(seeded: tuple[Server, Tenant]) -> No
     post(srv, tenant, "{ project { name } }")
     before = memory_kib(srv)
     reset_peak_memory(srv)
-    latencies, codes = attack(srv, tenant, one_alias, 0.5)
+    _, codes = attack(srv, tenant, one_alias, 0.5)
     assert set(codes) == {"answered"}
-    assert max(latencies) >= HEALTH_LIMIT
     assert memory_kib(srv, "VmHWM") - before >= MAX_GROWTH_KIB
