@@ -30,7 +30,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext
 
 from app.errors import Unauthorized
-from app.schema.context import Context, get_context, principal_from_login
+from app.schema.context import Context, FreshReads, get_context, principal_from_login
 from app.schema.cost import CostLimit
 from app.schema.errors import TypedErrors, log_errors
 from app.schema.inputs_check import LiteralValues, parse_body
@@ -76,6 +76,7 @@ def build_schema() -> strawberry.Schema:
     # would mix concurrent operations). The parser and validation caches live at module
     # level in Strawberry, so they still span requests.
     extensions: list[Callable[[], SchemaExtension]] = [
+        FreshReads,
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=CACHE_SIZE),

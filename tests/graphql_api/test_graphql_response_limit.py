@@ -12,6 +12,7 @@ import pytest
 from tests.graphql_api.helpers import (
     feedback_rest,
     gql,
+    live,
     log_rest,
     memory_kib,
     post,
@@ -154,3 +155,14 @@ def test_selected_text_is_read_however_it_is_selected(server: Server, tenant: Te
     assert data["inline"] == {"output": "out", "metadata": {"k": "v"}}
     assert data["session"]["events"]["edges"][0]["node"] == {"input": "in"}
     assert data["feedback"]["edges"][0]["node"]["event"] == text
+
+
+async def test_each_operation_over_a_websocket_has_its_own_budget(small: Server) -> None:
+    tenant = small.new_tenant()
+    log_rest(small, tenant, input="x" * 30_000)
+    async with live(small, tenant) as conn:
+        for _ in range(4):  # 120 KB read over one connection, 30 KB an operation: all fit
+            await conn.subscribe("{ events(first: 1) { edges { node { input } } } }")
+            data = await conn.next_data()
+            assert len(data["events"]["edges"][0]["node"]["input"]) == 30_000
+            assert (await conn.receive())["type"] == "complete"
