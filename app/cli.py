@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -36,6 +37,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_config=log_config(settings.log_level),
         log_level=settings.log_level,
         access_log=settings.access_log,
         # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn's
@@ -44,6 +46,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     return 0
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with phospho's own loggers on its handler at `level` (without one,
+    Python drops their info lines and prints warnings unformatted)."""
+    import uvicorn.config
+
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["phospho"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 async def _with_orm(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:

@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)
-    app.include_router(build_graphql_router(), prefix="/graphql")
+    app.include_router(build_graphql_router(settings.graphql_max_response_bytes), prefix="/graphql")
     install_web(app)
     # The ingest routes take nearly all traffic: answered ahead of the router (app/api/events.py),
     # inside the body limit (the middleware added last is the outer one).

@@ -136,6 +136,23 @@ class Settings(BaseSettings):
             "close within about this time (WebSocket code 4403)."
         ),
     )
+    graphql_max_cost: int = Field(
+        default=25_000,
+        ge=1,
+        description=(
+            "Largest estimated cost of a GraphQL operation (every object in the answer counts "
+            "1, lists multiply their contents by their length); above it the operation is "
+            "refused before it runs (error code `query_too_costly`)."
+        ),
+    )
+    graphql_max_response_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest GraphQL answer (bytes); a larger one is refused before its text is loaded "
+            "(error code `response_too_large`)."
+        ),
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 

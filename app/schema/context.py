@@ -10,9 +10,12 @@ mutations (logging is for API keys). WebSocket connections authenticate later, t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -22,24 +25,38 @@ from app.schema.loaders import Loaders
 from app.services import accounts
 from app.services.ingest import Ingestor
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal, authenticate
+from app.services.reads_budget import ReadBudget
+from app.settings import Settings
+
+RESPONSE_SETTING = "PHOSPHO_GRAPHQL_MAX_RESPONSE_BYTES"
 
 
 class Context(BaseContext):
-    """What every resolver can reach through `info.context`."""
+    """What every resolver can reach through `info.context`: the caller, the write path, the
+    live bus, the loaders, and the limits (`max_cost`; `budget`, the text a request may read)."""
 
-    def __init__(self, ingestor: Ingestor, bus: LiveBus, principal: Principal | None) -> None:
+    def __init__(
+        self, ingestor: Ingestor, bus: LiveBus, principal: Principal | None, settings: Settings
+    ) -> None:
         super().__init__()
         self.ingestor = ingestor
         self.bus = bus
+        self.max_cost = settings.graphql_max_cost
+        self.max_response_bytes = settings.graphql_max_response_bytes
         self._principal = principal
-        self.loaders = Loaders(principal.project_id) if principal else None
         self.via_login = False
+        self.budget = self._new_budget()
+        self.loaders = Loaders(principal.project_id, self.budget) if principal else None
+        self.selections: dict[tuple[Any, ...], tuple[str, ...]] = {}  # see schema.selection
+
+    def _new_budget(self) -> ReadBudget:
+        return ReadBudget(self.max_response_bytes, RESPONSE_SETTING)
 
     def sign_in(self, principal: Principal, *, via_login: bool = False) -> None:
         """Attach the caller (a WebSocket, once its connection_init was accepted)."""
         self._principal = principal
         self.via_login = via_login
-        self.loaders = Loaders(principal.project_id)
+        self.loaders = Loaders(principal.project_id, self.budget)
 
     @property
     def writer(self) -> Principal:
@@ -54,6 +71,11 @@ class Context(BaseContext):
         if self._principal is None:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         return self._principal
+
+    @property
+    def over_websocket(self) -> bool:
+        """Whether the operation came over WebSocket (subscriptions) rather than HTTP POST."""
+        return isinstance(self.request, WebSocket)
 
     @property
     def is_authenticated(self) -> bool:
@@ -72,11 +94,27 @@ class Context(BaseContext):
         return self.loaders
 
     def refresh_loaders(self) -> None:
-        """Forget cached loads (a long-lived subscription does this for every message)."""
-        self.loaders = Loaders(self.project_id)
+        """Forget cached loads and start a new byte budget (a long-lived subscription does this
+        for every message: each message is an answer of its own)."""
+        self.budget = self._new_budget()
+        self.loaders = Loaders(self.project_id, self.budget)
+        self.selections = {}
 
 
 PhosphoInfo = Info[Context, None]
+
+
+class FreshReads(SchemaExtension):
+    """Each operation reads with its own byte budget and loaders. An HTTP request is one
+    operation; a WebSocket connection shares its context among all its operations, so without
+    this its queries would share one budget (the fourth 30 KB read of a 64 KiB limit failed)."""
+
+    def on_operation(self) -> Iterator[None]:
+        """Start the operation's reads afresh on a WebSocket connection."""
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.over_websocket and context.is_authenticated:
+            context.refresh_loaders()
+        yield
 
 
 async def get_context(connection: HTTPConnection) -> Context:
@@ -84,16 +122,16 @@ async def get_context(connection: HTTPConnection) -> Context:
     that authenticates with its connection_init payload."""
     state: Any = connection.app.state
     if connection.scope["type"] == "websocket":
-        return Context(state.ingestor, state.live, None)
+        return Context(state.ingestor, state.live, None, state.settings)
     header = connection.headers.get("authorization")
     if header is None and connection.cookies.get(accounts.SESSION_COOKIE):
-        context = Context(state.ingestor, state.live, None)
+        context = Context(state.ingestor, state.live, None, state.settings)
         if not _same_origin(connection):
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         context.sign_in(await principal_from_login(connection), via_login=True)
         return context
     principal = await authenticate(header, allow_cached=True)
-    return Context(state.ingestor, state.live, principal)
+    return Context(state.ingestor, state.live, principal, state.settings)
 
 
 async def principal_from_login(connection: HTTPConnection) -> Principal:

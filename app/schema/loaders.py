@@ -1,4 +1,8 @@
-"""Per-request dataloaders: one batched read per relational field, whatever the page size."""
+"""Per-request dataloaders: one batched read per relational field, whatever the page size.
+
+Text is charged to the request's byte budget before it is loaded; events are loaded with the
+text columns their selection asks for, one loader per set of columns.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,36 @@ from strawberry.dataloader import DataLoader
 
 from app.services import reads
 from app.services.reads import EventView, FeedbackView, SessionView
+from app.services.reads_budget import ReadBudget
+
+EventLoader = DataLoader[uuid.UUID, EventView | None]
 
 
 class Loaders:
-    """The dataloaders of one request, all scoped to one project."""
+    """The dataloaders of one request, all scoped to one project and sharing its budget."""
 
-    def __init__(self, project_id: int) -> None:
+    def __init__(self, project_id: int, budget: ReadBudget) -> None:
         self.project_id = project_id
-        self.event = DataLoader[uuid.UUID, EventView | None](load_fn=self._events)
+        self.budget = budget
+        self._events: dict[tuple[str, ...], EventLoader] = {}
         self.feedback = DataLoader[uuid.UUID, list[FeedbackView]](load_fn=self._feedback)
         self.session = DataLoader[str, SessionView | None](load_fn=self._sessions)
 
-    async def _events(self, ids: Sequence[uuid.UUID]) -> list[EventView | None]:
-        found = await reads.events_by_ids(self.project_id, ids)
-        return [found.get(event_id) for event_id in ids]
+    def event(self, text: tuple[str, ...]) -> EventLoader:
+        """The loader of events with these text columns (see `reads_events.TEXT_COLUMNS`)."""
+        if text not in self._events:
+
+            async def load(ids: Sequence[uuid.UUID]) -> list[EventView | None]:
+                found = await reads.events_by_ids(
+                    self.project_id, ids, text=text, budget=self.budget
+                )
+                return [found.get(event_id) for event_id in ids]
+
+            self._events[text] = EventLoader(load_fn=load)
+        return self._events[text]
 
     async def _feedback(self, ids: Sequence[uuid.UUID]) -> list[list[FeedbackView]]:
-        found = await reads.feedback_for_events(self.project_id, ids)
+        found = await reads.feedback_for_events(self.project_id, ids, budget=self.budget)
         return [found.get(event_id, []) for event_id in ids]
 
     async def _sessions(self, keys: Sequence[str]) -> list[SessionView | None]:

@@ -8,7 +8,9 @@ from strawberry.permission import BasePermission
 from app.errors import NotFound
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import AddFeedbackInput, LogEventInput
+from app.schema.inputs_check import check_input
 from app.schema.permissions import ProjectKey
+from app.schema.selection import event_text
 from app.schema.types import Event, Feedback
 from app.services import reads
 from app.services.reads import FeedbackView
@@ -23,15 +25,22 @@ class Mutation:
     @strawberry.mutation(permission_classes=AUTH, description="Log one event.")
     async def log_event(self, info: PhosphoInfo, input: LogEventInput) -> Event:
         ctx = info.context
-        result = await ctx.ingestor.log_event(ctx.writer, input.to_body())
-        return Event.from_view(await reads.get_event(ctx.project_id, result.event_id))
+        body = input.to_body()
+        check_input(body)
+        result = await ctx.ingestor.log_event(ctx.writer, body)
+        text = event_text(info)
+        view = await reads.get_event(ctx.project_id, result.event_id, text=text, budget=ctx.budget)
+        return Event.from_view(view)
 
     @strawberry.mutation(permission_classes=AUTH, description="Log events all-or-nothing.")
     async def log_events(self, info: PhosphoInfo, input: list[LogEventInput]) -> list[Event]:
         ctx = info.context
-        body = {"events": [event.to_body() for event in input]}
-        results = await ctx.ingestor.log_events(ctx.writer, body)
-        stored = await reads.events_by_ids(ctx.project_id, [r.event_id for r in results])
+        events = [event.to_body() for event in input]
+        check_input(events)
+        results = await ctx.ingestor.log_events(ctx.writer, {"events": events})
+        ids = [r.event_id for r in results]
+        text = event_text(info)
+        stored = await reads.events_by_ids(ctx.project_id, ids, text=text, budget=ctx.budget)
         missing = [r.event_id for r in results if r.event_id not in stored]
         if missing:  # committed a moment ago: only a concurrent deletion could cause this
             raise NotFound("event not found")
@@ -40,7 +49,9 @@ class Mutation:
     @strawberry.mutation(permission_classes=AUTH, description="Add feedback to an event.")
     async def add_feedback(self, info: PhosphoInfo, input: AddFeedbackInput) -> Feedback:
         ctx = info.context
-        result = await ctx.ingestor.add_feedback(ctx.writer, input.event_id, input.to_body())
+        body = input.to_body()
+        check_input(body)
+        result = await ctx.ingestor.add_feedback(ctx.writer, input.event_id, body)
         view = FeedbackView(
             id=result.feedback_id,
             event_id=result.event_id,

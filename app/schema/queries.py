@@ -18,7 +18,9 @@ from app.schema.metrics import (
     read_metrics,
 )
 from app.schema.permissions import ProjectKey
+from app.schema.selection import event_text
 from app.schema.types import (
+    PAGE_NODE,
     Connection,
     EndUser,
     Event,
@@ -47,19 +49,26 @@ class Query:
         after: str | None = None,
         filter: EventFilter | None = None,
     ) -> Connection[Event]:
-        project_id = info.context.project_id
+        ctx = info.context
+        project_id = ctx.project_id
         wanted = filter.to_service() if filter else reads.EventFilter()
+        text = event_text(info, PAGE_NODE)
         page = await reads.list_events(
-            project_id, first=page_size(first), after=after, filter=wanted
-        )
+            project_id, first=page_size(first), after=after, filter=wanted, text=text,
+            budget=ctx.budget,
+        )  # fmt: skip
         return event_connection(page, lambda: reads.count_events(project_id, wanted))
 
     @strawberry.field(permission_classes=AUTH, description="One event; null when unknown.")
     async def event(self, info: PhosphoInfo, id: strawberry.ID) -> Event | None:
+        ctx = info.context
         try:
-            return Event.from_view(await reads.get_event(info.context.project_id, id))
+            view = await reads.get_event(
+                ctx.project_id, id, text=event_text(info), budget=ctx.budget
+            )
         except NotFound:
             return None
+        return Event.from_view(view)
 
     @strawberry.field(permission_classes=AUTH, description="Sessions, most recently active first.")
     async def sessions(
@@ -92,10 +101,11 @@ class Query:
         after: str | None = None,
         filter: FeedbackFilter | None = None,
     ) -> Connection[Feedback]:
-        project_id = info.context.project_id
+        ctx = info.context
+        project_id = ctx.project_id
         wanted = filter.to_service() if filter else reads.FeedbackFilter()
         page = await reads.list_feedback(
-            project_id, first=page_size(first), after=after, filter=wanted
+            project_id, first=page_size(first), after=after, filter=wanted, budget=ctx.budget
         )
         pairs = [(feedback_cursor(view), Feedback.from_view(view)) for view in page.items]
         return connection(pairs, page, lambda: reads.count_feedback(project_id, wanted))

@@ -1,31 +1,42 @@
-"""The schema and its router: limits, caches, error masking, WebSocket authentication."""
+"""The schema and its router: limits, caches, typed and masked errors, WebSocket authentication,
+the request body's rules and the response's byte limit."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import strawberry
+from fastapi import Response
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionContext
 
-from app.errors import PhosphoError, Unauthorized
-from app.schema.context import Context, get_context, principal_from_login
+from app.errors import Unauthorized
+from app.schema.context import Context, FreshReads, get_context, principal_from_login
+from app.schema.cost import CostLimit
+from app.schema.errors import TypedErrors, log_errors
+from app.schema.inputs_check import LiteralValues, parse_body
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
+from app.schema.refusals import HttpSubscriptions
 from app.schema.scalars import BIG_INT_SCALAR, BigInt
 from app.schema.subscriptions import Subscription
 from app.services import accounts
@@ -35,14 +46,18 @@ MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
 CACHE_SIZE = 256
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+log = logging.getLogger("phospho.graphql")
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Hide everything but our own errors and GraphQL's (syntax, validation, limits, and
-    variables that do not fit their type: graphql-core and Strawberry report those as a
-    GraphQLError wrapped in another, e.g. "Variable '$b' has invalid value: …")."""
-    original = error.original_error
-    return original is not None and not isinstance(original, PhosphoError | GraphQLError)
+class PhosphoSchema(strawberry.Schema):
+    """The Strawberry schema, logging errors our way (`app.schema.errors.log_errors`)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """One line per client error, a traceback per server fault."""
+        log_errors(errors, execution_context)
 
 
 def is_introspection(context: IgnoreContext) -> bool:
@@ -52,18 +67,25 @@ def is_introspection(context: IgnoreContext) -> bool:
 
 def build_schema() -> strawberry.Schema:
     """The phospho GraphQL schema with its protective extensions."""
+    # The depth and alias rules are classes made once: Strawberry's validation cache is keyed
+    # by the rule classes, and QueryDepthLimiter / MaxAliasesLimiter make new ones for each
+    # instance, so with an instance per operation the cache never hit (issue 17's 1.85 KB
+    # query was validated anew every time: 18 ms a request).
+    rules = [depth_rule(MAX_DEPTH, is_introspection), aliases_rule(MAX_ALIASES), LiteralValues]
     # Factories, not instances: each operation gets its own extension objects (shared ones
     # would mix concurrent operations). The parser and validation caches live at module
     # level in Strawberry, so they still span requests.
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=is_introspection),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        FreshReads,
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
-        lambda: MaskErrors(should_mask_error=should_mask),
+        HttpSubscriptions,
+        CostLimit,
+        TypedErrors,
     ]
-    return strawberry.Schema(
+    return PhosphoSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -78,7 +100,40 @@ def schema_sdl() -> str:
 
 
 class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
-    """Strawberry's FastAPI router, authenticating WebSockets by their connection_init."""
+    """Strawberry's FastAPI router: bodies parsed under REST's rules, answers at most
+    `max_response_bytes`, WebSockets authenticated by their connection_init."""
+
+    max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """The request body as REST parses it (a clear 4xx, never a 500: see inputs_check)."""
+        return parse_body(data)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """The HTTP answer as JSON; an error instead when it is larger than the limit.
+
+        Reads charge their text to the request's budget before loading it (see
+        `app.services.reads_budget`), so a large answer is normally refused before it exists;
+        this last check makes the limit exact (JSON escaping can outgrow the text's size).
+        WebSocket messages keep Strawberry's encoding (text frames, one event each).
+        """
+        try:
+            body = orjson.dumps(response_data)
+        except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate; stdlib escapes it
+            body = json.dumps(response_data, separators=(",", ":")).encode()
+        if len(body) > self.max_response_bytes:
+            log.info("graphql client error: a %d-byte answer refused (limit %d)", len(body),
+                     self.max_response_bytes)  # fmt: skip
+            body = orjson.dumps(response_too_large(self.max_response_bytes, len(body)))
+        response = Response(
+            body, media_type="application/json", status_code=sub_response.status_code or 200
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Accept `{"Authorization": "Bearer ph_…"}` or the login cookie; else close with 4403."""
@@ -96,9 +151,19 @@ class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
         return await super().on_ws_connect(context)
 
 
-def build_router() -> PhosphoGraphQLRouter:
+def response_too_large(limit: int, size: int) -> dict[str, Any]:
+    """The answer sent instead of one larger than the limit."""
+    message = (
+        f"the response would be {size} bytes, larger than PHOSPHO_GRAPHQL_MAX_RESPONSE_BYTES "
+        f"({limit} bytes): ask for fewer items (first) or fewer text fields"
+    )
+    extensions = {"code": "response_too_large", "errors": [{"limit": limit, "size": size}]}
+    return {"data": None, "errors": [{"message": message, "extensions": extensions}]}
+
+
+def build_router(max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> PhosphoGraphQLRouter:
     """The /graphql router: POST queries and mutations, subscriptions over WebSocket."""
-    return PhosphoGraphQLRouter(
+    router = PhosphoGraphQLRouter(
         build_schema(),
         context_getter=get_context,
         allow_queries_via_get=False,
@@ -106,3 +171,5 @@ def build_router() -> PhosphoGraphQLRouter:
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         graphql_ide="graphiql",
     )
+    router.max_response_bytes = max_response_bytes
+    return router

@@ -19,6 +19,7 @@ from app.errors import NotFound
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import page_size
 from app.schema.scalars import BigInt
+from app.schema.selection import event_text
 from app.services import reads
 from app.services.reads import (
     EndUserView,
@@ -30,6 +31,7 @@ from app.services.reads import (
 from app.services.reads_events import event_cursor
 
 T = TypeVar("T")
+PAGE_NODE = ("edges", "node")  # where a connection's items are in its selection
 
 
 @strawberry.type
@@ -157,9 +159,14 @@ class Session:
     async def events(
         self, info: PhosphoInfo, first: int | None = 50, after: str | None = None
     ) -> Connection[Event]:
-        project_id = info.context.project_id
+        ctx = info.context
         page = await reads.list_session_events(
-            project_id, self.id, first=page_size(first), after=after
+            ctx.project_id,
+            self.id,
+            first=page_size(first),
+            after=after,
+            text=event_text(info, PAGE_NODE),
+            budget=ctx.budget,
         )
         total = self.event_count
 
@@ -190,7 +197,8 @@ class Feedback:
 
     @strawberry.field(description="The event this feedback is about.")
     async def event(self, info: PhosphoInfo) -> Event:
-        view = await info.context.load().event.load(uuid.UUID(self.event_id))
+        loader = info.context.load().event(event_text(info))
+        view = await loader.load(uuid.UUID(self.event_id))
         if view is None:
             raise NotFound("event not found")
         return Event.from_view(view)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from app.errors import Invalid, NotFound
 from app.services.pricing import NANO
+from app.services.reads_budget import NO_PAGE, ReadBudget, TextRead, fetch_text, row_size
 from app.services.reads_common import (
     IN_CHUNK,
     LATEST_SCORE,
@@ -34,10 +35,12 @@ from app.services.store import Dialect
 
 EVENT_CURSOR = "event"
 FeedbackState = Literal["positive", "negative", "none"]
-COLUMNS = (
-    "id, session_key, user_id, input, output, metadata, model, tokens_in, tokens_out, "
-    "latency_ms, cost_nano, created_at"
+LIGHT_COLUMNS = (
+    "id, session_key, user_id, model, tokens_in, tokens_out, latency_ms, cost_nano, created_at"
 )
+# The columns that can be large: read only when asked for (and, with a budget, while they fit).
+TEXT_COLUMNS = ("input", "output", "metadata")
+COLUMNS = f"{LIGHT_COLUMNS}, {', '.join(TEXT_COLUMNS)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +81,15 @@ class EventFilter:
 
 
 def to_event_view(row: dict[str, Any]) -> EventView:
-    """An EventView from a row of COLUMNS."""
+    """An EventView from a row of COLUMNS (text columns left out read as "" and None)."""
     latency = row["latency_ms"]
     return EventView(
         id=parse_uuid(row["id"]),
         session_id=row["session_key"],
         user_id=row["user_id"],
-        input=row["input"],
-        output=row["output"],
-        metadata=parse_json(row["metadata"]),
+        input=row.get("input") or "",
+        output=row.get("output") or "",
+        metadata=parse_json(row.get("metadata")),
         model=row["model"],
         tokens_in=row["tokens_in"],
         tokens_out=row["tokens_out"],
@@ -94,6 +97,28 @@ def to_event_view(row: dict[str, Any]) -> EventView:
         created_at=parse_time(row["created_at"]),
         cost_usd=row["cost_nano"] / NANO if row["cost_nano"] is not None else None,
     )
+
+
+async def read_events(
+    d: Dialect,
+    where: str,
+    params: Sequence[Any],
+    tail: str = "",
+    *,
+    order: Sequence[str] = ("id",),
+    text: Sequence[str] = TEXT_COLUMNS,
+    budget: ReadBudget | None = None,
+    page: int = NO_PAGE,
+) -> list[dict[str, Any]]:
+    """Event rows with the `text` columns asked for; with a `budget`, text is charged to it and
+    read only while it fits (the first `page` rows are the answer, in `order`)."""
+    if not set(text) <= set(TEXT_COLUMNS):
+        raise ValueError(f"unknown text columns {text}")
+    if budget is None or not text:
+        columns = ", ".join([LIGHT_COLUMNS, *text])
+        return await fetch(d, select(columns, "events", where, tail), params)
+    light = select(f"{LIGHT_COLUMNS}, {row_size(d, text)} AS size", "events", where, tail)
+    return await fetch_text(d, TextRead(light, params, "events", text, order, page), budget)
 
 
 def event_cursor(event: EventView) -> str:
@@ -141,8 +166,13 @@ async def list_events(
     after: str | None = None,
     filter: EventFilter | None = None,
     with_total: bool = False,
+    text: Sequence[str] = TEXT_COLUMNS,
+    budget: ReadBudget | None = None,
 ) -> Page[EventView]:
-    """A project's events matching `filter`, newest first; `with_total` also counts them."""
+    """A project's events matching `filter`, newest first; `with_total` also counts them.
+
+    `text` names the text columns to read (others read as "" and None); a `budget` bounds
+    them (ResponseTooLarge before loading more than it allows)."""
     limit = check_first(first)
     d = dialect()
     f = filter or EventFilter()
@@ -152,8 +182,12 @@ async def list_events(
         cond.add_after(
             "created_at", "id", db_time(d, at), d.uuid(cursor_uuid(key)), descending=True
         )
-    sql = select(COLUMNS, "events", cond.sql, "ORDER BY created_at DESC, id DESC LIMIT ?")
-    rows = await fetch(d, sql, [*cond.params, limit + 1])
+    tail = "ORDER BY created_at DESC, id DESC LIMIT ?"
+    order = ("created_at DESC", "id DESC")
+    rows = await read_events(
+        d, cond.sql, [*cond.params, limit + 1], tail, order=order, text=text, budget=budget,
+        page=limit,
+    )  # fmt: skip
     total = await count_events(project_id, f) if with_total else None
     return make_page([to_event_view(row) for row in rows], limit, event_cursor, total)
 
@@ -166,22 +200,34 @@ async def count_events(project_id: int, filter: EventFilter | None = None) -> in
     return int(rows[0]["n"])
 
 
-async def get_event(project_id: int, event_id: uuid.UUID | str) -> EventView:
+async def get_event(
+    project_id: int,
+    event_id: uuid.UUID | str,
+    *,
+    text: Sequence[str] = TEXT_COLUMNS,
+    budget: ReadBudget | None = None,
+) -> EventView:
     """One of the project's events; NotFound when unknown, malformed or another project's."""
     try:
         target = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id))
     except ValueError:
         raise NotFound("event not found") from None
     d = dialect()
-    sql = select(COLUMNS, "events", "project_id = ? AND id = ?")
-    rows = await fetch(d, sql, [project_id, d.uuid(target)])
+    where = "project_id = ? AND id = ?"
+    rows = await read_events(d, where, [project_id, d.uuid(target)], text=text, budget=budget)
     if not rows:
         raise NotFound("event not found")
     return to_event_view(rows[0])
 
 
 async def list_session_events(
-    project_id: int, session_id: str, *, first: int = 50, after: str | None = None
+    project_id: int,
+    session_id: str,
+    *,
+    first: int = 50,
+    after: str | None = None,
+    text: Sequence[str] = TEXT_COLUMNS,
+    budget: ReadBudget | None = None,
 ) -> Page[EventView]:
     """A session's events in conversation order (oldest first); empty for an unknown session."""
     limit = check_first(first)
@@ -193,12 +239,20 @@ async def list_session_events(
         cond.add_after(
             "created_at", "id", db_time(d, at), d.uuid(cursor_uuid(key)), descending=False
         )
-    sql = select(COLUMNS, "events", cond.sql, "ORDER BY created_at, id LIMIT ?")
-    rows = await fetch(d, sql, [*cond.params, limit + 1])
+    rows = await read_events(
+        d, cond.sql, [*cond.params, limit + 1], "ORDER BY created_at, id LIMIT ?",
+        order=("created_at", "id"), text=text, budget=budget, page=limit,
+    )  # fmt: skip
     return make_page([to_event_view(row) for row in rows], limit, event_cursor)
 
 
-async def events_by_ids(project_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, EventView]:
+async def events_by_ids(
+    project_id: int,
+    ids: Sequence[uuid.UUID],
+    *,
+    text: Sequence[str] = TEXT_COLUMNS,
+    budget: ReadBudget | None = None,
+) -> dict[uuid.UUID, EventView]:
     """The project's events among `ids` (missing and other projects' ids are left out)."""
     d = dialect()
     wanted = sorted(set(ids))
@@ -206,8 +260,8 @@ async def events_by_ids(project_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.
     for start in range(0, len(wanted), IN_CHUNK):
         part = wanted[start : start + IN_CHUNK]
         where = f"project_id = ? AND id IN ({in_list(len(part))})"
-        sql = select(COLUMNS, "events", where)
-        for row in await fetch(d, sql, [project_id, *(d.uuid(value) for value in part)]):
+        params = [project_id, *(d.uuid(value) for value in part)]
+        for row in await read_events(d, where, params, text=text, budget=budget):
             event = to_event_view(row)
             found[event.id] = event
     return found

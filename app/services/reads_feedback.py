@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from app.errors import Invalid
+from app.services.reads_budget import NO_PAGE, ReadBudget, TextRead, fetch_text, row_size
 from app.services.reads_common import (
     IN_CHUNK,
     Conditions,
@@ -29,7 +30,8 @@ from app.services.reads_common import (
 from app.services.store import Dialect
 
 FEEDBACK_CURSOR = "feedback"
-COLUMNS = "id, event_id, score, comment, created_at"
+LIGHT_COLUMNS = "id, event_id, score, created_at"
+COLUMNS = f"{LIGHT_COLUMNS}, comment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,23 @@ def _cursor(view: FeedbackView) -> str:
     return encode_cursor(FEEDBACK_CURSOR, view.created_at, str(view.id))
 
 
+async def _read(
+    d: Dialect,
+    where: str,
+    params: Sequence[Any],
+    tail: str,
+    order: Sequence[str],
+    budget: ReadBudget | None,
+    page: int,
+) -> list[dict[str, Any]]:
+    """Feedback rows; with a `budget`, comments (and rows) are charged and read while they fit."""
+    if budget is None:
+        return await fetch(d, select(COLUMNS, "feedback", where, tail), params)
+    text = ("comment",)
+    light = select(f"{LIGHT_COLUMNS}, {row_size(d, text)} AS size", "feedback", where, tail)
+    return await fetch_text(d, TextRead(light, params, "feedback", text, order, page), budget)
+
+
 def filter_feedback(d: Dialect, project_id: int, f: FeedbackFilter) -> Conditions:
     """The WHERE conditions of a project's feedback matching `f`."""
     cond = Conditions()
@@ -95,8 +114,10 @@ async def list_feedback(
     first: int = 50,
     after: str | None = None,
     filter: FeedbackFilter | None = None,
+    budget: ReadBudget | None = None,
 ) -> Page[FeedbackView]:
-    """A project's feedback entries matching `filter`, newest first."""
+    """A project's feedback entries matching `filter`, newest first (comments charged to
+    `budget` when one is given)."""
     limit = check_first(first)
     d = dialect()
     cond = filter_feedback(d, project_id, filter or FeedbackFilter())
@@ -105,15 +126,19 @@ async def list_feedback(
         cond.add_after(
             "created_at", "id", db_time(d, at), d.uuid(cursor_uuid(key)), descending=True
         )
-    sql = select(COLUMNS, "feedback", cond.sql, "ORDER BY created_at DESC, id DESC LIMIT ?")
-    rows = await fetch(d, sql, [*cond.params, limit + 1])
+    tail = "ORDER BY created_at DESC, id DESC LIMIT ?"
+    order = ("created_at DESC", "id DESC")
+    rows = await _read(d, cond.sql, [*cond.params, limit + 1], tail, order, budget, limit)
     return make_page([_to_view(row) for row in rows], limit, _cursor)
 
 
 async def feedback_for_events(
-    project_id: int, event_ids: Sequence[uuid.UUID]
+    project_id: int, event_ids: Sequence[uuid.UUID], *, budget: ReadBudget | None = None
 ) -> dict[uuid.UUID, list[FeedbackView]]:
-    """Each requested event's feedback, oldest first (the last is current); [] when none."""
+    """Each requested event's feedback, oldest first (the last is current); [] when none.
+
+    An event may have any number of feedback entries: with a `budget`, rows and comments are
+    charged to it and read only while they fit."""
     d = dialect()
     wanted = sorted(set(event_ids))
     found: dict[uuid.UUID, list[FeedbackView]] = {event_id: [] for event_id in wanted}
@@ -122,8 +147,10 @@ async def feedback_for_events(
         # `+project_id`: without statistics SQLite would walk the project's whole feedback
         # index; the unary plus (a no-op for PostgreSQL) steers it to (event_id, created_at).
         where = f"+project_id = ? AND event_id IN ({in_list(len(part))})"
-        sql = select(COLUMNS, "feedback", where, "ORDER BY event_id, created_at, id")
-        for row in await fetch(d, sql, [project_id, *(d.uuid(value) for value in part)]):
+        params = [project_id, *(d.uuid(value) for value in part)]
+        order = ("event_id", "created_at", "id")
+        tail = "ORDER BY event_id, created_at, id"
+        for row in await _read(d, where, params, tail, order, budget, NO_PAGE):
             view = _to_view(row)
             found[view.event_id].append(view)
     return found

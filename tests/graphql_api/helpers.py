@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -126,3 +127,18 @@ async def live(server: Server, tenant: Tenant) -> AsyncIterator[Live]:
         ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert ack["type"] == "connection_ack", ack
         yield Live(ws)
+
+
+def memory_kib(server: Server, field: str = "VmRSS") -> int:
+    """A server process's memory from /proc/PID/status: VmRSS (now) or VmHWM (peak), in KiB."""
+    assert server.proc is not None
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for the server")
+
+
+def reset_peak_memory(server: Server) -> None:
+    """Start measuring the server's peak RSS (VmHWM) from now (Linux: clear_refs 5)."""
+    assert server.proc is not None
+    Path(f"/proc/{server.proc.pid}/clear_refs").write_text("5")
