@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.factory import create_app, preflight
+    from app.http_protocol import Admission, protocol_factory
 
     asyncio.run(preflight(settings))
     if args.host:
@@ -32,6 +33,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port:
         settings.port = args.port
     _stderr(f"phospho listening on http://{settings.host}:{settings.port}")
+    admission = Admission(
+        max_in_flight=settings.max_in_flight,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        idle_timeout=settings.idle_timeout,
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -39,6 +46,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         access_log=settings.access_log,
         proxy_headers=True,
+        # httptools plus admission control and read timeouts (app/http_protocol.py).
+        http=protocol_factory(admission),
     )
     return 0
 

@@ -1,0 +1,286 @@
+"""The HTTP/1.1 protocol `phospho serve` runs: uvicorn's httptools protocol plus admission
+control and read timeouts, where they are cheapest (before any ASGI task exists).
+
+Why here and not in an ASGI middleware: under overload most requests must be refused, and a
+refusal must cost next to nothing or refusing eats the core that should serve the rest. One
+accepted single-event request costs ~200-300 µs of CPU; an ASGI middleware only runs after
+uvicorn has built a cycle and a task for the request (tens of µs). Here a refusal is the
+parser's callbacks and a pre-encoded answer written together with its neighbours: ~3 µs of
+Python per pipelined request measured in-process (httptools alone: ~1.2 µs), ~8-11 µs of
+server CPU per answer end to end over loopback (bench/overload).
+
+What it adds to uvicorn 0.54's `HttpToolsProtocol` (pinned in pyproject.toml; tests/
+test_admission*.py hold it to this):
+- **In-flight bound** (`max_in_flight`): a request counts from its headers until its answer
+  is complete (or its task ends, or its connection is lost). Past the bound it gets 503 +
+  `Retry-After: 1` with the usual JSON error body at once. `/api/v1/health` and the
+  dashboard's live streams (`/live/…`, open for minutes) never count and are never refused;
+  WebSocket upgrades are not HTTP requests here and pass through.
+- **Pipelining** is bounded per connection: uvicorn answers a connection's requests one after
+  the other, so a queued request only waits. At most PIPELINE_ADMITTED requests of one
+  connection are admitted at a time; later ones get 503 (answered in order, after the ones
+  before them). Reading pauses while answers are owed and resumes only when none is, so one
+  connection never holds more than one read (≤ 256 KiB) of parsed requests. uvicorn itself
+  resumed reading after every answer and on every body read, and admitted everything it
+  parsed: a pipelining client at 10x capacity grew the server to gigabytes (issue 17).
+- **Read timeouts**: `header_timeout` from a request's first byte to the end of its headers;
+  `body_timeout` from there to the end of its body (a Content-Length larger than what arrives
+  is dropped then, and the app sees a disconnect: nothing stored); `idle_timeout` for a
+  connection that starts no request, new or kept alive. Slow headers or body get 408 (when
+  no other answer is owed first) and the connection is closed. One timer per connection,
+  re-armed only when it fires early: a request only stores a deadline (a float).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+log = logging.getLogger("phospho.admission")
+
+PIPELINE_ADMITTED = 2  # one answered now, one ready behind it: no round trip lost, no queue
+EXEMPT_PATHS = (b"/api/v1/health",)
+EXEMPT_PREFIXES = (b"/live/",)
+LOG_EVERY = 10.0  # seconds between two "shedding" log lines
+
+
+def _answer(status: bytes, code: str, detail: str, *extra: bytes) -> bytes:
+    body = orjson.dumps({"detail": detail, "code": code})
+    head = [b"HTTP/1.1 " + status, b"content-type: application/json", *extra]
+    head.append(b"content-length: %d" % len(body))
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+BUSY = _answer(
+    b"503 Service Unavailable",
+    "unavailable",
+    "the server is at capacity; retry after 1 second",
+    b"retry-after: 1",
+)
+
+
+def _timed_out(part: str) -> bytes:
+    return _answer(
+        b"408 Request Timeout",
+        "request_timeout",
+        f"the request's {part} did not arrive in time; the connection is closed",
+        b"connection: close",
+    )
+
+
+HEADER_TIMED_OUT = _timed_out("headers")
+BODY_TIMED_OUT = _timed_out("body")
+
+
+@dataclass
+class Admission:
+    """Limits and counters shared by every connection of one server."""
+
+    max_in_flight: int
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 5.0
+    in_flight: int = 0
+    shed: int = 0  # requests refused since the last log line
+    logged_at: float = 0.0
+
+    def note_shed(self, now: float) -> None:
+        """Count a refusal; at most one log line every LOG_EVERY seconds."""
+        self.shed += 1
+        if now - self.logged_at >= LOG_EVERY:
+            log.warning(
+                "at capacity: answered 503 to %d request(s) since the last report "
+                "(in flight: %d, limit %d)",
+                self.shed,
+                self.in_flight,
+                self.max_in_flight,
+            )
+            self.shed = 0
+            self.logged_at = now
+
+
+class _Flow(FlowControl):
+    """uvicorn's flow control, except that reading resumes only when no answer is owed."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: AdmissionProtocol) -> None:
+        super().__init__(transport)
+        self.protocol = protocol
+
+    def resume_reading(self) -> None:
+        if not self.protocol.pipeline:
+            super().resume_reading()
+
+
+# A pipeline entry standing for a refused request: its 503 is written when its turn comes.
+_REFUSED: Any = (None, None)
+
+
+class AdmissionProtocol(HttpToolsProtocol):
+    """See the module's docstring. `admission` is set by `protocol_factory`."""
+
+    admission: Admission
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.flow = _Flow(self.transport, self)
+        self._admitted = 0  # this connection's requests counted in admission.in_flight
+        self._running: RequestResponseCycle | None = None
+        self._refusing = False  # the parser is inside a refused request (its body is dropped)
+        self._out: list[bytes] | None = None  # answers written once data_received is done
+        self._deadline: float | None = None
+        self._deadline_kind = ""
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._set_deadline(self.admission.idle_timeout, "idle")
+
+    # Reading: like uvicorn's, except that bytes which start no request do not keep an idle
+    # connection open, and refusals found in one read are written together.
+    def data_received(self, data: bytes) -> None:
+        self._out = []
+        try:
+            super().data_received(data)
+        finally:
+            out, self._out = self._out, None
+            if out and not self.transport.is_closing():
+                self.transport.write(b"".join(out))
+
+    def _unset_keepalive_if_required(self) -> None:
+        pass  # uvicorn's keep-alive timer is replaced by the deadline below
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._set_deadline(self.admission.header_timeout, "header")
+
+    def on_headers_complete(self) -> None:
+        self._set_deadline(self.admission.body_timeout, "body")
+        path = self.url.split(b"?", 1)[0]
+        exempt = path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+        if exempt or (self.parser.should_upgrade() and self._should_upgrade()):
+            super().on_headers_complete()
+            return
+        admission = self.admission
+        if admission.in_flight < admission.max_in_flight and self._admitted < PIPELINE_ADMITTED:
+            super().on_headers_complete()
+            admission.in_flight += 1
+            self._admitted += 1
+            self.cycle.admitted = True  # type: ignore[attr-defined]
+            return
+        self._refuse()
+
+    def _refuse(self) -> None:
+        self._refusing = True
+        self.admission.note_shed(self.loop.time())
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.pipeline.appendleft(_REFUSED)  # answered after the answers owed before it
+            self.flow.pause_reading()
+        elif self._out is not None:
+            self._out.append(BUSY)
+        else:  # pragma: no cover (parser callbacks only run inside data_received)
+            self.transport.write(BUSY)
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refusing:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._deadline = None  # nothing more to read until the answer is sent
+        if self._refusing:
+            self._refusing = False
+            if not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+                self._set_deadline(self.admission.idle_timeout, "idle")
+            return
+        super().on_message_complete()
+
+    # Answers.
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        task = self.loop.create_task(cycle.run_asgi(app))
+        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: self._release(cycle))
+        self.tasks.add(task)
+        self._running = cycle
+
+    def _release(self, cycle: RequestResponseCycle | None) -> None:
+        """Take a request out of the in-flight count (once, whichever event comes first)."""
+        if cycle is not None and getattr(cycle, "admitted", False):
+            cycle.admitted = False  # type: ignore[attr-defined]
+            self.admission.in_flight -= 1
+            self._admitted -= 1
+
+    def on_response_complete(self) -> None:
+        self._release(self._running)
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        refused = 0
+        while self.pipeline:
+            cycle, app = self.pipeline.pop()
+            if cycle is None:
+                refused += 1
+                continue
+            self._start_asgi_task(cycle, app)
+            break
+        if refused:
+            self.transport.write(BUSY * refused)
+        if not self.pipeline and self.cycle is not None and self.cycle.response_complete:
+            if self._deadline is None:
+                self._set_deadline(self.admission.idle_timeout, "idle")
+        self.flow.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for cycle, _ in self.pipeline:
+            self._release(cycle)
+        self.pipeline.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        super().connection_lost(exc)
+
+    # Deadlines: one timer per connection; moving a deadline later costs a float.
+    def _set_deadline(self, seconds: float, kind: str) -> None:
+        deadline = self.loop.time() + seconds
+        self._deadline = deadline
+        self._deadline_kind = kind
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
+            self._timer_at = deadline
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None or self.transport.is_closing():
+            return
+        if self.loop.time() < deadline:
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
+            self._timer_at = deadline
+            return
+        self._expire(self._deadline_kind)
+
+    def _expire(self, kind: str) -> None:
+        """A deadline passed: close the connection, with a 408 when that is the next answer."""
+        if kind != "idle":
+            if self._may_answer(kind):
+                self.transport.write(HEADER_TIMED_OUT if kind == "header" else BODY_TIMED_OUT)
+            log.info("closed a connection whose request %s did not arrive in time", kind)
+        self.transport.close()
+
+    def _may_answer(self, kind: str) -> bool:
+        """Whether the request being read is the next one owed an answer and has none yet."""
+        if self.pipeline or self._refusing:
+            return False
+        running = self._running
+        if kind == "header":  # no cycle yet: only earlier requests may be owed an answer
+            return running is None or running.response_complete
+        return running is self.cycle and running is not None and not running.response_started
+
+
+def protocol_factory(admission: Admission) -> type[asyncio.Protocol]:
+    """A protocol class bound to `admission`: what uvicorn's `http=` option takes."""
+    return type("PhosphoHttpProtocol", (AdmissionProtocol,), {"admission": admission})
