@@ -268,7 +268,7 @@ class AdmissionProtocol(HttpToolsProtocol):
         if kind != "idle":
             if self._may_answer(kind):
                 self.transport.write(HEADER_TIMED_OUT if kind == "header" else BODY_TIMED_OUT)
-            log.info("closed a connection whose request %s did not arrive in time", kind)
+            log.debug("closed a connection whose request %s did not arrive in time", kind)
         self.transport.close()
 
     def _may_answer(self, kind: str) -> bool:

@@ -1,0 +1,155 @@
+"""Admission control (app/http_protocol.py, writer.py): the in-flight bound, bounded pipelining
+and the writer queue bound answer 503 + Retry-After with a JSON body at once, on both
+databases; health stays answerable; only what got 2xx is stored.
+
+Requests are held "in flight" deterministically by sending their headers and half their
+body: a request counts from its headers until its answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.admission_support import Reader, connect, event, request, stored
+from tests.harness import Server, start_server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def small(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server that admits two requests at a time and queues at most 300 events to write."""
+    from tests.harness import BACKENDS
+
+    if request.param not in BACKENDS:
+        pytest.skip("PostgreSQL not selected (PHOSPHO_TEST_POSTGRES)")
+    srv = start_server(
+        request.param,
+        tmp_path_factory.mktemp(f"admission-{request.param}"),
+        PHOSPHO_MAX_IN_FLIGHT="2",
+        PHOSPHO_WRITE_QUEUE_MAX="300",
+    )
+    try:
+        yield srv
+    finally:
+        srv.destroy()
+
+
+def assert_busy(status: int, headers: dict[str, str] | httpx.Headers, body: bytes) -> None:
+    """503, Retry-After: 1, and the JSON error body every route gives."""
+    assert status == 503, body
+    assert headers["retry-after"] == "1"
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["code"] == "unavailable"
+
+
+def test_past_the_in_flight_bound_a_request_gets_503_at_once(small: Server) -> None:
+    tenant = small.new_tenant()
+    held = [event() for _ in range(2)]
+    bodies = [json.dumps(item).encode() for item in held]
+    holders = [connect(small) for _ in held]
+    for sock, body in zip(holders, bodies, strict=True):
+        sock.sendall(request(tenant, body[:10], length=len(body)))  # headers, a tenth of the body
+    time.sleep(0.3)  # both are admitted: the bound (2) is reached
+
+    refused = event()
+    started = time.monotonic()
+    answer = httpx.post(
+        small.base_url + "/api/v1/events", json=refused, headers=tenant.headers, timeout=5
+    )
+    assert time.monotonic() - started < 1.0, "a refusal must not wait"
+    assert_busy(answer.status_code, answer.headers, answer.content)
+    health = httpx.get(small.base_url + "/api/v1/health", timeout=5)
+    assert health.status_code == 200  # health checks are never refused
+
+    for sock, body in zip(holders, bodies, strict=True):
+        sock.sendall(body[10:])
+        assert Reader(sock).answer().status == 201
+        sock.close()
+    after = event()
+    answer = httpx.post(
+        small.base_url + "/api/v1/events", json=after, headers=tenant.headers, timeout=5
+    )
+    assert answer.status_code == 201  # the slots were given back
+    ids = [item["event_id"] for item in (*held, refused, after)]
+    assert stored(small, *ids) == {held[0]["event_id"], held[1]["event_id"], after["event_id"]}
+
+
+def test_pipelined_requests_past_two_per_connection_get_503_in_order(small: Server) -> None:
+    tenant = small.new_tenant()
+    events = [event() for _ in range(5)]
+    sock = connect(small)
+    # One write: the server parses all five in one read. The first runs, the second waits
+    # behind it, the other three are refused, and answers come back in request order.
+    sock.sendall(b"".join(request(tenant, json.dumps(item).encode()) for item in events))
+    reader = Reader(sock)
+    answers = [reader.answer() for _ in events]
+    assert [answer.status for answer in answers] == [201, 201, 503, 503, 503]
+    assert [answer.json()["event_id"] for answer in answers[:2]] == [
+        e["event_id"] for e in events[:2]
+    ]
+    for answer in answers[2:]:
+        assert_busy(answer.status, answer.headers, answer.body)
+    # The refused requests' bodies were read past: the connection still works.
+    last = event()
+    sock.sendall(request(tenant, json.dumps(last).encode()))
+    assert reader.answer().status == 201
+    sock.close()
+    ids = [item["event_id"] for item in (*events, last)]
+    assert stored(small, *ids) == {events[0]["event_id"], events[1]["event_id"], last["event_id"]}
+
+
+def test_a_full_write_queue_answers_503_and_stores_only_what_it_took(small: Server) -> None:
+    tenant = small.new_tenant()
+    batches = [[event() for _ in range(200)] for _ in range(12)]
+
+    def post(batch: list[dict[str, str]]) -> httpx.Response:
+        return httpx.post(
+            small.base_url + "/api/v1/events/batch",
+            json={"events": batch},
+            headers=tenant.headers,
+            timeout=30,
+        )
+
+    # Two at a time (the in-flight bound): while one batch of 200 waits for its commit, the
+    # next one would make 400 events > 300 queued.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(post, batches))
+    statuses = [answer.status_code for answer in answers]
+    assert 201 in statuses and set(statuses) <= {201, 503}, statuses
+    full = [a for a in answers if a.status_code == 503 and "write queue" in a.json()["detail"]]
+    assert full, [a.json()["detail"] for a in answers if a.status_code == 503]
+    for answer in full:
+        assert answer.headers["retry-after"] == "1"
+    accepted = {
+        e["event_id"]
+        for b, a in zip(batches, answers, strict=True)
+        if a.status_code == 201
+        for e in b
+    }
+    every = [e["event_id"] for b in batches for e in b]
+    assert stored(small, *every) == accepted
+
+
+def test_the_default_limits_let_ordinary_load_through(server: Server, tmp_path: Path) -> None:
+    """Negative control: 64 concurrent clients under the default bound are never refused."""
+    tenant = server.new_tenant()
+
+    def post(index: int) -> int:
+        body = {"input": f"q{index}", "output": "a", "event_id": str(uuid.uuid4())}
+        answer = httpx.post(
+            server.base_url + "/api/v1/events", json=body, headers=tenant.headers, timeout=30
+        )
+        return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        statuses = list(pool.map(post, range(256)))
+    assert statuses == [201] * 256
