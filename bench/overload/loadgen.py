@@ -33,10 +33,10 @@ class Spec:
     key: str
     path: str
     events_per_request: int
-    rate: float  # requests per second
     seconds: float
     connections: int
     run_id: int  # makes this run's event ids unique
+    rate: float = 0.0  # requests per second (open loop)
     mode: str = "open"  # "open": arrivals at `rate`; "closed": `depth` requests per connection
     depth: int = 1
     drain_seconds: float = 15.0
@@ -138,7 +138,7 @@ class Connection(asyncio.Protocol):
         buf = self.buffer
         buf += data
         pos = 0
-        now = time.perf_counter()
+        now = time.monotonic()
         while True:
             end = buf.find(b"\r\n\r\n", pos)
             if end < 0:
@@ -175,6 +175,12 @@ class Generator:
         self.end = 0.0
         self.loop = asyncio.get_running_loop()
         self.stopping = False
+        self._numbers = 0
+
+    def next_number(self) -> int:
+        """The number of the next request (closed loop)."""
+        self._numbers += 1
+        return self._numbers - 1
 
     async def connect(self, index: int) -> None:
         """Open (or reopen) connection `index`."""
@@ -221,7 +227,7 @@ class Generator:
         sent = 0
         count = len(self.conns)
         while True:
-            now = time.perf_counter()
+            now = time.monotonic()
             if now >= self.end:
                 break
             due_count = int((now - self.start) * spec.rate)
@@ -244,8 +250,8 @@ class Generator:
     async def drain(self) -> None:
         """Stop sending; wait for the answers still due (at most drain_seconds)."""
         self.stopping = True
-        deadline = time.perf_counter() + self.spec.drain_seconds
-        while time.perf_counter() < deadline and any(c.pending for c in self.conns):
+        deadline = time.monotonic() + self.spec.drain_seconds
+        while time.monotonic() < deadline and any(c.pending for c in self.conns):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         for conn in self.conns:
             self.figures.unanswered += len(conn.pending)
@@ -261,25 +267,25 @@ class ClosedConnection(Connection):
         before = len(self.pending)
         super().data_received(data)
         gen = self.gen
-        if gen.stopping or time.perf_counter() >= gen.end:
+        if gen.stopping or time.monotonic() >= gen.end:
             return
         for _ in range(before - len(self.pending)):
             number = gen.next_number()
-            self.send(number, time.perf_counter(), gen.bodies.request(number))
+            self.send(number, time.monotonic(), gen.bodies.request(number))
             gen.figures.sent += 1
         self.flush()
 
 
 async def run_closed(gen: Generator) -> None:
     """Each connection keeps `depth` requests outstanding until the end of the run."""
-    now = time.perf_counter()
+    now = time.monotonic()
     for conn in gen.conns:
         for _ in range(gen.spec.depth):
             number = gen.next_number()
             conn.send(number, now, gen.bodies.request(number))
             gen.figures.sent += 1
         conn.flush()
-    await asyncio.sleep(max(0.0, gen.end - time.perf_counter()))
+    await asyncio.sleep(max(0.0, gen.end - time.monotonic()))
 
 
 async def main_async(spec: Spec) -> dict[str, Any]:
@@ -287,17 +293,12 @@ async def main_async(spec: Spec) -> dict[str, Any]:
     batch = spec.path.endswith("/batch")
     bodies = Bodies(spec, body_template(spec.events_per_request, batch))
     gen = Generator(spec, bodies)
-    counter = iter(range(1 << 40))
-    gen.next_number = lambda: next(counter)  # type: ignore[attr-defined]
-    if spec.mode == "closed":
-        Connection_ = ClosedConnection
-    else:
-        Connection_ = Connection
+    kind = ClosedConnection if spec.mode == "closed" else Connection
     for _ in range(spec.connections):
-        conn = Connection_(gen)
+        conn = kind(gen)
         gen.conns.append(conn)
         await gen.loop.create_connection(lambda c=conn: c, "127.0.0.1", spec.port)
-    gen.start = time.perf_counter()
+    gen.start = time.monotonic()
     gen.end = gen.start + spec.seconds
     if spec.mode == "closed":
         await run_closed(gen)
@@ -306,6 +307,8 @@ async def main_async(spec: Spec) -> dict[str, Any]:
     await gen.drain()
     f = gen.figures
     return {
+        "started": gen.start,
+        "ended": gen.end,
         "sent": f.sent,
         "status": {str(k): v for k, v in sorted(f.status.items())},
         "retry_after_missing": f.retry_after_missing,
@@ -323,7 +326,8 @@ async def main_async(spec: Spec) -> dict[str, Any]:
 
 def main() -> int:
     """Read the spec (a JSON file named on the command line), run, print the figures."""
-    spec = Spec(**json.loads(open(sys.argv[1]).read()))  # noqa: SIM115
+    with open(sys.argv[1]) as handle:
+        spec = Spec(**json.load(handle))
     try:
         import uvloop
 
