@@ -65,6 +65,14 @@ class Settings(BaseSettings):
             "Retry-After at once."
         ),
     )
+    max_in_flight_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Most body bytes (as announced by Content-Length) of the requests in flight; a "
+            "body counts for at most a quarter of it. Past it, 503 with Retry-After at once."
+        ),
+    )
     write_queue_max: int = Field(
         default=20_000,
         ge=1,

@@ -153,3 +153,36 @@ def test_the_default_limits_let_ordinary_load_through(server: Server, tmp_path: 
     with ThreadPoolExecutor(max_workers=64) as pool:
         statuses = list(pool.map(post, range(256)))
     assert statuses == [201] * 256
+
+
+def test_past_the_in_flight_bytes_a_request_gets_503(backend: str, tmp_path: Path) -> None:
+    """PHOSPHO_MAX_IN_FLIGHT_BYTES=4096: four held bodies of 1 KiB fill it (each counts for at
+    most a quarter); a fifth body is refused, a bodiless request still gets through."""
+    srv = start_server(backend, tmp_path / "bytes", PHOSPHO_MAX_IN_FLIGHT_BYTES="4096")
+    try:
+        tenant = srv.new_tenant()
+        held = [event() for _ in range(4)]
+        bodies = [json.dumps({**item, "input": "q" * 1100}).encode() for item in held]
+        holders = [connect(srv) for _ in held]
+        for sock, body in zip(holders, bodies, strict=True):
+            sock.sendall(request(tenant, body[:10], length=len(body)))
+        time.sleep(0.3)
+        refused = event()
+        answer = httpx.post(
+            srv.base_url + "/api/v1/events", json=refused, headers=tenant.headers, timeout=5
+        )
+        assert_busy(answer.status_code, answer.headers, answer.content)
+        assert httpx.get(srv.base_url + "/api/docs", timeout=5).status_code == 200  # no body
+        for sock, body in zip(holders, bodies, strict=True):
+            sock.sendall(body[10:])
+            assert Reader(sock).answer().status == 201
+        assert (
+            httpx.post(
+                srv.base_url + "/api/v1/events", json=event(), headers=tenant.headers, timeout=5
+            ).status_code
+            == 201
+        )
+        ids = [item["event_id"] for item in (*held, refused)]
+        assert stored(srv, *ids) == {item["event_id"] for item in held}
+    finally:
+        srv.destroy()
