@@ -177,9 +177,27 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         try:
             super().data_received(data)
         finally:
-            out, self._out = self._out, None
-            if out and not self.transport.is_closing():
-                self.transport.write(b"".join(out))
+            self._flush_out()
+            self._out = None
+
+    def _flush_out(self) -> None:
+        """Write the refusals gathered so far (before anything else is written)."""
+        if self._out and not self.transport.is_closing():
+            self.transport.write(b"".join(self._out))
+        if self._out is not None:
+            self._out.clear()
+
+    def send_400_response(self, msg: str) -> None:
+        self._flush_out()  # the 400 answers a request after the refused ones
+        super().send_400_response(msg)
+
+    def handle_websocket_upgrade(self) -> None:
+        self._flush_out()
+        self._deadline = None  # the WebSocket protocol owns the connection from now on
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        super().handle_websocket_upgrade()
 
     def _unset_keepalive_if_required(self) -> None:
         pass  # uvicorn's keep-alive timer is replaced by the deadline below

@@ -4,6 +4,7 @@ A slow body that arrives within its time is stored (the negative control)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -128,3 +129,20 @@ def test_bytes_that_start_no_request_do_not_keep_a_connection_open(timed: Server
         pass
     wait_closed(sock, 10)
     assert time.monotonic() - started < TIMEOUT + 3
+
+
+def test_a_websocket_outlives_the_read_timeouts(timed: Server) -> None:
+    """After an upgrade the connection belongs to the WebSocket protocol: no HTTP deadline
+    may close it (a GraphQL subscription stays open for hours)."""
+    from tests.graphql_api.helpers import live
+
+    async def scenario() -> None:
+        async with live(timed, timed.new_tenant()) as conn:
+            await asyncio.sleep(TIMEOUT * 3)
+            op = await conn.subscribe("subscription { eventLogged { id } }")
+            await conn.nothing_for(0.2)
+            assert op == "1"
+            await conn.ws.send(json.dumps({"type": "ping"}))
+            assert (await conn.receive(5))["type"] == "pong"
+
+    asyncio.run(scenario())
