@@ -3,31 +3,38 @@ control and read timeouts, where they are cheapest (before any ASGI task exists)
 
 Why here and not in an ASGI middleware: under overload most requests must be refused, and a
 refusal must cost next to nothing or refusing eats the core that should serve the rest. One
-accepted single-event request costs ~200-300 µs of CPU; an ASGI middleware only runs after
-uvicorn has built a cycle and a task for the request (tens of µs). Here a refusal is the
-parser's callbacks and a pre-encoded answer written together with its neighbours: ~3 µs of
-Python per pipelined request measured in-process (httptools alone: ~1.2 µs), ~8-11 µs of
-server CPU per answer end to end over loopback (bench/overload).
+accepted single-event request costs ~250-300 µs of CPU. Answering a 503 from an ASGI app, or
+with uvicorn's own `limit_concurrency` (plain text, no Retry-After, a warning logged per
+request), still builds a cycle and a task per request: ~60 µs each in-process. Here a refusal
+is the parser's callbacks and a pre-encoded answer written together with its neighbours:
+~3 µs of Python per pipelined request in-process (httptools alone: ~1.2 µs), ~6 µs of server
+CPU per refusal end to end over loopback (bench/overload).
 
 What it adds to uvicorn 0.54's `HttpToolsProtocol` (pinned in pyproject.toml; tests/
 test_admission*.py hold it to this):
-- **In-flight bound** (`max_in_flight`): a request counts from its headers until its answer
-  is complete (or its task ends, or its connection is lost). Past the bound it gets 503 +
-  `Retry-After: 1` with the usual JSON error body at once. `/api/v1/health` and the
-  dashboard's live streams (`/live/…`, open for minutes) never count and are never refused;
-  WebSocket upgrades are not HTTP requests here and pass through.
-- **In-flight bytes** (`max_in_flight_bytes`): the bodies the admitted requests announce
-  (Content-Length) add up to at most this. A request's work grows with its body (one event:
-  ~250 µs; a batch of 100: ~5 ms), so a count alone would let 256 batches of 1000 events
-  queue for seconds. 2 MiB is ~2,000 events in flight, a few hundred ms of work. A request is
-  always admitted when nothing else is in flight.
+- **In-flight bound** (`max_in_flight`, 64): a request counts from its headers until its
+  answer is complete (or its task ends, or its connection is lost). Past the bound it gets
+  503 + `Retry-After: 1` with the usual JSON error body at once. More in flight buys no
+  throughput once the core is busy, only waiting (Little's law: 128 in flight at ~1,000/s
+  answered in ~130 ms; 64 concurrent clients already give the largest group commits
+  measured). The dashboard's live streams (`/live/…`, open for minutes) never count; WebSocket
+  upgrades are not HTTP requests here and pass through.
+- **In-flight bytes** (`max_in_flight_bytes`, 1 MiB): the bodies the admitted requests
+  announce (Content-Length) add up to at most this. A request's work grows with its body (one
+  event: ~250 µs; a batch of 100: ~5-10 ms), so a count alone would let 64 batches of 1000
+  events queue for seconds. 1 MiB is ~1,000 events in flight, ~100 ms of work. A body counts
+  for at most a quarter of it, and a request is always admitted when nothing else is in
+  flight, so a large batch is never starved.
+- **Health**: `GET /api/v1/health` is answered here, at once, without a task: under overload
+  it would otherwise wait behind every admitted request's work in the event loop's queue.
 - **Pipelining** is bounded per connection: uvicorn answers a connection's requests one after
   the other, so a queued request only waits. At most PIPELINE_ADMITTED requests of one
   connection are admitted at a time; later ones get 503 (answered in order, after the ones
-  before them). Reading pauses while answers are owed and resumes only when none is, so one
-  connection never holds more than one read (≤ 256 KiB) of parsed requests. uvicorn itself
-  resumed reading after every answer and on every body read, and admitted everything it
-  parsed: a pipelining client at 10x capacity grew the server to gigabytes (issue 17).
+  before them). Reading pauses while answers are owed and resumes only when none is, and a
+  read is at most READ_SIZE, so one connection never holds more than one read of parsed
+  requests. uvicorn itself resumed reading after every answer and on every body read, and
+  admitted everything it parsed: a pipelining client at 10x capacity grew the server to
+  gigabytes (issue 17).
 - **Read timeouts**: `header_timeout` from a request's first byte to the end of its headers;
   `body_timeout` from there to the end of its body (a Content-Length larger than what arrives
   is dropped then, and the app sees a disconnect: nothing stored); `idle_timeout` for a
@@ -50,7 +57,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 log = logging.getLogger("phospho.admission")
 
 PIPELINE_ADMITTED = 2  # one answered now, one ready behind it: no round trip lost, no queue
-EXEMPT_PATHS = (b"/api/v1/health",)
+HEALTH = b"/api/v1/health"
+EXEMPT_PATHS = (HEALTH,)
 EXEMPT_PREFIXES = (b"/live/",)
 UNKNOWN_BODY = 64 * 1024  # what a chunked body counts for against max_in_flight_bytes
 READ_SIZE = 64 * 1024
@@ -81,6 +89,10 @@ def _timed_out(part: str) -> bytes:
     )
 
 
+# What GET /api/v1/health answers (app/api/health.py), written here without an ASGI task.
+HEALTHY = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n" + (
+    orjson.dumps({"status": "ok"})
+)
 HEADER_TIMED_OUT = _timed_out("headers")
 BODY_TIMED_OUT = _timed_out("body")
 
@@ -90,7 +102,7 @@ class Admission:
     """Limits and counters shared by every connection of one server."""
 
     max_in_flight: int
-    max_in_flight_bytes: int = 2 * 1024 * 1024
+    max_in_flight_bytes: int = 1024 * 1024
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 5.0
@@ -162,7 +174,9 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         self.flow = _Flow(self.transport, self)
         self._admitted = 0  # this connection's requests counted in admission.in_flight
         self._running: RequestResponseCycle | None = None
-        self._refusing = False  # the parser is inside a refused request (its body is dropped)
+        # The parser is inside a request already answered (refused, or a health check): what
+        # follows of it (its body) is dropped.
+        self._skipping = False
         self._out: list[bytes] | None = None  # answers written once data_received is done
         self._deadline: float | None = None
         self._deadline_kind = ""
@@ -209,6 +223,11 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
     def on_headers_complete(self) -> None:
         self._set_deadline(self.admission.body_timeout, "body")
         path = self.url.split(b"?", 1)[0]
+        if path == HEALTH and self._out is not None and not self._owed():
+            if self.parser.get_method() == b"GET":
+                self._skipping = True  # answered: what follows of the request is dropped
+                self._out.append(self._dated(HEALTHY))
+                return
         exempt = path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
         if exempt or (self.parser.should_upgrade() and self._should_upgrade()):
             super().on_headers_complete()
@@ -229,10 +248,23 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
                 return
         self._refuse()
 
+    def _dated(self, answer: bytes) -> bytes:
+        """`answer` with uvicorn's default headers (Date, Server) after its status line; the
+        503s go without (RFC 9110 makes Date optional on 5xx) to stay cheapest."""
+        status, rest = answer.split(b"\r\n", 1)
+        extra = b"".join(
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        )
+        return status + b"\r\n" + extra + rest
+
+    def _owed(self) -> bool:
+        """Whether an answer is still owed to an earlier request of this connection."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
     def _refuse(self) -> None:
-        self._refusing = True
+        self._skipping = True
         self.admission.note_shed(self.loop.time())
-        if self.cycle is not None and not self.cycle.response_complete:
+        if self._owed():
             self.pipeline.appendleft(_REFUSED)  # answered after the answers owed before it
             self.flow.pause_reading()
         elif self._out is not None:
@@ -241,14 +273,14 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
             self.transport.write(BUSY)
 
     def on_body(self, body: bytes) -> None:
-        if not self._refusing:
+        if not self._skipping:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._deadline = None  # nothing more to read until the answer is sent
-        if self._refusing:
-            self._refusing = False
-            if not self.pipeline and (self.cycle is None or self.cycle.response_complete):
+        if self._skipping:
+            self._skipping = False
+            if not self._owed():
                 self._set_deadline(self.admission.idle_timeout, "idle")
             return
         super().on_message_complete()
@@ -325,13 +357,14 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         """A deadline passed: close the connection, with a 408 when that is the next answer."""
         if kind != "idle":
             if self._may_answer(kind):
-                self.transport.write(HEADER_TIMED_OUT if kind == "header" else BODY_TIMED_OUT)
+                answer = HEADER_TIMED_OUT if kind == "header" else BODY_TIMED_OUT
+                self.transport.write(self._dated(answer))
             log.debug("closed a connection whose request %s did not arrive in time", kind)
         self.transport.close()
 
     def _may_answer(self, kind: str) -> bool:
         """Whether the request being read is the next one owed an answer and has none yet."""
-        if self.pipeline or self._refusing:
+        if self.pipeline or self._skipping:
             return False
         running = self._running
         if kind == "header":  # no cycle yet: only earlier requests may be owed an answer

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         description="Most requests committed together in one group-commit transaction.",
     )
     max_in_flight: int = Field(
-        default=256,
+        default=64,
         ge=1,
         description=(
             "Most requests the server works on at once (from their headers until their answer; "
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         ),
     )
     max_in_flight_bytes: int = Field(
-        default=2 * 1024 * 1024,
+        default=1024 * 1024,
         ge=1024,
         description=(
             "Most body bytes (as announced by Content-Length) of the requests in flight; a "

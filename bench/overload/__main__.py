@@ -19,7 +19,9 @@ The load model, precisely:
 - Each request carries its own event ids, so every 2xx is looked up in the database after the
   server has stopped ("every 2xx stored"; events stored without an answer are reported too).
 - Phases, all in the same run against the same server: warm-up (3 s closed loop); capacity =
-  the 2xx rate of a closed loop over the 64 connections without pipelining (10 s); unloaded
+  the 2xx rate of a closed loop without pipelining (10 s) over as many connections as the
+  server admits at once by default (single: 64; batch: 8, ~720 KB of bodies), so that no
+  request is refused while capacity is measured (the refusals are printed); unloaded
   = open loop at 0.1x capacity (10 s), the reference for p50/p99; then 2x and 10x capacity,
   open loop, 20 s each, each followed by 5 s of rest. The loaded steady-state RSS is the
   median over the second half of the capacity phase; "after" is the median over the last

@@ -41,6 +41,8 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
         "events_per_request": result["mix"].events,
         "capacity_req_s": capacity,
         "capacity_cpu_us": cap["cpu"] / max(1, sum(cap["status"].values())) * 1e6,
+        "capacity_clients": result["mix"].capacity_clients,
+        "capacity_refused": sum(cap["status"].values()) - _ok(cap),
         "unloaded_p50_ms": _pct(unloaded, 0.5) * 1000,
         "unloaded_p99_ms": _pct(unloaded, 0.99) * 1000,
         "rss_start_mb": result["rss_start"],
@@ -73,6 +75,7 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
                 "rss_peak_mb": max(sampler.between(phase["started"], phase["settled"]) or [0.0]),
                 "rss_after_mb": statistics.median(after) if after else float("nan"),
                 "health_max_ms": max(health, default=float("nan")) * 1000,
+                "health_p99_ms": _pct(sorted(health), 0.99) * 1000,
                 "health_probes": len(window),
             }
         )
@@ -113,14 +116,15 @@ def table(fig: dict[str, Any]) -> str:
     per = fig["events_per_request"]
     out = [
         f"mix {fig['mix']} ({per} event{'s' if per > 1 else ''} per request)",
-        f"  capacity (closed loop): {fig['capacity_req_s']:,.0f} req/s "
-        f"({fig['capacity_req_s'] * per:,.0f} events/s), {fig['capacity_cpu_us']:,.0f} µs "
-        "server CPU per request",
+        f"  capacity (closed loop, {fig['capacity_clients']} connections): "
+        f"{fig['capacity_req_s']:,.0f} req/s ({fig['capacity_req_s'] * per:,.0f} events/s), "
+        f"{fig['capacity_cpu_us']:,.0f} µs server CPU per request, "
+        f"{fig['capacity_refused']:,} refused",
         f"  unloaded ({'0.1x'}): p50 {fig['unloaded_p50_ms']:.1f} ms, p99 "
         f"{fig['unloaded_p99_ms']:.1f} ms",
         f"  RSS: start {fig['rss_start_mb']:.0f} MB, loaded steady {fig['rss_steady_mb']:.0f} MB",
         "  load | offered req/s | goodput req/s (x capacity) | accepted p50 / p99 ms "
-        "| refused (503/429) | CPU µs/answer | RSS peak / after MB | health max ms",
+        "| refused (503/429) | CPU µs/answer | RSS peak / after MB | health p99 / max ms",
     ]
     for p in fig["overload"]:
         refused = sum(v for k, v in p["status"].items() if k in ("429", "503"))
@@ -129,7 +133,7 @@ def table(fig: dict[str, Any]) -> str:
             f"({p['ratio']:.2f}x)       | {p['p50_ms']:>8.1f} / {p['p99_ms']:<8.1f} "
             f"| {refused:>17,} | {p['cpu_us_per_answer']:>13.0f} "
             f"| {p['rss_peak_mb']:>6.0f} / {p['rss_after_mb']:<6.0f}      "
-            f"| {p['health_max_ms']:>8.0f}"
+            f"| {p['health_p99_ms']:>5.0f} / {p['health_max_ms']:.0f}"
         )
         if p["unanswered"] or p["client_dropped"]:
             out.append(
