@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.admission_support import Reader, connect, event, request, stored
-from tests.harness import Server, start_server
+from tests.admission_support import Answer, Reader, connect, event, request, stored
+from tests.harness import Server, Tenant, start_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -83,28 +83,41 @@ def test_past_the_in_flight_bound_a_request_gets_503_at_once(small: Server) -> N
     assert stored(small, *ids) == {held[0]["event_id"], held[1]["event_id"], after["event_id"]}
 
 
-def test_pipelined_requests_past_two_per_connection_get_503_in_order(small: Server) -> None:
-    tenant = small.new_tenant()
-    events = [event() for _ in range(5)]
-    sock = connect(small)
-    # One write: the server parses all five in one read. The first runs, the second waits
-    # behind it, the other three are refused, and answers come back in request order.
+def pipeline(server: Server, tenant: Tenant, count: int) -> tuple[list[Answer], list[str]]:
+    """Send `count` events in one write on one connection; their answers, in order, and ids.
+    The server parses them all in one read; then one more request checks the connection."""
+    events = [event() for _ in range(count)]
+    sock = connect(server)
     sock.sendall(b"".join(request(tenant, json.dumps(item).encode()) for item in events))
     reader = Reader(sock)
     answers = [reader.answer() for _ in events]
-    assert [answer.status for answer in answers] == [201, 201, 503, 503, 503]
-    assert [answer.json()["event_id"] for answer in answers[:2]] == [
-        e["event_id"] for e in events[:2]
-    ]
-    for answer in answers[2:]:
-        assert_busy(answer.status, answer.headers, answer.body)
     # The refused requests' bodies were read past: the connection still works.
     last = event()
     sock.sendall(request(tenant, json.dumps(last).encode()))
     assert reader.answer().status == 201
     sock.close()
-    ids = [item["event_id"] for item in (*events, last)]
-    assert stored(small, *ids) == {events[0]["event_id"], events[1]["event_id"], last["event_id"]}
+    return answers, [item["event_id"] for item in (*events, last)]
+
+
+def test_pipelined_requests_past_two_per_connection_get_503_in_order(server: Server) -> None:
+    """Default limits: the first request runs, the second waits behind it, the other three
+    are refused; answers come back in request order."""
+    tenant = server.new_tenant()
+    answers, ids = pipeline(server, tenant, 5)
+    assert [answer.status for answer in answers] == [201, 201, 503, 503, 503]
+    assert [answer.json()["event_id"] for answer in answers[:2]] == ids[:2]
+    for answer in answers[2:]:
+        assert_busy(answer.status, answer.headers, answer.body)
+    assert stored(server, *ids) == {ids[0], ids[1], ids[-1]}
+
+
+def test_past_half_the_slots_a_connection_gets_one_request_at_a_time(small: Server) -> None:
+    """With half the in-flight slots taken, a request queued behind another would hold a slot
+    and do nothing: a pipelined second request is refused too."""
+    tenant = small.new_tenant()
+    answers, ids = pipeline(small, tenant, 3)
+    assert [answer.status for answer in answers] == [201, 503, 503]
+    assert stored(small, *ids) == {ids[0], ids[-1]}
 
 
 def test_a_full_write_queue_answers_503_and_stores_only_what_it_took(small: Server) -> None:

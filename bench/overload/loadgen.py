@@ -300,14 +300,17 @@ async def main_async(spec: Spec) -> dict[str, Any]:
         await gen.loop.create_connection(lambda c=conn: c, "127.0.0.1", spec.port)
     gen.start = time.monotonic()
     gen.end = gen.start + spec.seconds
+    cpu_start = time.process_time()
     if spec.mode == "closed":
         await run_closed(gen)
     else:
         await gen.run_open()
+    cpu_load = (time.process_time() - cpu_start) / spec.seconds  # of this process's core
     await gen.drain()
     f = gen.figures
     return {
         "started": gen.start,
+        "loadgen_cpu": cpu_load,
         "ended": gen.end,
         "sent": f.sent,
         "status": {str(k): v for k, v in sorted(f.status.items())},

@@ -72,6 +72,8 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
                 "unanswered": phase["unanswered"],
                 "client_dropped": phase["client_dropped"],
                 "cpu_us_per_answer": phase["cpu"] / max(1, answered) * 1e6,
+                "server_core": phase["cpu"] / phase["seconds"],
+                "loadgen_core": phase["loadgen_cpu"],
                 "rss_peak_mb": max(sampler.between(phase["started"], phase["settled"]) or [0.0]),
                 "rss_after_mb": statistics.median(after) if after else float("nan"),
                 "health_max_ms": max(health, default=float("nan")) * 1000,
@@ -134,6 +136,10 @@ def table(fig: dict[str, Any]) -> str:
             f"| {refused:>17,} | {p['cpu_us_per_answer']:>13.0f} "
             f"| {p['rss_peak_mb']:>6.0f} / {p['rss_after_mb']:<6.0f}      "
             f"| {p['health_p99_ms']:>5.0f} / {p['health_max_ms']:.0f}"
+        )
+        out.append(
+            f"         CPU used: server {p['server_core']:.0%} of its core, load generator "
+            f"{p['loadgen_core']:.0%} of its own (near 100%: the generator limits the figures)"
         )
         if p["unanswered"] or p["client_dropped"]:
             out.append(
