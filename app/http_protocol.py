@@ -84,6 +84,9 @@ BUSY = _answer(
 )
 
 
+BUSY_CLOSE = BUSY.replace(b"retry-after: 1", b"retry-after: 1\r\nconnection: close", 1)
+
+
 def _timed_out(part: str) -> bytes:
     return _answer(
         b"408 Request Timeout",
@@ -156,6 +159,7 @@ _READ_BUFFER = memoryview(bytearray(READ_SIZE))
 
 # A pipeline entry standing for a refused request: its 503 is written when its turn comes.
 _REFUSED: Any = (None, None)
+_REFUSED_CLOSE: Any = (None, "close")
 
 
 class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
@@ -227,6 +231,9 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         self._set_deadline(self.admission.header_timeout, "header")
 
     def on_headers_complete(self) -> None:
+        if self.transport.is_closing():  # refused with `Connection: close` earlier in this read
+            self._skipping = True
+            return
         self._set_deadline(self.admission.body_timeout, "body")
         path = self.url.split(b"?", 1)[0]
         if path == HEALTH and self._out is not None and not self._owed():
@@ -276,13 +283,25 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
     def _refuse(self) -> None:
         self._skipping = True
         self.admission.note_shed(self._now)
-        if self._owed():
+        if not self.parser.should_keep_alive():  # `Connection: close`, or HTTP/1.0
+            self._refuse_and_close()
+        elif self._owed():
             self.pipeline.appendleft(_REFUSED)  # answered after the answers owed before it
             self.flow.pause_reading()
         elif self._out is not None:
             self._out.append(BUSY)
         else:  # pragma: no cover (parser callbacks only run inside data_received)
             self.transport.write(BUSY)
+
+    def _refuse_and_close(self) -> None:
+        """The client asked to close after this answer: close once it is written."""
+        if self._owed():
+            self.pipeline.appendleft(_REFUSED_CLOSE)
+            self.flow.pause_reading()
+        else:
+            self._flush_out()
+            self.transport.write(BUSY_CLOSE)
+            self.transport.close()
 
     def on_body(self, body: bytes) -> None:
         if not self._skipping:
@@ -323,6 +342,10 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         while self.pipeline:
             cycle, app = self.pipeline.pop()
             if cycle is None:
+                if app is not None:  # _REFUSED_CLOSE: the last answer of this connection
+                    self.transport.write(BUSY * refused + BUSY_CLOSE)
+                    self.transport.close()
+                    return
                 refused += 1
                 continue
             self._start_asgi_task(cycle, app)

@@ -199,3 +199,24 @@ def test_past_the_in_flight_bytes_a_request_gets_503(backend: str, tmp_path: Pat
         assert stored(srv, *ids) == {item["event_id"] for item in held}
     finally:
         srv.destroy()
+
+
+def test_a_refused_request_that_asks_to_close_is_answered_then_closed(small: Server) -> None:
+    tenant = small.new_tenant()
+    held = json.dumps(event()).encode()
+    holders = [connect(small) for _ in range(2)]
+    for sock in holders:
+        sock.sendall(request(tenant, held[:5], length=len(held)))
+    time.sleep(0.3)  # the bound (2) is reached
+    sock = connect(small)
+    closing = request(tenant, json.dumps(event()).encode()).replace(
+        b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\r\nConnection: close\r\n"
+    )
+    sock.sendall(closing)
+    reader = Reader(sock)
+    answer = reader.answer()
+    assert_busy(answer.status, answer.headers, answer.body)
+    assert answer.headers["connection"] == "close"
+    assert reader.closed()
+    for holder in holders:
+        holder.close()
