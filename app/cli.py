@@ -24,8 +24,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the server (one process; SQLite migrations applied at start)."""
     import uvicorn
 
+    from app.admission import Admission
     from app.factory import create_app, preflight
-    from app.http_protocol import Admission, protocol_factory
+    from app.http_protocol import protocol_factory
 
     asyncio.run(preflight(settings))
     if args.host:

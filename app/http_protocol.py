@@ -47,90 +47,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import httptools
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from app.admission import (
+    BODY_TIMED_OUT,
+    BUSY,
+    BUSY_CLOSE,
+    EXEMPT_PREFIXES,
+    HEADER_TIMED_OUT,
+    HEALTH,
+    HEALTHY,
+    PIPELINE_ADMITTED,
+    READ_SIZE,
+    Admission,
+    Skimmer,
+    body_size,
+)
+
 log = logging.getLogger("phospho.admission")
-
-# Requests of one connection admitted at once while fewer than half the in-flight slots are
-# taken: one worked on, one ready behind it (a pipelining client loses no round trip). Past
-# half, one per connection: a request queued behind another holds a slot and does nothing
-# (measured with 64 pipelined connections at 2x capacity: half the slots idle, goodput 0.53x).
-PIPELINE_ADMITTED = 2
-HEALTH = b"/api/v1/health"
-EXEMPT_PATHS = (HEALTH,)
-EXEMPT_PREFIXES = (b"/live/",)
-UNKNOWN_BODY = 64 * 1024  # what a chunked body counts for against max_in_flight_bytes
-READ_SIZE = 64 * 1024
-LOG_EVERY = 10.0  # seconds between two "shedding" log lines
-
-
-def _answer(status: bytes, code: str, detail: str, *extra: bytes) -> bytes:
-    body = orjson.dumps({"detail": detail, "code": code})
-    head = [b"HTTP/1.1 " + status, b"content-type: application/json", *extra]
-    head.append(b"content-length: %d" % len(body))
-    return b"\r\n".join(head) + b"\r\n\r\n" + body
-
-
-BUSY = _answer(
-    b"503 Service Unavailable",
-    "unavailable",
-    "the server is at capacity; retry after 1 second",
-    b"retry-after: 1",
-)
-
-
-BUSY_CLOSE = BUSY.replace(b"retry-after: 1", b"retry-after: 1\r\nconnection: close", 1)
-
-
-def _timed_out(part: str) -> bytes:
-    return _answer(
-        b"408 Request Timeout",
-        "request_timeout",
-        f"the request's {part} did not arrive in time; the connection is closed",
-        b"connection: close",
-    )
-
-
-# What GET /api/v1/health answers (app/api/health.py), written here without an ASGI task.
-HEALTHY = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n" + (
-    orjson.dumps({"status": "ok"})
-)
-HEADER_TIMED_OUT = _timed_out("headers")
-BODY_TIMED_OUT = _timed_out("body")
-
-
-@dataclass
-class Admission:
-    """Limits and counters shared by every connection of one server."""
-
-    max_in_flight: int
-    max_in_flight_bytes: int = 1024 * 1024
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    idle_timeout: float = 5.0
-    in_flight: int = 0
-    in_flight_bytes: int = 0  # announced body sizes of the requests in flight
-    shed: int = 0  # requests refused since the last log line
-    logged_at: float = 0.0
-
-    def note_shed(self, now: float) -> None:
-        """Count a refusal; at most one log line every LOG_EVERY seconds."""
-        self.shed += 1
-        if now - self.logged_at >= LOG_EVERY:
-            log.warning(
-                "at capacity: answered 503 to %d request(s) since the last report "
-                "(in flight: %d, limit %d)",
-                self.shed,
-                self.in_flight,
-                self.max_in_flight,
-            )
-            self.shed = 0
-            self.logged_at = now
 
 
 class _Flow(FlowControl):
@@ -145,31 +83,21 @@ class _Flow(FlowControl):
             super().resume_reading()
 
 
-def _body_size(headers: list[tuple[bytes, bytes]]) -> int:
-    """The body size a request announces; a chunked body counts as UNKNOWN_BODY bytes."""
-    for name, value in headers:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else UNKNOWN_BODY
-        if name == b"transfer-encoding":
-            return UNKNOWN_BODY
-    return 0
-
-
 _READ_BUFFER = memoryview(bytearray(READ_SIZE))
-
-# A pipeline entry standing for a refused request: its 503 is written when its turn comes.
-_REFUSED: Any = (None, None)
-_REFUSED_CLOSE: Any = (None, "close")
 
 
 class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
-    """See the module's docstring. `admission` is set by `protocol_factory`."""
+    """See the module's docstring. `admission` is set by `protocol_factory`.
+
+    A pipeline entry `(None, answer)` stands for a request answered here (refused, or a health
+    check): its bytes are written when its turn comes, after the answers owed before it.
+    """
 
     admission: Admission
 
     # Reads of at most READ_SIZE: uvloop reads 256 KiB into a plain Protocol, and a read is
     # parsed in one go, so under pipelined overload one loop iteration parsed 64 connections x
-    # ~230 requests (~45 ms) before a health check's task could run. One buffer serves every
+    # ~230 requests (~45 ms) before a health check could be answered. One buffer serves every
     # connection: uvloop fills it and calls buffer_updated before it reads anything else.
     def get_buffer(self, sizehint: int) -> memoryview:
         return _READ_BUFFER
@@ -182,9 +110,12 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         self.flow = _Flow(self.transport, self)
         self._admitted = 0  # this connection's requests counted in admission.in_flight
         self._running: RequestResponseCycle | None = None
+        self._in_message = False  # uvicorn's parser is inside a request
         # The parser is inside a request already answered (refused, or a health check): what
         # follows of it (its body) is dropped.
         self._skipping = False
+        self._skimmer = Skimmer(self)
+        self._skim_parser = httptools.HttpRequestParser(self._skimmer)
         self._out: list[bytes] | None = None  # answers written once data_received is done
         self._deadline: float | None = None
         self._deadline_kind = ""
@@ -194,18 +125,72 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         self._set_deadline(self.admission.idle_timeout, "idle")
 
     # Reading: like uvicorn's, except that bytes which start no request do not keep an idle
-    # connection open, and refusals found in one read are written together.
+    # connection open, answers made here in one read are written together, and a read that
+    # can only be refused goes to the skimmer.
     def data_received(self, data: bytes) -> None:
         self._now = self.loop.time()  # the deadlines of the requests in this read start here
         self._out = []
         try:
-            super().data_received(data)
+            if self._skimmer.phase or self._only_refusals(data):
+                self._skim(data)
+            else:
+                super().data_received(data)
         finally:
             self._flush_out()
             self._out = None
 
+    def _only_refusals(self, data: bytes) -> bool:
+        """Whether every request of this read will be refused (or is a health check): uvicorn's
+        parser is between requests, no slot may be given to this connection before the read is
+        parsed (slots come back only between reads), and nothing exempt or upgrading is in it."""
+        if self._in_message:
+            return False
+        admission = self.admission
+        if admission.in_flight < admission.max_in_flight and (
+            not self._admitted or admission.in_flight < admission.max_in_flight // 2
+        ):
+            if self._admitted < PIPELINE_ADMITTED:
+                return False
+        return b"/live/" not in data and b"pgrade" not in data and b"PGRADE" not in data
+
+    def _skim(self, data: bytes) -> None:
+        skimmer = self._skimmer
+        phase, skimmer.began = skimmer.phase, False
+        try:
+            self._skim_parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        self.admission.report(self._now)
+        # Every request of one read shares its clock reading: only where the read left off
+        # moves the deadline (a request's headers, then its body, each from its own start).
+        if skimmer.phase == 1 and (skimmer.began or phase != 1):
+            self._set_deadline(self.admission.header_timeout, "header")
+        elif skimmer.phase == 2 and (skimmer.began or phase != 2):
+            self._set_deadline(self.admission.body_timeout, "body")
+        elif skimmer.phase == 0:
+            if self._owed():
+                self._deadline = None
+            else:
+                self._set_deadline(self.admission.idle_timeout, "idle")
+
+    def skimmed(self, url: bytes) -> None:
+        """A skimmed request's headers are read: a health check is answered, the rest refused."""
+        if self.transport.is_closing():
+            return
+        if url.startswith(HEALTH) and url.split(b"?", 1)[0] == HEALTH:
+            if self._skim_parser.get_method() == b"GET":
+                self._answer_here(self._dated(HEALTHY))
+                return
+        out = self._out
+        if out is not None and not self._owed() and self._skim_parser.should_keep_alive():
+            self.admission.shed += 1  # the common case, inlined; logged once per read (_skim)
+            out.append(BUSY)
+            return
+        self._refuse(self._skim_parser.should_keep_alive())
+
     def _flush_out(self) -> None:
-        """Write the refusals gathered so far (before anything else is written)."""
+        """Write the answers gathered so far (before anything else is written)."""
         if self._out and not self.transport.is_closing():
             self.transport.write(b"".join(self._out))
         if self._out is not None:
@@ -226,7 +211,9 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
     def _unset_keepalive_if_required(self) -> None:
         pass  # uvicorn's keep-alive timer is replaced by the deadline below
 
+    # uvicorn's parser callbacks.
     def on_message_begin(self) -> None:
+        self._in_message = True
         super().on_message_begin()
         self._set_deadline(self.admission.header_timeout, "header")
 
@@ -236,78 +223,50 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
             return
         self._set_deadline(self.admission.body_timeout, "body")
         path = self.url.split(b"?", 1)[0]
-        if path == HEALTH and self._out is not None and not self._owed():
-            if self.parser.get_method() == b"GET":
-                self._skipping = True  # answered: what follows of the request is dropped
-                self._out.append(self._dated(HEALTHY))
-                return
-        exempt = path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
-        if exempt or (self.parser.should_upgrade() and self._should_upgrade()):
+        if path == HEALTH and self.parser.get_method() == b"GET":
+            self._skipping = True  # answered: what follows of the request is dropped
+            self._answer_here(self._dated(HEALTHY))
+            return
+        if path.startswith(EXEMPT_PREFIXES) or (
+            self.parser.should_upgrade() and self._should_upgrade()
+        ):
             super().on_headers_complete()
             return
-        admission = self.admission
-        if admission.in_flight < admission.max_in_flight and (
-            not self._admitted
-            or (
-                self._admitted < PIPELINE_ADMITTED
-                and admission.in_flight < admission.max_in_flight // 2
-            )
-        ):
-            # A body counts for at most a quarter of the budget: a large batch is still let in
-            # next to a few other requests instead of waiting for an idle server.
-            size = min(_body_size(self.headers), admission.max_in_flight_bytes // 4)
-            if not admission.in_flight_bytes or (
-                admission.in_flight_bytes + size <= admission.max_in_flight_bytes
-            ):
-                super().on_headers_complete()
-                admission.in_flight += 1
-                admission.in_flight_bytes += size
-                self._admitted += 1
-                self.cycle.admitted = size  # type: ignore[attr-defined]
-                return
-        self._refuse()
-
-    def _dated(self, answer: bytes) -> bytes:
-        """`answer` with uvicorn's default headers (Date, Server) after its status line; the
-        503s go without (RFC 9110 makes Date optional on 5xx) to stay cheapest."""
-        status, rest = answer.split(b"\r\n", 1)
-        extra = b"".join(
-            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
-        )
-        return status + b"\r\n" + extra + rest
-
-    def _owed(self) -> bool:
-        """Whether an answer is still owed to an earlier request of this connection."""
-        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
-
-    def _refuse(self) -> None:
+        if self._admit():
+            return
         self._skipping = True
-        self.admission.note_shed(self._now)
-        if not self.parser.should_keep_alive():  # `Connection: close`, or HTTP/1.0
-            self._refuse_and_close()
-        elif self._owed():
-            self.pipeline.appendleft(_REFUSED)  # answered after the answers owed before it
-            self.flow.pause_reading()
-        elif self._out is not None:
-            self._out.append(BUSY)
-        else:  # pragma: no cover (parser callbacks only run inside data_received)
-            self.transport.write(BUSY)
+        self._refuse(self.parser.should_keep_alive())
 
-    def _refuse_and_close(self) -> None:
-        """The client asked to close after this answer: close once it is written."""
-        if self._owed():
-            self.pipeline.appendleft(_REFUSED_CLOSE)
-            self.flow.pause_reading()
-        else:
-            self._flush_out()
-            self.transport.write(BUSY_CLOSE)
-            self.transport.close()
+    def _admit(self) -> bool:
+        """Start (or queue) this request if the bounds allow it; whether they did."""
+        admission = self.admission
+        if admission.in_flight >= admission.max_in_flight:
+            return False
+        if self._admitted and (
+            self._admitted >= PIPELINE_ADMITTED
+            or admission.in_flight >= admission.max_in_flight // 2
+        ):
+            return False
+        # A body counts for at most a quarter of the budget: a large batch is still let in
+        # next to a few other requests instead of waiting for an idle server.
+        size = min(body_size(self.headers), admission.max_in_flight_bytes // 4)
+        if admission.in_flight_bytes and (
+            admission.in_flight_bytes + size > admission.max_in_flight_bytes
+        ):
+            return False
+        super().on_headers_complete()
+        admission.in_flight += 1
+        admission.in_flight_bytes += size
+        self._admitted += 1
+        self.cycle.admitted = size  # type: ignore[attr-defined]
+        return True
 
     def on_body(self, body: bytes) -> None:
         if not self._skipping:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_message = False
         self._deadline = None  # nothing more to read until the answer is sent
         if self._skipping:
             self._skipping = False
@@ -316,7 +275,43 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
             return
         super().on_message_complete()
 
-    # Answers.
+    # Answers made here.
+    def _owed(self) -> bool:
+        """Whether an answer is still owed to an earlier request of this connection."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
+    def _answer_here(self, answer: bytes) -> None:
+        """Write `answer` now, or when the answers owed before it are written."""
+        if self._owed():
+            self.pipeline.appendleft((None, answer))  # type: ignore[arg-type]
+            self.flow.pause_reading()
+        elif self._out is not None:
+            self._out.append(answer)
+        else:  # pragma: no cover (parser callbacks only run inside data_received)
+            self.transport.write(answer)
+
+    def _refuse(self, keep_alive: bool) -> None:
+        """503 + Retry-After; closed after it when the client asked (`Connection: close`)."""
+        self.admission.note_shed(self._now)
+        if keep_alive:
+            self._answer_here(BUSY)
+        elif self._owed():
+            self.pipeline.appendleft((None, BUSY_CLOSE))  # type: ignore[arg-type]
+            self.flow.pause_reading()
+        else:
+            self._flush_out()
+            self.transport.write(BUSY_CLOSE)
+            self.transport.close()
+
+    def _dated(self, answer: bytes) -> bytes:
+        """`answer` with uvicorn's default headers (Date, Server) after its status line; the
+        503s go without (RFC 9110 makes Date optional on 5xx) to stay cheapest."""
+        status, rest = answer.split(b"\r\n", 1)
+        defaults = self.server_state.default_headers
+        extra = b"".join(name + b": " + value + b"\r\n" for name, value in defaults)
+        return status + b"\r\n" + extra + rest
+
+    # Requests run by the app.
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         task = self.loop.create_task(cycle.run_asgi(app))
         task.add_done_callback(self.tasks.discard)
@@ -338,24 +333,23 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        refused = 0
+        answers: list[bytes] = []
         while self.pipeline:
             cycle, app = self.pipeline.pop()
             if cycle is None:
-                if app is not None:  # _REFUSED_CLOSE: the last answer of this connection
-                    self.transport.write(BUSY * refused + BUSY_CLOSE)
+                answers.append(app)
+                if app is BUSY_CLOSE:  # the last answer of this connection
+                    self.transport.write(b"".join(answers))
                     self.transport.close()
                     return
-                refused += 1
                 continue
             self._start_asgi_task(cycle, app)
             break
-        if refused:
-            self.transport.write(BUSY * refused)
-        if not self.pipeline and self.cycle is not None and self.cycle.response_complete:
-            if self._deadline is None:
-                self._now = self.loop.time()
-                self._set_deadline(self.admission.idle_timeout, "idle")
+        if answers:
+            self.transport.write(b"".join(answers))
+        if not self._owed() and self._deadline is None:
+            self._now = self.loop.time()
+            self._set_deadline(self.admission.idle_timeout, "idle")
         self.flow.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -401,7 +395,7 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
 
     def _may_answer(self, kind: str) -> bool:
         """Whether the request being read is the next one owed an answer and has none yet."""
-        if self.pipeline or self._skipping:
+        if self.pipeline or self._skipping or (self._skimmer.phase and kind == "body"):
             return False
         running = self._running
         if kind == "header":  # no cycle yet: only earlier requests may be owed an answer

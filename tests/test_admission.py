@@ -220,3 +220,42 @@ def test_a_refused_request_that_asks_to_close_is_answered_then_closed(small: Ser
     assert reader.closed()
     for holder in holders:
         holder.close()
+
+
+def test_a_connection_that_can_only_be_refused_is_skimmed_in_order(small: Server) -> None:
+    """With every slot taken, a connection's reads go to the lean parser: refusals and health
+    checks answered in order, refused bodies read past (even one that looks like a request),
+    and once slots come back the same connection is served again."""
+    tenant = small.new_tenant()
+    held = [event() for _ in range(2)]
+    bodies = [json.dumps(item).encode() for item in held]
+    holders = [connect(small) for _ in held]
+    for sock, body in zip(holders, bodies, strict=True):
+        sock.sendall(request(tenant, body[:10], length=len(body)))
+    time.sleep(0.3)
+
+    tricky = event()
+    tricky["input"] = "GET /api/v1/health HTTP/1.1\r\n\r\n" + "x" * 20_000
+    refused = [event(), event(), event(), tricky, event()]
+    wire = [request(tenant, json.dumps(item).encode()) for item in refused]
+    health = request(None, None, "/api/v1/health")
+    sock = connect(small)
+    first = b"".join(wire[:3]) + health + wire[3] + wire[4][:30]
+    sock.sendall(first)
+    time.sleep(0.2)
+    sock.sendall(wire[4][30:])  # the last request arrives in two reads
+    reader = Reader(sock)
+    answers = [reader.answer() for _ in range(6)]
+    assert [a.status for a in answers] == [503, 503, 503, 200, 503, 503]
+    assert answers[3].json() == {"status": "ok"} and "date" in answers[3].headers
+    for answer in answers[:3] + answers[4:]:
+        assert_busy(answer.status, answer.headers, answer.body)
+
+    for holder, body in zip(holders, bodies, strict=True):
+        holder.sendall(body[10:])
+        assert Reader(holder).answer().status == 201
+    after = event()
+    sock.sendall(request(tenant, json.dumps(after).encode()))
+    assert reader.answer().status == 201
+    ids = [item["event_id"] for item in (*held, *refused, after)]
+    assert stored(small, *ids) == {held[0]["event_id"], held[1]["event_id"], after["event_id"]}

@@ -21,7 +21,7 @@ TIMEOUT = 1.0  # each of PHOSPHO_HEADER_TIMEOUT, _BODY_TIMEOUT and _IDLE_TIMEOUT
 def timed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """A server whose three read timeouts are one second."""
+    """A server whose three read timeouts are one second, admitting one request at a time."""
     if request.param not in BACKENDS:
         pytest.skip("PostgreSQL not selected (PHOSPHO_TEST_POSTGRES)")
     srv = start_server(
@@ -30,6 +30,7 @@ def timed(
         PHOSPHO_HEADER_TIMEOUT=str(TIMEOUT),
         PHOSPHO_BODY_TIMEOUT=str(TIMEOUT),
         PHOSPHO_IDLE_TIMEOUT=str(TIMEOUT),
+        PHOSPHO_MAX_IN_FLIGHT="1",  # one held request puts other connections in refusal
     )
     try:
         yield srv
@@ -146,3 +147,24 @@ def test_a_websocket_outlives_the_read_timeouts(timed: Server) -> None:
             assert (await conn.receive(5))["type"] == "pong"
 
     asyncio.run(scenario())
+
+
+def test_read_timeouts_hold_on_a_connection_that_is_being_refused(timed: Server) -> None:
+    """While the only slot is taken, reads go to the lean parser: slow headers still get 408,
+    and a refused request whose body never ends is closed after its 503."""
+    tenant = timed.new_tenant()
+    holder = connect(timed)
+    body = json.dumps(event()).encode()
+    holder.sendall(request(tenant, body[:5], length=len(body)))
+    time.sleep(0.2)
+    slow = connect(timed)
+    slow.sendall(b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    unfinished = connect(timed)
+    unfinished.sendall(request(tenant, body, length=len(body) + 10))
+    elapsed, received = wait_closed(slow, 10)
+    assert elapsed < TIMEOUT + 3
+    timed_out(received, "headers")
+    elapsed, received = wait_closed(unfinished, 10)
+    assert elapsed < TIMEOUT + 3
+    assert received.startswith(b"HTTP/1.1 503 ") and received.count(b"HTTP/1.1") == 1
+    holder.close()
