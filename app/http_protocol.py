@@ -6,9 +6,10 @@ refusal must cost next to nothing or refusing eats the core that should serve th
 accepted single-event request costs ~250-300 µs of CPU. Answering a 503 from an ASGI app, or
 with uvicorn's own `limit_concurrency` (plain text, no Retry-After, a warning logged per
 request), still builds a cycle and a task per request: ~60 µs each in-process. Here a refusal
-is the parser's callbacks and a pre-encoded answer written together with its neighbours:
-~3 µs of Python per pipelined request in-process (httptools alone: ~1.2 µs), ~6 µs of server
-CPU per refusal end to end over loopback (bench/overload).
+is the parser's callbacks and a pre-encoded answer written together with its neighbours; a
+read that can only be refused goes to a second, lean parser (app/admission.py's Skimmer):
+~3.5 µs of Python per pipelined refusal in-process (~4.5 µs through uvicorn's callbacks;
+httptools alone ~1.2 µs), ~8 µs of server CPU per refusal end to end over loopback.
 
 What it adds to uvicorn 0.54's `HttpToolsProtocol` (pinned in pyproject.toml; tests/
 test_admission*.py hold it to this):
