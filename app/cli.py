@@ -25,7 +25,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the server (one process; SQLite migrations applied at start)."""
     import uvicorn
 
+    from app.admission import Admission
     from app.factory import create_app, preflight
+    from app.http_protocol import protocol_factory
 
     asyncio.run(preflight(settings))
     if args.host:
@@ -33,6 +35,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port:
         settings.port = args.port
     _stderr(f"phospho listening on http://{settings.host}:{settings.port}")
+    admission = Admission(
+        max_in_flight=settings.max_in_flight,
+        max_in_flight_bytes=settings.max_in_flight_bytes,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        idle_timeout=settings.idle_timeout,
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -44,6 +53,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # default trusts 127.0.0.1, so anything on this host could claim any client address.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        # httptools plus admission control and read timeouts (app/http_protocol.py).
+        http=protocol_factory(admission),
     )
     return 0
 

@@ -26,6 +26,7 @@ from app.live_pg import PostgresBridge
 from app.schema.schema import build_router as build_graphql_router
 from app.services import pricing
 from app.services.ingest import Ingestor
+from app.services.ratelimit import KeyRateLimiter, parse_rate
 from app.services.revocation import CredentialWatcher
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
@@ -114,6 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI application for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
     ingestor = Ingestor(max_batch=settings.commit_batch_max, bus=LiveBus())
+    ingestor.writer.limit_queue(settings.write_queue_max)
+    rate = parse_rate(settings.rate_limit)
+    limiter = KeyRateLimiter(rate) if rate else None
     app = FastAPI(
         title="phospho",
         version="0.1.0",
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ingestor = ingestor
     app.state.live = ingestor.bus
+    app.state.rate_limiter = limiter  # GraphQL requests by API key (app/schema/context.py)
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)
@@ -133,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_web(app)
     # The ingest routes take nearly all traffic: answered ahead of the router (app/api/events.py),
     # inside the body limit (the middleware added last is the outer one).
-    app.add_middleware(api.IngestRoutes, ingestor=ingestor)
+    app.add_middleware(api.IngestRoutes, ingestor=ingestor, limiter=limiter)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,

@@ -153,6 +153,57 @@ class Settings(BaseSettings):
             "(error code `response_too_large`)."
         ),
     )
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Most requests the server works on at once (from their headers until their answer; "
+            "health checks and live streams excluded). Past it a request gets 503 with "
+            "Retry-After at once."
+        ),
+    )
+    max_in_flight_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description=(
+            "Most body bytes (as announced by Content-Length) of the requests in flight; a "
+            "body counts for at most a quarter of it. Past it, 503 with Retry-After at once."
+        ),
+    )
+    write_queue_max: int = Field(
+        default=20_000,
+        ge=1,
+        description=(
+            "Most events waiting for their group commit (a batch counts each event). Past it a "
+            "write gets 503 with Retry-After; a job is always taken when the queue is empty."
+        ),
+    )
+    rate_limit: str = Field(
+        default="",
+        description=(
+            "Requests each API key may make, as `N/second`, `N/minute` or `N/hour` (a token "
+            "bucket of N that refills at that rate); past it, 429 with Retry-After. Empty: off."
+        ),
+        pattern=r"^(\s*|\s*[1-9][0-9]*\s*/\s*(second|minute|hour)\s*)$",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request's headers may take to arrive; then 408 and the "
+        "connection is closed.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request's body may take to arrive after its headers; then 408, "
+        "the connection is closed and nothing of the request is stored.",
+    )
+    idle_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a connection may stay open without starting a request (a new "
+        "one, or kept alive after an answer) before the server closes it.",
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 

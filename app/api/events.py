@@ -30,6 +30,7 @@ from app.errors import PhosphoError
 from app.limits import ASGIApp, Receive, Scope, Send
 from app.services.ingest import Ingestor
 from app.services.keys import Principal, authenticate
+from app.services.ratelimit import KeyRateLimiter
 from app.services.validation import parse_json
 
 EVENTS = "/api/v1/events"
@@ -79,9 +80,12 @@ def match(path: str) -> tuple[Handler, str] | None:
 class IngestRoutes:
     """Serve the ingest routes before the app (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, *, ingestor: Ingestor) -> None:
+    def __init__(
+        self, app: ASGIApp, *, ingestor: Ingestor, limiter: KeyRateLimiter | None = None
+    ) -> None:
         self.app = app
         self.ingestor = ingestor
+        self.limiter = limiter  # per-key rate limit, checked before the body is read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = match(_route_path(scope)) if scope["type"] == "http" else None
@@ -98,6 +102,8 @@ class IngestRoutes:
         headers: list[tuple[bytes, bytes]] = []
         try:
             principal = await authenticate(_authorization(scope), allow_cached=True)
+            if self.limiter is not None:
+                await self.limiter.check(principal.key_id)
             raw = await _read_body(receive)
             if raw is None:  # the client went away before sending all of it: nothing stored
                 return

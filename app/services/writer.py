@@ -52,6 +52,17 @@ class GroupCommitWriter(Generic[J]):
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.commits = 0  # transactions committed: a plan can tell whether the last one did
+        # Events queued or being committed, and the most allowed (see limit_queue).
+        self._queued_events = 0
+        self._max_queued_events: int | None = None
+
+    def limit_queue(self, max_events: int | None) -> None:
+        """Refuse jobs (Unavailable, 503) while more than `max_events` events wait or commit.
+
+        A job's size is its number of events (`len(job.events)`), else 1. A job is always taken
+        when nothing waits, so one batch larger than the bound still gets through an idle writer.
+        """
+        self._max_queued_events = max_events
 
     async def start(self, backend: WriteBackend) -> None:
         """Open the backend and start the writer task (inside the running event loop)."""
@@ -76,11 +87,22 @@ class GroupCommitWriter(Generic[J]):
         """Queue a job and wait until its transaction has committed; returns its result."""
         if self._closing or self._task is None:
             raise Unavailable("the server is shutting down; retry shortly")
+        size = len(getattr(job, "events", ())) or 1
+        limit = self._max_queued_events
+        if limit is not None and self._queued_events and self._queued_events + size > limit:
+            raise Unavailable(
+                f"the write queue is full ({self._queued_events} events waiting); retry shortly"
+            )
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued_events += size
+        future.add_done_callback(lambda _: self._dequeued(size))
         self._queue.put_nowait((job, future))
         # If the caller is cancelled, only this future is: the job stays queued and commits
         # (a client that retries with its event_id then gets the stored result).
         return await future
+
+    def _dequeued(self, size: int) -> None:
+        self._queued_events -= size
 
     async def _run(self) -> None:
         while True:
