@@ -82,6 +82,11 @@ class EventsJob:
     principal: Principal
     events: tuple[PreparedEvent, ...]
 
+    @property
+    def source(self) -> tuple[int, int]:
+        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
+        return (self.principal.key_id, self.principal.project_id)
+
 
 @dataclass(frozen=True, slots=True)
 class FeedbackJob:
@@ -92,6 +97,11 @@ class FeedbackJob:
     event_id: uuid.UUID
     score: int
     comment: str | None
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
+        return (self.principal.key_id, self.principal.project_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ def _answer(call: Any) -> tuple[int, list[Any], str] | None:
         call()
     except PhosphoError as error:
         detail = error.details[0] if error.details else {"loc": [], "type": ""}
-        return error.status_code, detail["loc"], detail["type"]
+        return error.status_code, list(detail["loc"]), str(detail["type"])
     return None
 
 

@@ -399,6 +399,7 @@ def _count(oracle: Oracle, spec: Spec, at: datetime) -> None:
     """What `copies` events of a spec add to the true sums."""
     meta, n = spec.metadata, spec.copies
     tokens_in, tokens_out = meta.get("tokens_in"), meta.get("tokens_out")
+    cost: int | None
     if "cost_usd" in meta:
         cost = pricing.to_nano(float(meta["cost_usd"]))
     else:
@@ -483,10 +484,10 @@ async def _check_against(db: Db, project_id: int, oracle: Oracle) -> None:
     for key, figures in oracle.user.items():
         kept = ("user", key) not in oracle.touched
         want[("user", *key)] = tuple(figures) if kept else tuple(map(_saturated, figures))
-    for key, got in stored.items():
-        if key not in want:  # a cell whose feedback moved on: nothing left in it
-            assert not any(got[:-1]) and not got[-1] if key[0] == "metric" else not any(got)
-    assert {key: stored.get(key) for key in want} == want
+    for row, got in stored.items():
+        if row not in want:  # a cell whose feedback moved on: nothing left in it
+            assert not any(got[:-1]) and not got[-1] if row[0] == "metric" else not any(got)
+    assert {row: stored.get(row) for row in want} == want
     counts = await db.rows(
         "SELECT user_id, event_count FROM end_users WHERE project_id = ?", project_id
     )
