@@ -17,7 +17,15 @@ from typing import Any
 import orjson
 
 from app import live_pg
-from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized, Unavailable
+from app.errors import (
+    Conflict,
+    Internal,
+    Invalid,
+    NotFound,
+    PhosphoError,
+    Unauthorized,
+    Unavailable,
+)
 from app.ids import new_session_key, uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import pricing, store
@@ -170,8 +178,8 @@ class Ingestor:
         if self.rollups:
             try:
                 await self.writer.submit(FoldJob())
-            except Unavailable:  # not started, or already stopping
-                pass
+            except (Unavailable, Internal):  # not started, stopping, or failed (logged): the
+                pass  # fine rows are folded by the next server's first commits instead
         await self.writer.stop()
 
     async def log_event(self, principal: Principal, body: Any) -> EventResult:

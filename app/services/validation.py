@@ -297,16 +297,18 @@ def typed_metadata(metadata: dict[str, Any] | None, loc: tuple[Any, ...]) -> Typ
 
 def _bounded(value: Any, loc: tuple[Any, ...], integer: bool, maximum: int) -> int | float:
     """The value as an int (integer figures; `100.0` is 100) or a float, within 0..maximum."""
-    kind = "an integer" if integer else "a number"
+    kind = "a non-negative integer" if integer else "a non-negative number"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid(loc, f"must be {kind} from 0 to {maximum}")
+        raise _invalid(loc, f"must be {kind}")
     if isinstance(value, float):
-        if integer and not value.is_integer():  # NaN and infinities are not integers either
-            raise _invalid(loc, f"must be {kind} from 0 to {maximum}")
         if not math.isfinite(value):
             raise _invalid(loc, _NOT_FINITE, "finite_number")
-    if not 0 <= value <= maximum:
-        raise _invalid(loc, f"must be {kind} from 0 to {maximum}")
+        if integer and not value.is_integer():
+            raise _invalid(loc, f"must be {kind}")
+    if value < 0:
+        raise _invalid(loc, "must be a non-negative number")
+    if value > maximum:
+        raise _invalid(loc, f"must be at most {maximum}")
     return int(value) if integer else float(value)
 
 

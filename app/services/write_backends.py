@@ -50,6 +50,10 @@ class WriteBackend(Protocol):
         """Run the plan made by `plan()` in one transaction and roll it back (no fsync): does
         it fail, and with what?"""
 
+    async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        """Run each plan in its own savepoint of one transaction, and commit: a plan that
+        fails is rolled back alone (its error in its place), the others commit together."""
+
 
 class SqliteWriteBackend:
     """One connection, one thread: the single writer SQLite wants."""
@@ -82,6 +86,10 @@ class SqliteWriteBackend:
     async def trial(self, plan: Callable[[], Plan[T]]) -> T:
         """Run the whole transaction on the writer thread, then roll it back."""
         return await self._call(lambda: self._transaction(plan(), commit=False))
+
+    async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        """Each plan in its own savepoint of one transaction, on the writer thread."""
+        return await self._call(lambda: self._run_each(plans))
 
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
@@ -117,6 +125,28 @@ class SqliteWriteBackend:
                 raise IntegrityError(str(exc)) from exc
             raise
         return result
+
+    def _run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        conn = self._conn
+        assert conn is not None, "write backend not opened"
+        results: list[T | Exception] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for plan in plans:
+                conn.execute("SAVEPOINT job")
+                try:
+                    results.append(_drive_sync(conn, plan()))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT job")
+                    integrity = isinstance(exc, sqlite3.IntegrityError)
+                    results.append(IntegrityError(str(exc)) if integrity else exc)
+                else:
+                    conn.execute("RELEASE SAVEPOINT job")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results
 
 
 def claim_sqlite_writer(path: str) -> int:

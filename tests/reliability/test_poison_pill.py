@@ -38,9 +38,9 @@ import orjson
 import pytest
 from tortoise.exceptions import OperationalError
 
-from app.db import apply_migrations, close_orm, init_orm
+from app.db import apply_migrations, close_orm, init_orm, reader
 from app.errors import Internal, Unavailable
-from app.services import ingest, store
+from app.services import ingest, rollups, store
 from app.services.ingest import Ingestor
 from app.services.keys import Principal, create_api_key
 from app.services.projects import get_or_create_project
@@ -136,6 +136,60 @@ async def test_a_failing_job_fails_alone_and_its_group_commits(
                 assert not [c for c in calls if c[0] == "trial"], calls
     stored = await ingestor.log_event(good, {"input": "after", "output": "a"})
     assert stored.event_id
+
+
+LATE = "poison: fails after its rollups were planned"
+
+
+async def test_quarantined_jobs_store_exactly_what_passed(
+    ingestor: Ingestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quarantined source's jobs, valid and failing mixed, commit each in a savepoint: the
+    rollups hold the valid events exactly, histograms included, on both databases. The last
+    job of each round fails after its rollups were planned (the SQLite writer must then
+    forget the histograms that job staged)."""
+    backend = ingestor.writer._backend
+    assert backend is not None
+    monkeypatch.setattr(ingest, "_event_row", poisoned(ingest._event_row, backend.dialect.postgres))
+    plan = ingestor.writer._plan
+
+    def late(jobs: list[Any], d: store.Dialect) -> Any:
+        outcomes = yield from plan(jobs, d)
+        if any(e.input == LATE for j in jobs if isinstance(j, ingest.EventsJob) for e in j.events):
+            raise RuntimeError("a fault after the rollups were planned")
+        return outcomes
+
+    monkeypatch.setattr(ingestor.writer, "_plan", late)
+    mixed, other = await _principal("mixed"), await _principal("other")
+    with pytest.raises(Internal):  # quarantines the source
+        await ingestor.log_event(mixed, {"input": POISON_INT, "output": "a"})
+    latencies: list[float] = []
+    for round_ in range(3):
+        jobs = []
+        for index, kind in enumerate(["ok", POISON_INT, "ok", POISON_NUL, "ok", LATE]):
+            latency = 10.0 * (round_ * 6 + index + 1)
+            metadata = {"model": "m", "latency_ms": latency}
+            jobs.append(
+                ingestor.log_event(mixed, {"input": kind, "output": "a", "metadata": metadata})
+            )
+            latencies += [latency] if kind == "ok" else []
+        jobs.append(ingestor.log_event(other, {"input": "ok", "output": "a"}))
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+        assert [isinstance(o, Internal) for o in outcomes] == [False, True] * 3 + [False]
+    await ingestor.writer.submit(ingest.FoldJob())  # SQLite: every level written
+    sql = store.POSTGRES.sql if backend.dialect.postgres else store.SQLITE.sql
+    rows = await reader().execute_query_dict(
+        sql("SELECT level, events, latency_hist FROM metric_rollups WHERE project_id = ?"),
+        [mixed.project_id],
+    )
+    want: dict[int, int] = {}
+    for value in latencies:
+        want[rollups.bin_of(value)] = want.get(rollups.bin_of(value), 0) + 1
+    assert sorted(row["level"] for row in rows) == list(rollups.LEVELS)
+    for row in rows:
+        got: dict[int, int] = {}
+        rollups.merge_into(got, row["latency_hist"])
+        assert (row["events"], got) == (len(latencies), want)
 
 
 async def test_transient_failures_answer_503_with_retry_after(
