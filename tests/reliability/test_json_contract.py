@@ -99,7 +99,7 @@ json_values = st.recursive(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(value=json_values)
 def test_any_value_gets_the_same_answer_over_rest_and_graphql(value: Any) -> None:
     """Any JSON-like value: REST (from its JSON text) and GraphQL (the value itself) both
@@ -113,7 +113,7 @@ def test_any_value_gets_the_same_answer_over_rest_and_graphql(value: Any) -> Non
         assert json.dumps(parse_json(raw)) == json.dumps({"v": value})
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=2000, deadline=None, database=None)
 @given(raw=st.binary(max_size=200) | st.text("0123456789a,.", max_size=200).map(str.encode))
 def test_the_digit_run_scan_finds_what_the_regular_expression_finds(raw: bytes) -> None:
     """The sampled scan that keeps the fast path fast misses no run of 19 digits."""
