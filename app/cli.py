@@ -167,7 +167,7 @@ async def cmd_rollups_rebuild(args: argparse.Namespace, settings: Settings) -> i
         _stderr(
             f"rebuilt the rollups of {scope}: {report.events} events, {report.sessions} "
             f"sessions, {report.feedback} current feedback, {report.repriced} events newly "
-            "priced"
+            f"priced, {report.repaired} overflowed counters repaired"
         )
         return 0
 

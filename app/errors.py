@@ -91,3 +91,11 @@ class Unavailable(PhosphoError):
     status_code = 503
     code = "unavailable"
     retry_after = 1
+
+
+class Internal(PhosphoError):
+    """A server fault (a bug, a broken database): logged with its traceback; retrying the same
+    request will not help, so it is never a 503."""
+
+    status_code = 500
+    code = "internal"

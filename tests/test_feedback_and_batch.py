@@ -61,11 +61,22 @@ def test_feedback_is_stored_and_answered(server: Server, tenant: Tenant) -> None
     assert rows == [(0, "wrong"), (1, None)]
 
 
+def test_an_integral_float_score_counts_as_the_integer(server: Server, tenant: Tenant) -> None:
+    """JSON Schema counts 1.0 as an integer (and schemathesis sends it): it is a score of 1."""
+    event = log(server, tenant)
+    response = feedback(server, tenant, event["event_id"], {"score": 1.0})
+    assert response.status_code == 201, response.text
+    assert response.json()["score"] == 1
+    stored = server.query("SELECT score FROM feedback WHERE project_id = ?", tenant.project_id)
+    assert stored == [(1,)]
+
+
 @pytest.mark.parametrize(
     "body",
-    [{"score": True}, {"score": "1"}, {"score": 2}, {"score": -1}, {"score": 1.0}, {"score": None},
-     {}, {"score": 1, "comment": 5}, {"score": 1, "rating": 1}],
-    ids=["true", "string", "two", "minus", "float", "null", "missing", "comment-int", "unknown"],
+    [{"score": True}, {"score": "1"}, {"score": 2}, {"score": -1}, {"score": 0.5},
+     {"score": 2.0}, {"score": None}, {}, {"score": 1, "comment": 5}, {"score": 1, "rating": 1}],
+    ids=["true", "string", "two", "minus", "fraction", "two-float", "null", "missing",
+         "comment-int", "unknown"],
 )  # fmt: skip
 def test_bad_feedback_is_422_and_stores_nothing(server: Server, tenant: Tenant, body: Any) -> None:
     event = log(server, tenant)

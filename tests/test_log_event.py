@@ -124,6 +124,12 @@ def test_camel_case_metadata_keys_are_recognised(server: Server, tenant: Tenant)
         ({"costUsd": True}, "costUsd"),
         ({"costUsd": 2_000_000}, "costUsd"),
         ({"cost_usd": 1, "costUsd": 1}, "costUsd"),
+        # Bounds of the summed figures (validation.BOUNDS)
+        ({"tokens_in": 1_000_000_001}, "tokens_in"),
+        ({"tokensOut": 1e10}, "tokensOut"),
+        ({"latency_ms": 1_000_000_000.5}, "latency_ms"),
+        ({"latencyMs": 1e300}, "latencyMs"),
+        ({"costUsd": 1_000_000.01}, "costUsd"),
     ],
 )
 def test_recognised_metadata_with_wrong_type_is_422_naming_the_key(
@@ -135,6 +141,21 @@ def test_recognised_metadata_with_wrong_type_is_422_naming_the_key(
     assert key in body["detail"]
     assert body["errors"][0]["loc"] == ["body", "metadata", key]
     assert stored_count(server, tenant) == 0
+
+
+def test_figures_at_their_bounds_and_integral_floats_are_stored(
+    server: Server, tenant: Tenant
+) -> None:
+    """The largest accepted figures are stored as sent; `100.0` tokens are 100 (JSON Schema
+    counts 1.0 as an integer)."""
+    metadata = {"tokens_in": 1_000_000_000, "tokensOut": 100.0, "latency_ms": 1_000_000_000,
+                "cost_usd": 1_000_000}  # fmt: skip
+    body = post(server, tenant, {"input": "q", "output": "a", "metadata": metadata}).json()
+    row = server.query(
+        "SELECT tokens_in, tokens_out, latency_ms, cost_nano FROM events WHERE id = ?",
+        event_param(server, body["event_id"]),
+    )[0]
+    assert row == (1_000_000_000, 100, 1e9, 10**15)
 
 
 def test_misspelt_top_level_field_is_422_naming_it(server: Server, tenant: Tenant) -> None:
@@ -154,13 +175,30 @@ def test_project_comes_from_the_key_never_the_body(server: Server, tenant: Tenan
 BAD_BODIES = [
     pytest.param(b"{not json", 400, "not valid JSON", id="malformed"),
     pytest.param(b"", 400, "empty", id="empty"),
-    pytest.param(b'{"input": "q", "output": "a", "metadata": {"x": NaN}}', 400, "NaN", id="nan"),
+    # Values the JSON contract refuses (validation.check_json_values): 422 naming the value,
+    # as GraphQL mutations answer them.
     pytest.param(
-        b'{"input": "q", "output": "a", "metadata": {"x": Infinity}}', 400, "NaN", id="inf"
+        b'{"input": "q", "output": "a", "metadata": {"x": NaN}}', 422, "body.metadata.x", id="nan"
     ),
     pytest.param(
-        b'{"input": "q", "output": "a", "metadata": {"x": 1e999}}', 400, "JSON", id="1e999"
+        b'{"input": "q", "output": "a", "metadata": {"x": Infinity}}', 422, "Infinity", id="inf"
     ),
+    pytest.param(
+        b'{"input": "q", "output": "a", "metadata": {"x": 1e999}}', 422, "finite", id="1e999"
+    ),
+    pytest.param(
+        b'{"input": "q", "output": "a", "metadata": {"x": 18446744073709551616}}',
+        422,
+        "body.metadata.x: integers must be between",
+        id="int-past-64-bits",
+    ),
+    pytest.param(
+        b'{"input": "q", "output": "a", "metadata": {"x": [9223372036854775808]}}',
+        422,
+        "body.metadata.x.0",
+        id="int-past-63-bits",
+    ),
+    pytest.param(b'{"input": "q", "output": "a", "metadata": {"x": NaN', 400, "NaN", id="nan-cut"),
     pytest.param(b"[1, 2]", 422, "JSON object", id="array"),
     pytest.param(b'"text"', 422, "JSON object", id="string"),
     pytest.param(b'{"input": 1, "output": "a"}', 422, "body.input", id="input-int"),
@@ -176,7 +214,18 @@ BAD_BODIES = [
     pytest.param(
         b'{"input": "q", "output": "a", "metadata": {"k\\u0000": 1}}', 422, "NUL", id="nul-key"
     ),
-    pytest.param(b'{"input": "\\ud800", "output": "a"}', 400, "JSON", id="lone-surrogate"),
+    pytest.param(
+        b'{"input": "\\ud800", "output": "a"}',
+        422,
+        "body.input: text must not contain lone",
+        id="lone-surrogate",
+    ),
+    pytest.param(
+        b'{"input": "q", "output": "a", "metadata": {"\\udc00k": 1}}',
+        422,
+        "keys must not",
+        id="lone-surrogate-key",
+    ),
 ]
 
 
@@ -209,7 +258,8 @@ def test_deeply_nested_metadata_is_refused(server: Server, tenant: Tenant) -> No
     assert response.status_code == 422
     assert "nested" in response.json()["detail"]
     very_deep = b'{"input":"q","output":"a","metadata":' + b"[" * 5000 + b"]" * 5000 + b"}"
-    assert post(server, tenant, very_deep).status_code == 400
+    refused = post(server, tenant, very_deep)
+    assert refused.status_code == 422 and "nested" in refused.json()["detail"]
     assert stored_count(server, tenant) == 0
 
 

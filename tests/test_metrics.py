@@ -8,6 +8,7 @@ percentiles within 2% of the exact nearest-rank value.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import uuid
@@ -703,8 +704,9 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A group commit that fails after its rollups were planned is rolled back, and the
-    histograms the SQLite writer keeps in memory forget it: the jobs, retried alone, and
-    later commits leave every level's histogram equal to the events' own."""
+    histograms the SQLite writer keeps in memory forget it: the jobs, committed again in
+    halves (the writer isolates a failing job by bisection), and later commits leave every
+    level's histogram equal to the events' own."""
     who = await _principal(f"metrics-rollback-{world.backend}")
     latencies: list[float] = []
 
@@ -725,7 +727,8 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
         return original(d, key_ids, now)
 
     monkeypatch.setattr(world.ingestor, "_touch_keys", fail_once)
-    await log([40.0, 50.0, 60.0, 70.0])  # fails as a group, then commits alone
+    # Two jobs queued together: the group fails once, then each half commits.
+    await asyncio.gather(log([40.0, 50.0]), log([60.0, 70.0]))
     monkeypatch.setattr(world.ingestor, "_touch_keys", original)
     await log([80.0, 10.0])
     assert failures

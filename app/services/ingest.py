@@ -17,7 +17,15 @@ from typing import Any
 import orjson
 
 from app import live_pg
-from app.errors import Conflict, Invalid, NotFound, PhosphoError, Unauthorized, Unavailable
+from app.errors import (
+    Conflict,
+    Internal,
+    Invalid,
+    NotFound,
+    PhosphoError,
+    Unauthorized,
+    Unavailable,
+)
 from app.ids import new_session_key, uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import pricing, store
@@ -82,6 +90,11 @@ class EventsJob:
     principal: Principal
     events: tuple[PreparedEvent, ...]
 
+    @property
+    def source(self) -> tuple[int, int]:
+        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
+        return (self.principal.key_id, self.principal.project_id)
+
 
 @dataclass(frozen=True, slots=True)
 class FeedbackJob:
@@ -92,6 +105,11 @@ class FeedbackJob:
     event_id: uuid.UUID
     score: int
     comment: str | None
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
+        return (self.principal.key_id, self.principal.project_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +178,8 @@ class Ingestor:
         if self.rollups:
             try:
                 await self.writer.submit(FoldJob())
-            except Unavailable:  # not started, or already stopping
-                pass
+            except (Unavailable, Internal):  # not started, stopping, or failed (logged): the
+                pass  # fine rows are folded by the next server's first commits instead
         await self.writer.stop()
 
     async def log_event(self, principal: Principal, body: Any) -> EventResult:

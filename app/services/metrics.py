@@ -22,7 +22,7 @@ from app.errors import Invalid
 from app.services import pricing, rollups
 from app.services.reads_common import db_time, dialect, fetch, select
 from app.services.rollups import Cell
-from app.services.store import Dialect
+from app.services.store import POSTGRES, SQLITE, Dialect, capped
 
 # Bucket sizes a caller may ask for, in seconds, by name (`bucket=` in URLs).
 BUCKETS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400}
@@ -298,14 +298,15 @@ _ROLLUP_COLUMNS = (
 def _figures(cell: Cell) -> Figures:
     """What a sum of rollup cells shows: dollars, and percentiles from the histogram."""
     p50, p95, p99 = rollups.percentiles(cell.histogram, (0.50, 0.95, 0.99))
+    # Sums of cells saturate like the stored ones (store.MAX_SUM): "at least this much".
     return Figures(
-        events=cell.events,
-        tokens_in=cell.tokens_in,
-        tokens_out=cell.tokens_out,
-        cost_usd=cell.cost_nano / pricing.NANO,
-        unpriced_events=cell.unpriced,
-        feedback_positive=cell.feedback_positive,
-        feedback_negative=cell.feedback_negative,
+        events=capped(cell.events),
+        tokens_in=capped(cell.tokens_in),
+        tokens_out=capped(cell.tokens_out),
+        cost_usd=capped(cell.cost_nano) / pricing.NANO,
+        unpriced_events=capped(cell.unpriced),
+        feedback_positive=capped(cell.feedback_positive),
+        feedback_negative=capped(cell.feedback_negative),
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
@@ -346,12 +347,48 @@ def _metrics_with_unfolded(
     return f"({rows} UNION ALL {unfolded}) r", [project_id, level, *span, project_id, *span]
 
 
-_USER_SUMS = "user_id, SUM(events) AS events, SUM(cost_nano) AS cost, SUM(unpriced) AS unpriced"
-_USER_TEXT = "SUM(r.events) || ',' || SUM(r.cost_nano) || ',' || SUM(r.unpriced)"
+# Sums of costs, which can pass 2^63 (a saturated row, or ~9,223 events at the maximum cost):
+# PostgreSQL's SUM of bigint is numeric (exact, unbounded). SQLite's SUM raises "integer
+# overflow" past 2^63 (TOTAL is a double: inexact), so it sums three 21-bit parts of the value
+# (`_whole` puts them together): each part is below 2^21, so a part's sum could overflow only
+# past 2^42 rows, more than a SQLite database can hold (2^32 pages of 64 KiB, rows of more than
+# 64 bytes). Counts are sums of ones: they stay below the number of events stored.
+_PARTS = (42, 21, 0)
+_PART_MASK = 2**21 - 1
+
+
+def _exact_sum(d: Dialect, column: str) -> str:
+    """SQL summing a non-negative bigint column without overflow: one value on PostgreSQL,
+    the three parts joined by ',' on SQLite (read back by `_whole`)."""
+    if d.postgres:
+        return f"SUM({column})::text"
+    return " || ',' || ".join(f"SUM(({column} >> {shift}) & {_PART_MASK})" for shift in _PARTS)
+
+
+def _whole(text: Any) -> int:
+    """A sum written by `_exact_sum`, as an integer (0 for NULL: no rows)."""
+    if text is None:
+        return 0
+    parts = str(text).split(",")
+    if len(parts) == 1:
+        return int(parts[0])
+    return sum(int(part) << shift for part, shift in zip(parts, _PARTS, strict=True))
+
+
+def _user_sums(d: Dialect, prefix: str = "") -> str:
+    """events, cost (`_exact_sum`) and unpriced of user rows, joined by '|' as one text."""
+    return (
+        f"SUM({prefix}events) || '|' || {_exact_sum(d, prefix + 'cost_nano')} || '|' || "
+        f"SUM({prefix}unpriced)"
+    )
+
+
+_USER_SUMS = f"user_id, {_user_sums(POSTGRES)} AS sums"  # PostgreSQL only
+_USER_TEXT = _user_sums(SQLITE, "r.")  # SQLite only
 _USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user_id"
 # SQLite: per end user seen since the previous window began (through the (project,
 # last_seen) index: a user active in a window was last seen at or after its start): the
-# window's sums (text "events,cost,unpriced", NULL without rows), whether the user was active
+# window's sums (`_user_sums`'s text, NULL without rows), whether the user was active
 # in the previous window, and the counts of the user's hour not folded yet (kept in the row:
 # see rollups.Rollups.end_user_hour) with the watermark that says so. Each subquery is a
 # range of the (project, level, user, bucket, ...) covering index: the cost grows with the
@@ -369,11 +406,18 @@ _END_USERS = select(
     "end_users u",
     "u.project_id = ? AND u.last_seen >= ?",
 )
-_USER_FROM_EVENTS = (
-    "user_id, COUNT(*) AS events, COALESCE(SUM(cost_nano), 0) AS cost, SUM(CASE WHEN "
-    "cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) THEN 1 ELSE 0 "
-    "END) AS unpriced"
+_UNPRICED = (
+    "SUM(CASE WHEN cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) "
+    "THEN 1 ELSE 0 END)"
 )
+
+
+def _user_from_events(d: Dialect) -> str:
+    """Per-user sums over events, as `_user_sums` writes them (costs may be NULL: unpriced)."""
+    cost = f"COALESCE({_exact_sum(d, 'cost_nano')}, '0')"
+    return f"user_id, COUNT(*) || '|' || {cost} || '|' || {_UNPRICED} AS sums"
+
+
 _EVENTS_OF_USERS = "project_id = ? AND user_id IS NOT NULL AND created_at >= ? AND created_at < ?"
 
 
@@ -387,7 +431,7 @@ async def _end_users(
     if level not in rollups.USER_LEVELS:
         params = [project_id, db_time(d, window.since), db_time(d, window.until)]
         previous = [project_id, db_time(d, window.previous.since), params[1]]
-        return await _grouped_users(d, _USER_FROM_EVENTS, "events", _EVENTS_OF_USERS,
+        return await _grouped_users(d, _user_from_events(d), "events", _EVENTS_OF_USERS,
                                     params, previous)  # fmt: skip
     since, until = _stamp(window.since), _stamp(window.until)
     before = _stamp(window.previous.since)
@@ -401,7 +445,7 @@ async def _end_users(
     users: list[UserRow] = []
     active_before = 0
     for row in rows:
-        events, cost, unpriced = map(int, (row["sums"] or "0,0,0").split(","))
+        events, cost, unpriced = _user_figures(row["sums"])
         was_active = bool(row["active_before"])
         hour, kept = int(row["hour_bucket"]), int(row["hour_events"])
         if kept > 0 and hour >= int(row["folded"]):  # not in user_rollups yet
@@ -412,23 +456,32 @@ async def _end_users(
             was_active = was_active or before <= hour < since
         active_before += was_active
         if events:
-            users.append(UserRow(str(row["user_id"]), events, cost / pricing.NANO, unpriced))
+            users.append(_user_row(str(row["user_id"]), events, cost, unpriced))
     return users, active_before
+
+
+def _user_figures(sums: Any) -> tuple[int, int, int]:
+    """(events, cost, unpriced) from `_user_sums`'s text (None: no rows)."""
+    if sums is None:
+        return 0, 0, 0
+    events, cost, unpriced = str(sums).split("|")
+    return int(events), _whole(cost), int(unpriced)
+
+
+def _user_row(user_id: str, events: int, cost: int, unpriced: int) -> UserRow:
+    """An end user's figures, saturated like the stored ones (store.MAX_SUM)."""
+    return UserRow(user_id, capped(events), capped(cost) / pricing.NANO, capped(unpriced))
 
 
 async def _grouped_users(
     d: Dialect, columns: str, table: str, where: str, params: list[Any], previous: list[Any]
 ) -> tuple[list[UserRow], int]:
-    """Per-user sums of the rows of `table` matching `where` (`columns`: user_id, events,
-    cost, unpriced), and the distinct users of the previous window's rows."""
+    """Per-user sums of the rows of `table` matching `where` (`columns`: user_id and sums as
+    `_user_sums` writes them), and the distinct users of the previous window's rows."""
     rows = await fetch(d, select(columns, table, where, "GROUP BY user_id"), params)
     sql = select("COUNT(DISTINCT user_id) AS users", table, where)
     counted = await fetch(d, sql, previous)
-    users = [
-        UserRow(str(row["user_id"]), int(row["events"]), int(row["cost"] or 0) / pricing.NANO,
-                int(row["unpriced"] or 0))
-        for row in rows
-    ]  # fmt: skip
+    users = [_user_row(str(row["user_id"]), *_user_figures(row["sums"])) for row in rows]
     return users, int(counted[0]["users"])
 
 

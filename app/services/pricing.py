@@ -17,8 +17,13 @@ from functools import lru_cache
 
 from genai_prices import Usage, data_snapshot, types
 
+from app.services.validation import MAX_COST_USD
+
 NANO = 1_000_000_000  # nano-dollars per dollar
 _MTOK = 1_000_000
+# The most one event may cost, as a client may state it (`cost_usd`): an estimate is clamped
+# to it too, so no event's cost is unstorable and the rollups' sums stay bounded per event.
+MAX_COST_NANO = MAX_COST_USD * NANO
 
 
 # Linear prices are kept as integers in units of 10^-18 dollars (atto-dollars): every price in
@@ -52,14 +57,15 @@ class Price:
 def cost_nano(
     model: str | None, tokens_in: int | None, tokens_out: int | None, at: datetime
 ) -> int | None:
-    """The estimated cost in nano-dollars of a call at `at`; None when there is nothing to
-    price (no tokens) or the model has no known price (the event is then "unpriced")."""
+    """The estimated cost in nano-dollars of a call at `at`, at most MAX_COST_NANO; None when
+    there is nothing to price (no tokens) or the model has no known price (the event is then
+    "unpriced")."""
     if model is None or (tokens_in is None and tokens_out is None):
         return None
     price = price_of(model, at)
     if price is None:
         return None
-    return price.cost_nano(tokens_in or 0, tokens_out or 0)
+    return min(price.cost_nano(tokens_in or 0, tokens_out or 0), MAX_COST_NANO)
 
 
 def to_nano(dollars: Decimal | float) -> int:

@@ -26,7 +26,14 @@ Latency histograms have logarithmic bins: with G = GAMMA, bin `i` holds the valu
 bin, so a percentile read from a histogram is within 1.5% of the value of the exact rank (the
 DDSketch construction).
 
-`rebuild` recomputes every rollup from the events and feedback (`phospho rollups rebuild`).
+Every sum saturates at 2^63 - 1 (`store.MAX_SUM`, `store.saturated`): Python adds exactly and
+caps what it binds, the upserts add in a form that cannot overflow. Per-event figures are
+bounded (app/services/validation.py), so only cost sums can reach the cap (~9,223 events at the
+maximum cost in one cell); a saturated figure reads "at least this much".
+
+`rebuild` recomputes every rollup from the events and feedback (`phospho rollups rebuild`), and
+repairs what a release without saturation may have left (REAL values in integer columns after
+an overflowing SQLite upsert, counts past 32 bits).
 """
 
 from __future__ import annotations
@@ -45,13 +52,17 @@ import orjson
 from app.services import pricing
 from app.services.reads_common import IS_LATEST, select
 from app.services.store import (
+    MAX_COUNT,
     MAX_PARAMS,
+    MAX_SUM,
     Dialect,
     Plan,
     Query,
     as_datetime,
+    capped,
     chunks,
     insert_rows,
+    saturated,
 )
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -548,7 +559,7 @@ class Rollups:
         if counts is None or self.kept_from is None or hour < self.kept_from:
             return [0, 0, 0, 0]
         self.in_end_users.add(user_key)
-        return [hour, *counts]
+        return [hour, *map(capped, counts)]
 
     def plan(self, d: Dialect) -> Plan[None]:
         """Upsert everything accumulated (one statement per table and parameter-limit chunk;
@@ -575,18 +586,21 @@ class Rollups:
                 encoded = {key: _json(cell.histogram) for key, cell in cells.items()}
             else:  # whole packed histograms
                 encoded = yield from self._merged(cells)
+            # Sums saturate (store.MAX_SUM): Python's are exact, and capped as they are bound;
+            # the upsert adds them to the stored ones without overflow (`_METRIC_TAIL`).
             rows = [
-                [*key, c.events, c.tokens_in, c.tokens_out, c.cost_nano, c.unpriced,
-                 encoded[key], c.feedback_positive, c.feedback_negative, c.sessions]
+                [*key, capped(c.events), capped(c.tokens_in), capped(c.tokens_out),
+                 capped(c.cost_nano), capped(c.unpriced), encoded[key],
+                 capped(c.feedback_positive), capped(c.feedback_negative), capped(c.sessions)]
                 for key, c in sorted(cells.items())
             ]  # fmt: skip
             yield from insert_rows(
                 d, _METRIC_HEAD, _METRIC_ROW, rows, tail=_METRIC_TAIL[d.postgres]
             )
         if users:
-            user_rows = [[*key, *counts] for key, counts in sorted(users.items())]
+            user_rows = [[*key, *map(capped, counts)] for key, counts in sorted(users.items())]
             yield from insert_rows(
-                d, _USER_HEAD, "(?, ?, ?, ?, ?, ?, ?)", user_rows, tail=_USER_TAIL
+                d, _USER_HEAD, "(?, ?, ?, ?, ?, ?, ?)", user_rows, tail=_USER_TAIL[d.postgres]
             )
 
     def _fold(self, folds: Folds) -> Plan[tuple[dict[CellKey, Cell], dict[CellKey, list[int]]]]:
@@ -715,7 +729,10 @@ _MERGE = {
 
 
 def _metric_tail(postgres: bool) -> str:
-    sums = ", ".join(f"{col} = metric_rollups.{col} + excluded.{col}" for col in _SUMMED)
+    sums = ", ".join(
+        f"{col} = {saturated(postgres, f'metric_rollups.{col}', f'excluded.{col}')}"
+        for col in _SUMMED
+    )
     return (
         "ON CONFLICT (project_id, level, bucket, model) DO UPDATE SET "
         f"{sums}, latency_hist = CASE WHEN excluded.latency_hist = '{{}}' "
@@ -731,9 +748,14 @@ _USER_HEAD = (
     "INSERT INTO user_rollups (project_id, level, bucket, user_id, events, cost_nano, unpriced) "
     "VALUES"
 )
-_USER_TAIL = "ON CONFLICT (project_id, level, bucket, user_id) DO UPDATE SET " + ", ".join(
-    f"{col} = user_rollups.{col} + excluded.{col}" for col in ("events", "cost_nano", "unpriced")
-)
+_USER_TAIL = {
+    postgres: "ON CONFLICT (project_id, level, bucket, user_id) DO UPDATE SET "
+    + ", ".join(
+        f"{col} = {saturated(postgres, f'user_rollups.{col}', f'excluded.{col}')}"
+        for col in ("events", "cost_nano", "unpriced")
+    )
+    for postgres in (False, True)
+}
 
 
 # --- Rebuild ----------------------------------------------------------------------------------
@@ -749,6 +771,7 @@ class RebuildReport:
     sessions: int = 0
     feedback: int = 0
     repriced: int = 0
+    repaired: int = 0  # rows of counters past their cap (left by a release without saturation)
 
 
 def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[RebuildReport]:
@@ -768,6 +791,8 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
         yield from Rollups(folds=folds, now=now, fold_everything=True).plan(d)
     for table in ("metric_rollups", "user_rollups"):
         yield Query(d.sql(f"DELETE FROM {table} WHERE {scope}"), scope_params)  # noqa: S608
+    if not d.postgres:  # PostgreSQL refused what would overflow: nothing there to repair
+        report.repaired = yield from _repair_counters(scope, scope_params)
     for project_id in projects:
         yield from _rebuild_events(d, project_id, report)
         yield from _rebuild_sessions(d, project_id, report)
@@ -817,6 +842,28 @@ def _rebuild_events(d: Dialect, project_id: int, report: RebuildReport) -> Plan[
         report.repriced += len(repriced)
         yield from _set_costs(d, repriced)
         yield from rollups.plan(d)
+
+
+# Counters kept beside the rollups, capped where a release without saturation left them past
+# their cap (SQLite: a REAL such as 9.2233720368547758e18 after an overflowing `+`).
+_REPAIRS = {
+    "end_users": {
+        "event_count": MAX_COUNT, "hour_events": MAX_SUM, "hour_cost_nano": MAX_SUM,
+        "hour_unpriced": MAX_SUM,
+    },
+    "sessions": {"event_count": MAX_COUNT},
+}  # fmt: skip
+
+
+def _repair_counters(scope: str, params: list[Any]) -> Plan[int]:
+    """SQLite: cap the sessions' and end users' counters of the scope; how many rows."""
+    repaired = 0
+    for table, columns in _REPAIRS.items():
+        sets = ", ".join(f"{col} = MIN({col}, {cap})" for col, cap in columns.items())
+        over = " OR ".join(f"{col} > {cap}" for col, cap in columns.items())
+        sql = f"UPDATE {table} SET {sets} WHERE {scope} AND ({over}) RETURNING id"  # noqa: S608
+        repaired += len((yield Query(sql, params)))
+    return repaired
 
 
 def _scope(projects: list[int], column: str) -> tuple[str, list[Any]]:

@@ -26,6 +26,31 @@ _PLACEHOLDER = re.compile(r"\?")
 # Bound parameters per statement: SQLite allows 32766 since 3.32 (999 before), PostgreSQL 32767.
 MAX_PARAMS = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 900
 
+# Every stored sum saturates instead of overflowing: at 2^63 - 1 in 64-bit columns (the
+# rollups, the end users' hour counters), at 2^31 - 1 in the 32-bit event counts of sessions
+# and end users (GraphQL's Int). A value at its cap reads "at least this much". With bounded
+# inputs (app/services/validation.py) only cost sums can get there (~9,223 events at the
+# maximum cost); before saturation one such minute stopped every later write (issue 17).
+MAX_SUM = 2**63 - 1
+MAX_COUNT = 2**31 - 1
+
+
+def saturated(postgres: bool, stored: str, added: str, cap: int = MAX_SUM) -> str:
+    """SQL for `stored + added`, at most `cap`, which no values can make overflow.
+
+    SQLite turns an integer `+` that overflows 64 bits into a REAL (~9.22e18), which MIN then
+    compares exactly with the integer cap; it also repairs a REAL left in a column by a release
+    without saturation. PostgreSQL adds in numeric, which has no 64-bit limit, and casts the
+    capped result back."""
+    if postgres:
+        return f"LEAST({stored}::numeric + {added}, {cap})::bigint"
+    return f"MIN({stored} + {added}, {cap})"
+
+
+def capped(value: int, cap: int = MAX_SUM) -> int:
+    """A sum computed in Python (exact), as a bound parameter may carry it: at most `cap`."""
+    return value if value <= cap else cap
+
 
 @dataclass(frozen=True, slots=True)
 class Query:
@@ -171,16 +196,19 @@ def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[list[dict[str, An
         "INSERT INTO sessions "
         "(project_id, session_key, user_id, first_event_at, last_event_at, event_count) VALUES"
     )
+    count = saturated(d.postgres, "sessions.event_count", "excluded.event_count", MAX_COUNT)
     tail = (
         "ON CONFLICT (project_id, session_key) DO UPDATE SET "
-        "event_count = sessions.event_count + excluded.event_count, "
+        f"event_count = {count}, "
         "last_event_at = CASE WHEN excluded.last_event_at > sessions.last_event_at "
         "THEN excluded.last_event_at ELSE sessions.last_event_at END, "
         "user_id = COALESCE(excluded.user_id, sessions.user_id) "
         "RETURNING project_id, session_key, event_count"
     )
     times = _times(d, [row[i] for row in rows for i in (3, 4)])
-    params = [[*row[:3], times[id(row[3])], times[id(row[4])], row[5]] for row in rows]
+    params = [
+        [*row[:3], times[id(row[3])], times[id(row[4])], capped(row[5], MAX_COUNT)] for row in rows
+    ]
     return (yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail))
 
 
@@ -197,18 +225,24 @@ def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     )
     later = "excluded.hour_bucket > end_users.hour_bucket"
     hours = ", ".join(
-        f"{col} = CASE WHEN {later} THEN excluded.{col} ELSE end_users.{col} + excluded.{col} END"
+        f"{col} = CASE WHEN {later} THEN excluded.{col} "
+        f"ELSE {saturated(d.postgres, f'end_users.{col}', f'excluded.{col}')} END"
         for col in ("hour_events", "hour_cost_nano", "hour_unpriced")
     )
+    count = saturated(d.postgres, "end_users.event_count", "excluded.event_count", MAX_COUNT)
     tail = (
         "ON CONFLICT (project_id, user_id) DO UPDATE SET "
-        "event_count = end_users.event_count + excluded.event_count, "
+        f"event_count = {count}, "
         "last_seen = CASE WHEN excluded.last_seen > end_users.last_seen "
         f"THEN excluded.last_seen ELSE end_users.last_seen END, {hours}, "
         f"hour_bucket = CASE WHEN {later} THEN excluded.hour_bucket ELSE end_users.hour_bucket END"
     )
     times = _times(d, [row[i] for row in rows for i in (2, 3)])
-    params = [[*row[:2], times[id(row[2])], times[id(row[3])], *row[4:]] for row in rows]
+    params = [
+        [*row[:2], times[id(row[2])], times[id(row[3])], capped(row[4], MAX_COUNT), row[5],
+         *map(capped, row[6:])]
+        for row in rows
+    ]  # fmt: skip
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", params, tail=tail)
 
 

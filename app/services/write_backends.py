@@ -6,18 +6,22 @@ through the event loop instead made the commit cycle wait behind HTTP work many 
 transaction, which capped throughput far below what the disk allows.
 
 PostgreSQL: the plan's operations are awaited on the Tortoise (asyncpg) pool, in a transaction.
+
+`failure_of` tells the writer which failures a retry can get past (see its comment).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -41,6 +45,14 @@ class WriteBackend(Protocol):
 
     async def run(self, plan: Callable[[], Plan[T]]) -> T:
         """Run the plan made by `plan()` in one transaction and commit it."""
+
+    async def trial(self, plan: Callable[[], Plan[T]]) -> T:
+        """Run the plan made by `plan()` in one transaction and roll it back (no fsync): does
+        it fail, and with what?"""
+
+    async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        """Run each plan in its own savepoint of one transaction, and commit: a plan that
+        fails is rolled back alone (its error in its place), the others commit together."""
 
 
 class SqliteWriteBackend:
@@ -71,6 +83,14 @@ class SqliteWriteBackend:
         """Run the whole transaction on the writer thread."""
         return await self._call(lambda: self._transaction(plan()))
 
+    async def trial(self, plan: Callable[[], Plan[T]]) -> T:
+        """Run the whole transaction on the writer thread, then roll it back."""
+        return await self._call(lambda: self._transaction(plan(), commit=False))
+
+    async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        """Each plan in its own savepoint of one transaction, on the writer thread."""
+        return await self._call(lambda: self._run_each(plans))
+
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
@@ -91,20 +111,42 @@ class SqliteWriteBackend:
             self._conn.close()
             self._conn = None
 
-    def _transaction(self, plan: Plan[T]) -> T:
+    def _transaction(self, plan: Plan[T], *, commit: bool = True) -> T:
         conn = self._conn
         assert conn is not None, "write backend not opened"
         # IMMEDIATE takes the write lock up front: no deadlock with another writer (the CLI).
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = _drive_sync(conn, plan)
-            conn.execute("COMMIT")
+            conn.execute("COMMIT" if commit else "ROLLBACK")
         except BaseException as exc:
             conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.IntegrityError):
                 raise IntegrityError(str(exc)) from exc
             raise
         return result
+
+    def _run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        conn = self._conn
+        assert conn is not None, "write backend not opened"
+        results: list[T | Exception] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for plan in plans:
+                conn.execute("SAVEPOINT job")
+                try:
+                    results.append(_drive_sync(conn, plan()))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT job")
+                    integrity = isinstance(exc, sqlite3.IntegrityError)
+                    results.append(IntegrityError(str(exc)) if integrity else exc)
+                else:
+                    conn.execute("RELEASE SAVEPOINT job")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results
 
 
 def claim_sqlite_writer(path: str) -> int:
@@ -152,6 +194,38 @@ class PostgresWriteBackend:
         async with in_transaction(WRITER) as tx:
             return await _drive_async(tx, plan())
 
+    async def trial(self, plan: Callable[[], Plan[T]]) -> T:
+        """Run the plan in a transaction on one pooled connection, then roll it back."""
+        try:
+            async with in_transaction(WRITER) as tx:
+                raise _RolledBack(await _drive_async(tx, plan()))
+        except _RolledBack as done:
+            return done.result  # type: ignore[no-any-return]
+
+    async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
+        """Run each plan in its own savepoint of one transaction, and commit: a plan that
+        fails is rolled back alone (its error in its place), the others commit together."""
+        results: list[T | Exception] = []
+        async with in_transaction(WRITER) as tx:
+            for plan in plans:
+                await tx.execute_query("SAVEPOINT job")
+                try:
+                    results.append(await _drive_async(tx, plan()))
+                except Exception as exc:
+                    await tx.execute_query("ROLLBACK TO SAVEPOINT job")
+                    results.append(exc)
+                else:
+                    await tx.execute_query("RELEASE SAVEPOINT job")
+        return results
+
+
+class _RolledBack(Exception):
+    """Leaves a transaction (which rolls it back) with the plan's result."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("rolled back on purpose")
+        self.result = result
+
 
 async def _drive_async(conn: BaseDBAsyncClient, plan: Plan[T]) -> T:
     reply: Any = None
@@ -163,6 +237,67 @@ async def _drive_async(conn: BaseDBAsyncClient, plan: Plan[T]) -> T:
         # execute_query_dict fetches what any statement returns; execute_query drops what an
         # INSERT … RETURNING returns (the sessions upsert reports the sessions it created).
         reply = await conn.execute_query_dict(op.sql, op.params)
+
+
+class Failure(enum.Enum):
+    """What a failed write transaction means for its jobs."""
+
+    CONFLICT = "conflict"  # lost a race with another transaction: running it again can succeed
+    TRANSIENT = "transient"  # the database is busy or out of reach: 503, retry after a while
+    FAULT = "fault"  # anything else: the jobs themselves, or a bug; retrying will not help
+
+
+# How both drivers' errors are classified (the exception and what it was raised from: Tortoise
+# wraps asyncpg's errors in its own, `from` the original).
+# - sqlite3, by the primary result code (`sqlite_errorcode` & 0xFF, Python 3.11+): BUSY and
+#   LOCKED (another writer, e.g. `phospho rollups rebuild`, held the lock past busy_timeout),
+#   IOERR, FULL (disk), CANTOPEN, NOMEM and PROTOCOL are transient. Everything else (SQL errors,
+#   CORRUPT, READONLY, MISMATCH, TOOBIG, CONSTRAINT) is a fault, and so are Python's own errors
+#   binding a value (OverflowError for an integer past 64 bits, InterfaceError).
+# - asyncpg, by SQLSTATE: class 40 (40001 serialization failure, 40P01 deadlock) is a conflict;
+#   class 08 (connection exception), 53 (insufficient resources: disk full, out of memory, too
+#   many connections), 57P01-57P03 (shutdown, cannot connect now), 57014 (statement timeout),
+#   55P03 (lock not available) and 58 (system error: I/O) are transient, as are OSError
+#   (refused, reset, unreachable, TimeoutError) and asyncpg's "connection is closed". Everything
+#   else (class 22 data errors such as NUL in text or a value out of range, 23 constraint
+#   violations, 42 syntax or undefined objects, asyncpg's DataError for a parameter it cannot
+#   encode) is a fault.
+_SQLITE_TRANSIENT = {
+    sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+}  # fmt: skip
+_PG_TRANSIENT_CLASSES = ("08", "53", "58")
+_PG_TRANSIENT_STATES = {"57P01", "57P02", "57P03", "57014", "55P03"}
+
+
+def failure_of(error: BaseException) -> Failure:
+    """Classify a failed write transaction's error (see the comment above)."""
+    for exc in _causes(error):
+        if isinstance(exc, sqlite3.Error):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _SQLITE_TRANSIENT:
+                return Failure.TRANSIENT
+        elif isinstance(exc, asyncpg.PostgresError):
+            state = str(getattr(exc, "sqlstate", "") or "")
+            if state.startswith("40"):
+                return Failure.CONFLICT
+            if state[:2] in _PG_TRANSIENT_CLASSES or state in _PG_TRANSIENT_STATES:
+                return Failure.TRANSIENT
+        elif isinstance(exc, OSError) or (
+            isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+        ):
+            return Failure.TRANSIENT
+    return Failure.FAULT
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, then what it was raised from or during (a few levels at most)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def write_backend_for(url: str) -> WriteBackend:
