@@ -12,9 +12,8 @@ from typing import Any
 
 from app.services.accounts import SESSION_COOKIE
 from app.services.validation import (
-    FRACTIONAL,
+    BOUNDS,
     MAX_BATCH,
-    MAX_COST_USD,
     MAX_JSON_DEPTH,
     MAX_MODEL_LENGTH,
     RECOGNISED,
@@ -24,13 +23,6 @@ JSON = "application/json"
 PLAIN_TEXT = "text/plain"
 REF = "#/components/schemas/{name}"
 
-# Bounds of the typed metadata keys (issue 17: sums of accepted values can never overflow).
-METADATA_MAXIMUM: dict[str, int] = {
-    "tokens_in": 1_000_000_000,
-    "tokens_out": 1_000_000_000,
-    "latency_ms": 1_000_000_000,
-    "cost_usd": MAX_COST_USD,
-}
 IDENTIFIER_LENGTH = 256  # session_id, user_id (validation.Identifier)
 HEX = "[0-9a-fA-F]"
 CANONICAL_UUID = f"{HEX}{{8}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{4}}-{HEX}{{12}}"
@@ -71,8 +63,9 @@ def _metadata() -> dict[str, Any]:
     }
     exclusive = []
     for snake, camel in RECOGNISED:
-        kind = "number" if snake in FRACTIONAL else "integer"
-        rule = nullable({"type": kind, "minimum": 0, "maximum": METADATA_MAXIMUM[snake]})
+        integer, maximum = BOUNDS[snake]
+        kind = "integer" if integer else "number"
+        rule = nullable({"type": kind, "minimum": 0, "maximum": maximum})
         properties[snake] = properties[camel] = rule
         exclusive.append({"not": {"required": [snake, camel]}})
     return {

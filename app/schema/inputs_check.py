@@ -14,7 +14,6 @@ an input, a GraphQL error typed `invalid`/`invalid_query` naming the value).
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -24,16 +23,15 @@ from app.errors import MalformedBody
 from app.services import validation
 
 MAX_INTEGER = 2**63 - 1
-
-# `check_json_values(data, loc)` names the path of what it refuses; until the write path's
-# version with `loc` is merged, the one-argument form (which prefixes "body").
-_TAKES_LOC = len(inspect.signature(validation.check_json_values).parameters) > 1
+# The body wraps a write's input in `variables` (and `logEvents` in a list): their own depth
+# is checked once unwrapped (`check_input`), so the envelope may be this much deeper.
+ENVELOPE_DEPTH = 3
 
 
 def parse_body(data: str | bytes) -> dict[str, Any]:
     """A GraphQL HTTP body: a JSON object, parsed under the REST body rules."""
     raw = data.encode() if isinstance(data, str) else data
-    body = validation.parse_json(raw)
+    body = validation.parse_json(raw, max_depth=validation.MAX_JSON_DEPTH + ENVELOPE_DEPTH)
     if not isinstance(body, dict):
         raise MalformedBody('a GraphQL request body must be a JSON object such as {"query": …}')
     return body
@@ -41,10 +39,7 @@ def parse_body(data: str | bytes) -> dict[str, Any]:
 
 def check_input(value: Any) -> None:
     """Refuse a mutation input that the write path's rules refuse (NUL, NaN, depth, …)."""
-    if _TAKES_LOC:
-        validation.check_json_values(value, ("input",))  # type: ignore[call-arg,unused-ignore]
-    else:
-        validation.check_json_values(value)
+    validation.check_json_values(value, ("input",))
 
 
 class LiteralValues(ValidationRule):

@@ -147,9 +147,11 @@ def _has_long_digit_run(raw: bytes) -> bool:
     return False
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse a request body under the JSON contract (`check_json_values`): malformed JSON is a
-    400, a readable value that breaks the contract a 422 naming its path.
+    400, a readable value that breaks the contract a 422 naming its path. `max_depth` is for
+    envelopes that wrap a write's body (GraphQL's `variables`), whose own depth is checked
+    again once unwrapped.
 
     The fast path is orjson alone (~2 µs for a typical event); the walk and the exact parse run
     only when the raw bytes call for them (an escaped NUL, many brackets, a long digit run)."""
@@ -158,14 +160,14 @@ def parse_json(raw: bytes) -> Any:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise _explain(raw, exc) from None
+        raise _explain(raw, exc, max_depth) from None
     if _has_long_digit_run(raw):
         data = _parse_exactly(raw)
-        check_json_values(data)
+        check_json_values(data, max_depth=max_depth)
     # orjson refuses raw control characters, so a NUL can only arrive as the escape \u0000;
     # and a body with few brackets cannot be deep. Most bodies skip the walk entirely.
-    elif b"\\u0000" in raw or raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
-        check_json_values(data)
+    elif b"\\u0000" in raw or raw.count(b"{") + raw.count(b"[") > max_depth:
+        check_json_values(data, max_depth=max_depth)
     return data
 
 
@@ -186,14 +188,14 @@ def _exact_int(text: str) -> int:
     return int(text)
 
 
-def _explain(raw: bytes, error: orjson.JSONDecodeError) -> PhosphoError:
+def _explain(raw: bytes, error: orjson.JSONDecodeError, max_depth: int) -> PhosphoError:
     """What to answer for a body orjson refused: the contract's 422 naming the value when the
     body is JSON apart from a value the contract refuses (NaN, 1e400, a lone surrogate, too
     deep to parse), else 400."""
     if "depth limit" in str(error):  # past orjson's 1,024 levels: no parser here gets further
-        return _invalid(("body",), _TOO_DEEP, "too_deep")
+        return _invalid(("body",), _too_deep(max_depth), "too_deep")
     try:
-        check_json_values(_parse_exactly(raw))
+        check_json_values(_parse_exactly(raw), max_depth=max_depth)
     except Invalid as invalid:
         return invalid
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -204,12 +206,18 @@ def _explain(raw: bytes, error: orjson.JSONDecodeError) -> PhosphoError:
     return MalformedBody(f"the request body is not valid JSON{hint}: {error}")
 
 
-_TOO_DEEP = f"JSON is nested more than {MAX_JSON_DEPTH} levels deep"
+def _too_deep(levels: int) -> str:
+    return f"JSON is nested more than {levels} levels deep"
 
 
-def check_json_values(data: Any, loc: tuple[Any, ...] = ("body",)) -> None:
+_TOO_DEEP = _too_deep(MAX_JSON_DEPTH)
+
+
+def check_json_values(
+    data: Any, loc: tuple[Any, ...] = ("body",), *, max_depth: int = MAX_JSON_DEPTH
+) -> None:
     """The JSON contract of every write: no NUL or lone surrogate in strings or keys, no NaN or
-    Infinity, integers within 64 bits, nesting at most MAX_JSON_DEPTH deep. Raises `Invalid`
+    Infinity, integers within 64 bits, nesting at most `max_depth` deep. Raises `Invalid`
     whose `loc` is the offending value's path, starting with `loc`."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 1, loc)]
     while stack:
@@ -223,8 +231,8 @@ def check_json_values(data: Any, loc: tuple[Any, ...] = ("body",)) -> None:
             if not MIN_BIGINT <= value <= MAX_BIGINT:
                 raise _invalid(path, _OUT_OF_RANGE, "int_range")
         elif isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise _invalid(path, _TOO_DEEP, "too_deep")
+            if depth > max_depth:
+                raise _invalid(path, _too_deep(max_depth), "too_deep")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
