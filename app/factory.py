@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import api
-from app.api.errors import install_error_handlers
+from app.api.errors import FaultBarrier, install_error_handlers
 from app.api.openapi import document_ingest_routes
 from app.db import (
     DatabaseConfigError,
@@ -144,4 +144,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default=settings.max_body_bytes,
         per_path={api.events.BATCH: settings.max_batch_body_bytes},
     )
+    app.add_middleware(FaultBarrier)  # outermost: a 500 leaves the connection usable
     return app

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from app.api.responses import json_response
 from app.errors import PhosphoError, Unauthorized
+from app.limits import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("phospho.api")
 
@@ -56,9 +58,49 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(str(exc.detail), "http_error"), exc.status_code, headers)
 
 
+INTERNAL = error_body("internal error; it has been logged", "internal")
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return json_response(error_body("internal error; it has been logged", "internal"), 500)
+    return json_response(INTERNAL, 500)
+
+
+class FaultBarrier:
+    """The outermost middleware: an exception no handler took becomes a logged JSON 500, and
+    the connection stays usable.
+
+    Starlette's own outermost layer answers such an exception with the app's 500 handler and
+    then raises it again (so that servers can log it), and uvicorn closes a connection whose
+    application raised: a client that reused the connection after a 500 got a reset. Here the
+    exception stops once answered. One raised after the answer had begun still propagates:
+    that answer is broken, and closing the connection is the only honest end to it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            body = orjson.dumps(INTERNAL)
+            headers = [(b"content-type", b"application/json"),
+                       (b"content-length", str(len(body)).encode())]  # fmt: skip
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI) -> None:
