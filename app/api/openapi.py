@@ -56,6 +56,10 @@ def _error(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
 def _guarded(max_body: str) -> dict[str, Any]:
     """The answers that come from before the route: body limit, authentication, admission."""
     return {
+        "408": _error(
+            "The request's headers or body did not arrive in time (PHOSPHO_HEADER_TIMEOUT, "
+            "PHOSPHO_BODY_TIMEOUT): nothing was done, and the connection is closed"
+        ),
         "401": _error(
             "Missing, malformed, unknown or revoked API key (or login, where one is accepted)",
             WWW_Authenticate={"required": True, "schema": {"type": "string", "const": "Bearer"}},
@@ -90,11 +94,12 @@ def _ingest(
         },
         "responses": {
             **answers,
-            "400": _error(
-                "The body is empty or not JSON: NaN and Infinity are not JSON numbers, and a "
-                "string may not hold a lone surrogate (\\ud800)"
+            "400": _error("The body is empty or not JSON"),
+            "422": _error(
+                "A field breaks a rule; `errors[].loc` names it (this includes JSON values no "
+                "write may hold: NaN, Infinity, a lone surrogate such as \\ud800, a NUL "
+                "character, an integer beyond 64 bits, nesting deeper than 32 levels)"
             ),
-            "422": _error("A field breaks a rule; `errors[].loc` names it"),
             **_guarded(max_body),
         },
     }
@@ -170,9 +175,13 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
             "Not a GraphQL request the server can run: a body that is not a JSON object (a "
             "batch, an array, is refused too), no query, `variables` or `extensions` not an "
             "object, an `operationName` the query does not define, a Content-Type other than "
-            "application/json"
+            "application/json: plain text from the GraphQL transport, or the REST error body "
+            "when the body is not JSON or not an object"
         ),
-        "content": {PLAIN_TEXT: {"schema": {"type": "string"}}},
+        "content": {
+            PLAIN_TEXT: {"schema": {"type": "string"}},
+            JSON: {"schema": ref("Error")},
+        },
     }
     guarded = _guarded(max_body)
     post = {
@@ -195,6 +204,10 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
         "responses": {
             "200": _json("GraphQLResponse", "The operation ran, or failed with `errors`"),
             "400": bad_request,
+            "422": _error(
+                "A value in the body breaks the JSON contract of writes (NaN, Infinity, a "
+                "lone surrogate, a NUL character, an integer beyond 64 bits, too deep)"
+            ),
             **guarded,
         },
     }
@@ -213,7 +226,7 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
                 "description": "The client does not accept text/html, or sent a query over GET",
                 "content": {PLAIN_TEXT: {"schema": {"type": "string"}}},
             },
-            **{code: guarded[code] for code in ("401", "429", "503")},
+            **{code: guarded[code] for code in ("408", "401", "429", "503")},
         },
     }
     return {"/graphql": {"get": get, "post": post}}

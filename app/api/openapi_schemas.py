@@ -14,8 +14,10 @@ from app.services.accounts import SESSION_COOKIE
 from app.services.validation import (
     BOUNDS,
     MAX_BATCH,
+    MAX_BIGINT,
     MAX_JSON_DEPTH,
     MAX_MODEL_LENGTH,
+    MIN_BIGINT,
     RECOGNISED,
 )
 
@@ -139,6 +141,11 @@ def _error() -> dict[str, Any]:
 
 def _graphql() -> dict[str, Any]:
     any_object = {"type": "object"}
+    json_object = {
+        "type": "object",
+        "propertyNames": text(),
+        "additionalProperties": ref("JsonValue"),
+    }
     error = {
         "type": "object",
         "required": ["message"],
@@ -156,16 +163,18 @@ def _graphql() -> dict[str, Any]:
         },
     }
     return {
+        # The body is read under the write path's JSON contract (no NUL, integers within 64
+        # bits…) wherever its values are, unknown members included.
         "GraphQLRequest": {
             "type": "object",
             "required": ["query"],
+            "propertyNames": text(),
+            "additionalProperties": ref("JsonValue"),
             "properties": {
-                "query": {"type": "string", "minLength": 1},
-                "variables": nullable(any_object),
-                "operationName": nullable(
-                    {"type": "string", "description": "Names one of the query's operations"}
-                ),
-                "extensions": nullable(any_object),
+                "query": text(minLength=1),
+                "variables": nullable(json_object),
+                "operationName": nullable(text(description="Names one of the query's operations")),
+                "extensions": nullable(json_object),
             },
         },
         "GraphQLResponse": {
@@ -182,9 +191,14 @@ def _graphql() -> dict[str, Any]:
 
 SCHEMAS: dict[str, Any] = {
     "JsonValue": {
-        "description": "Any JSON value whose strings and keys contain no NUL character",
+        "description": (
+            "Any JSON value whose strings and keys contain no NUL character and whose integers "
+            "fit in 64 bits (numbers with a fraction: any finite value)"
+        ),
         "anyOf": [
-            {"type": ["null", "boolean", "number"]},
+            {"type": ["null", "boolean"]},
+            {"type": "integer", "minimum": MIN_BIGINT, "maximum": MAX_BIGINT},
+            {"type": "number", "not": {"type": "integer"}},
             text(),
             {"type": "array", "items": ref("JsonValue")},
             {"type": "object", "propertyNames": text(), "additionalProperties": ref("JsonValue")},

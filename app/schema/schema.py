@@ -12,6 +12,7 @@ import orjson
 import strawberry
 from fastapi import Response
 from graphql import GraphQLError
+from starlette.responses import JSONResponse
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
     AddValidationRules,
@@ -172,4 +173,18 @@ def build_router(max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> Phosph
         graphql_ide="graphiql",
     )
     router.max_response_bytes = max_response_bytes
+    # Strawberry declares GET and POST as two routes, so another method got the first one's
+    # 405 (`Allow: GET`). One route for every other method names both.
+    router.add_api_route(
+        "", _method_not_allowed, methods=list(OTHER_METHODS), include_in_schema=False
+    )
     return router
+
+
+OTHER_METHODS = ("HEAD", "OPTIONS", "PUT", "PATCH", "DELETE")
+
+
+async def _method_not_allowed() -> Response:
+    """405 for a method /graphql does not serve, listing those it does."""
+    body = {"detail": "Method Not Allowed", "code": "http_error"}
+    return JSONResponse(body, status_code=405, headers={"Allow": "GET, POST"})
