@@ -21,6 +21,7 @@ from strawberry.types import Info
 
 from app.errors import Forbidden, Unauthorized
 from app.live import LiveBus
+from app.origin import same_origin
 from app.schema.loaders import Loaders
 from app.services import accounts
 from app.services.ingest import Ingestor
@@ -126,7 +127,7 @@ async def get_context(connection: HTTPConnection) -> Context:
     header = connection.headers.get("authorization")
     if header is None and connection.cookies.get(accounts.SESSION_COOKIE):
         context = Context(state.ingestor, state.live, None, state.settings)
-        if not _same_origin(connection):
+        if not same_origin(connection):
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         context.sign_in(await principal_from_login(connection), via_login=True)
         return context
@@ -155,8 +156,3 @@ async def principal_from_login(connection: HTTPConnection) -> Principal:
         raise Unauthorized("no such project for this user") from None
     # key_id 0: never a valid key; the session id lets live streams end with the session.
     return Principal(key_id=0, project_id=project.id, session_id=session.session_id)
-
-
-def _same_origin(connection: HTTPConnection) -> bool:
-    origin = connection.headers.get("origin")
-    return origin is None or origin == f"{connection.url.scheme}://{connection.url.netloc}"

@@ -87,3 +87,18 @@ async def test_subscriptions_accept_the_cookie(server: Server) -> None:
         await asyncio.to_thread(log, server, key, "pushed to the cookie")
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert message["payload"]["data"]["eventLogged"]["input"] == "pushed to the cookie"
+
+
+def test_cookie_requests_must_show_they_come_from_this_server(server: Server) -> None:
+    """The dashboard forms' rule (app/origin.py): Origin, or failing that a Referer of this
+    server; a cookie sent with neither is refused as it is by the forms."""
+    client, _ = signed_in(server)
+    cookie = {"Cookie": f"phospho_session={client.cookies.get('phospho_session')}"}
+    client.close()
+    url, body = server.base_url + "/graphql", {"query": PROJECT}
+    bare = httpx.post(url, json=body, headers=cookie)
+    referred = httpx.post(url, json=body, headers=cookie | {"Referer": server.base_url + "/"})
+    foreign = httpx.post(url, json=body, headers=cookie | {"Referer": "https://evil.example/"})
+    assert bare.status_code == 401
+    assert referred.status_code == 200 and "errors" not in referred.json()
+    assert foreign.status_code == 401
