@@ -85,6 +85,42 @@ class Overflow:
 LiveMessage = EventLogged | FeedbackAdded
 
 
+@dataclass(frozen=True, slots=True)
+class LiveFilter:
+    """Which just-committed events a live stream shows; every field set must match (AND).
+
+    The one rule for the dashboard's streams and GraphQL's `eventLogged`, kept in step with the
+    stored lists (app/services/reads_events.py): ids and model match exactly, `until` is
+    exclusive, `search` is a case-insensitive substring of the input or the output. The other
+    fields are judged on the bus message alone, so a stream loads only the events it shows;
+    `search` needs the loaded text (`admits_text`).
+    """
+
+    session_id: str | None = None
+    user_id: str | None = None
+    model: str | None = None
+    until: datetime | None = None
+    search: str | None = None
+
+    def admits(self, message: EventLogged) -> bool:
+        """Whether the message's event passes every field but `search`."""
+        return (
+            (self.session_id is None or self.session_id == message.session_id)
+            and (self.user_id is None or self.user_id == message.user_id)
+            and (self.model is None or self.model == message.model)
+            and (self.until is None or message.created_at < self.until)
+        )
+
+    def admits_text(self, input: str, output: str) -> bool:
+        """Whether the event's text contains `search`, ignoring case (Python's `str.lower`, as
+        PostgreSQL's ILIKE; SQLite's LIKE folds ASCII letters only)."""
+        needle = (self.search or "").lower()
+        return not needle or needle in input.lower() or needle in output.lower()
+
+
+EVERY_EVENT = LiveFilter()
+
+
 def message_key(message: LiveMessage) -> uuid.UUID:
     """What makes a message unique: the event's or the feedback's id."""
     return message.event_id if isinstance(message, EventLogged) else message.feedback_id

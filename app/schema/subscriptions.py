@@ -18,7 +18,15 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.permission import BasePermission
 
 from app.errors import NotFound, PhosphoError, Unauthorized
-from app.live import EventLogged, FeedbackAdded, LiveMessage, Overflow, Revoked
+from app.live import (
+    EVERY_EVENT,
+    EventLogged,
+    FeedbackAdded,
+    LiveFilter,
+    LiveMessage,
+    Overflow,
+    Revoked,
+)
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import LiveEventFilter
 from app.schema.permissions import ProjectKey
@@ -41,19 +49,6 @@ def _resync(missed: int) -> ResyncRequired:
     return ResyncRequired(
         f"this subscription fell behind and missed {missed} message(s); "
         "re-read what you need (e.g. Query.events) and subscribe again"
-    )
-
-
-def _matches(message: EventLogged, wanted: LiveEventFilter | None) -> bool:
-    if wanted is None:
-        return True
-    return all(
-        expected is None or actual == expected
-        for expected, actual in (
-            (wanted.session_id, message.session_id),
-            (wanted.user_id, message.user_id),
-            (wanted.model, message.model),
-        )
     )
 
 
@@ -94,8 +89,11 @@ class Subscription:
     async def event_logged(
         self, info: PhosphoInfo, filter: LiveEventFilter | None = None
     ) -> AsyncGenerator[Event, None]:
+        wanted = EVERY_EVENT
+        if filter is not None:
+            wanted = LiveFilter(filter.session_id, filter.user_id, filter.model)
         async for message in _messages(info):
-            if isinstance(message, EventLogged) and _matches(message, filter):
+            if isinstance(message, EventLogged) and wanted.admits(message):
                 try:
                     view = await reads.get_event(info.context.project_id, message.event_id)
                 except NotFound:  # gone since it committed (never in normal operation)
