@@ -169,6 +169,21 @@ def test_the_stream_pushes_new_rows_of_this_project_only(
     assert "not-for-you" not in text
 
 
+def test_the_stream_pushes_only_rows_the_filtered_table_lists(
+    server: Server, account: Account
+) -> None:
+    client, key = account
+    query = "?model=gpt-4&q=needle"  # the model exactly; the text ignoring case
+    with streamed(client, "/live/events" + query, until="last-NEEDLE") as received:
+        log(server, key, input="other-model NEEDLE", metadata={"model": "gpt-4o"})
+        log(server, key, input="no match here", metadata={"model": "gpt-4"})
+        log(server, key, input="last-NEEDLE", metadata={"model": "gpt-4"})
+    pushed, listed = "\n".join(received), client.get("/events" + query).text
+    for text in (pushed, listed):
+        assert "last-NEEDLE" in text
+        assert "other-model" not in text and "no match here" not in text
+
+
 def test_sessions_list_and_replay_in_conversation_order(
     server: Server, account: Account, other_account: Account
 ) -> None:

@@ -11,16 +11,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 
 from app.errors import PhosphoError
+from app.origin import same_origin
 from app.services import accounts
 from app.services.login_throttle import LoginLimits
 from app.settings import Settings
-from web.security import COOKIE, CsrfFailed, redirect, render, same_origin, set_login_cookie
+from web.security import COOKIE, CsrfFailed, redirect, set_login_cookie
+from web.templating import render
 
 Text = Annotated[str, Form(max_length=1000)]
 AFTER_SIGN_UP = "/login?signed_up=1&next=/settings/keys"
+
+router = APIRouter(include_in_schema=False)
 
 
 def login_limits(settings: Settings) -> LoginLimits:
@@ -40,76 +43,67 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def build_account_routes(templates: Jinja2Templates) -> APIRouter:
-    """Routes for /signup, /login and /logout."""
-    router = APIRouter(include_in_schema=False)
+@router.get("/signup", response_class=HTMLResponse)
+async def signup_page(request: Request) -> HTMLResponse:
+    """The sign-up form (or a notice when sign-up is closed)."""
+    return _signup_form(request)
 
-    @router.get("/signup", response_class=HTMLResponse)
-    async def signup_page(request: Request) -> HTMLResponse:
-        """The sign-up form (or a notice when sign-up is closed)."""
-        return _signup_form(templates, request)
 
-    @router.post("/signup", response_model=None)
-    async def signup(
-        request: Request, email: Text, password: Text
-    ) -> HTMLResponse | RedirectResponse:
-        """Create the account and its first project (unless the address has one), then on to
-        the login page: the same answer for a new and a taken address."""
-        if not same_origin(request):
-            raise CsrfFailed()
-        if not request.app.state.settings.signup_enabled:
-            return _signup_form(templates, request, status_code=403)
-        try:
-            await accounts.sign_up(email, password)
-        except PhosphoError as exc:  # the address or password breaks a rule: says which
-            return _signup_form(templates, request, exc.message, email, exc.status_code)
-        return redirect(AFTER_SIGN_UP)
+@router.post("/signup", response_model=None)
+async def signup(request: Request, email: Text, password: Text) -> HTMLResponse | RedirectResponse:
+    """Create the account and its first project (unless the address has one), then on to
+    the login page: the same answer for a new and a taken address."""
+    if not same_origin(request):
+        raise CsrfFailed()
+    if not request.app.state.settings.signup_enabled:
+        return _signup_form(request, status_code=403)
+    try:
+        await accounts.sign_up(email, password)
+    except PhosphoError as exc:  # the address or password breaks a rule: says which
+        return _signup_form(request, exc.message, email, exc.status_code)
+    return redirect(AFTER_SIGN_UP)
 
-    @router.get("/login", response_class=HTMLResponse)
-    async def login_page(
-        request: Request, next: str = "/", signed_up: bool = False
-    ) -> HTMLResponse:
-        """The login form (after a sign-up, with a word on what to do)."""
-        return _login_form(templates, request, next=_safe_next(next), signed_up=signed_up)
 
-    @router.post("/login", response_model=None)
-    async def login(
-        request: Request, email: Text, password: Text, next: Text = "/"
-    ) -> HTMLResponse | RedirectResponse:
-        """Check the password; on success a fresh session (the old cookie is replaced)."""
-        if not same_origin(request):
-            raise CsrfFailed()
-        settings = request.app.state.settings
-        address = request.client.host if request.client else None
-        try:
-            token = await accounts.log_in(email, password, address, login_limits(settings))
-        except PhosphoError as exc:
-            form = _login_form(
-                templates, request, exc.message, email, _safe_next(next), exc.status_code
-            )
-            if exc.retry_after is not None:
-                form.headers["Retry-After"] = str(exc.retry_after)
-            return form
-        await accounts.log_out(request.cookies.get(COOKIE))
-        response = redirect(_safe_next(next))
-        set_login_cookie(request, response, token)
-        return response
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/", signed_up: bool = False) -> HTMLResponse:
+    """The login form (after a sign-up, with a word on what to do)."""
+    return _login_form(request, next=_safe_next(next), signed_up=signed_up)
 
-    @router.post("/logout")
-    async def logout(request: Request) -> RedirectResponse:
-        """Delete the session server-side and forget the cookie."""
-        if not same_origin(request):
-            raise CsrfFailed()
-        await accounts.log_out(request.cookies.get(COOKIE))
-        response = redirect("/login")
-        response.delete_cookie(COOKIE)
-        return response
 
-    return router
+@router.post("/login", response_model=None)
+async def login(
+    request: Request, email: Text, password: Text, next: Text = "/"
+) -> HTMLResponse | RedirectResponse:
+    """Check the password; on success a fresh session (the old cookie is replaced)."""
+    if not same_origin(request):
+        raise CsrfFailed()
+    settings = request.app.state.settings
+    address = request.client.host if request.client else None
+    try:
+        token = await accounts.log_in(email, password, address, login_limits(settings))
+    except PhosphoError as exc:
+        form = _login_form(request, exc.message, email, _safe_next(next), exc.status_code)
+        if exc.retry_after is not None:
+            form.headers["Retry-After"] = str(exc.retry_after)
+        return form
+    await accounts.log_out(request.cookies.get(COOKIE))
+    response = redirect(_safe_next(next))
+    set_login_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> RedirectResponse:
+    """Delete the session server-side and forget the cookie."""
+    if not same_origin(request):
+        raise CsrfFailed()
+    await accounts.log_out(request.cookies.get(COOKIE))
+    response = redirect("/login")
+    response.delete_cookie(COOKIE)
+    return response
 
 
 def _signup_form(
-    templates: Jinja2Templates,
     request: Request,
     error: str | None = None,
     email: str = "",
@@ -117,11 +111,10 @@ def _signup_form(
 ) -> HTMLResponse:
     enabled = request.app.state.settings.signup_enabled
     context = {"error": error, "email": email, "enabled": enabled}
-    return render(templates, request, "signup.html", context, status_code)
+    return render(request, "signup.html", context, status_code)
 
 
 def _login_form(
-    templates: Jinja2Templates,
     request: Request,
     error: str | None = None,
     email: str = "",
@@ -130,4 +123,4 @@ def _login_form(
     signed_up: bool = False,
 ) -> HTMLResponse:
     context = {"error": error, "email": email, "next": next, "signed_up": signed_up}
-    return render(templates, request, "login.html", context, status_code)
+    return render(request, "login.html", context, status_code)

@@ -14,19 +14,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from fastapi.templating import Jinja2Templates
 
 from app.api.responses import json_response
-from app.errors import Invalid, NotFound
+from app.errors import Invalid
 from app.live import Revoked, Subscription
 from app.services import metrics as service
-from app.services.accounts import WebSession
 from app.services.metrics import BUCKETS, DEFAULT_RANGE, RANGES, GroupBy, Metrics, Window
 from app.services.reads import list_events
 from web import overview_view as view
-from web.events import ProjectId, current_project_id
+from web.deps import ProjectId, optional_project_id, parse_time
 from web.keys import may_create_keys
-from web.security import SignedIn, optional_session, render
+from web.security import SignedIn, optional_session
+from web.templating import render, templates
 
 Param = Annotated[str | None, Query(max_length=64)]
 RangeParam = Annotated[str | None, Query(alias="range", max_length=16)]
@@ -35,6 +34,8 @@ TICK_SECONDS = 1.0  # the page redraws at most this often, however fast events a
 RANGE_LABELS = {name: "Last hour" if length == 3600 else view.duration(timedelta(seconds=length))
                 for name, (length, _) in RANGES.items()}  # fmt: skip
 BUCKET_LABELS = {name: view.duration(timedelta(seconds=size)) for name, size in BUCKETS.items()}
+
+router = APIRouter(include_in_schema=False)
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,10 @@ class Choice:
             raise Invalid(f"bucket must be one of {', '.join(BUCKETS)}")
         bucket = BUCKETS[self.bucket] if self.bucket else None
         if self.custom:
-            since = _parse(self.since, "since")
+            since = parse_time(self.since, "since")
             if since is None:
                 raise Invalid("a custom range needs since (a date and time)")
-            until = _parse(self.until, "until") or now or datetime.now(UTC)
+            until = parse_time(self.until, "until") or now or datetime.now(UTC)
             return service.align(since, until, bucket or service.default_bucket(since, until))
         window = service.window_for_range(self.range or DEFAULT_RANGE, now)
         return window if bucket is None else service.align(window.since, window.until, bucket)
@@ -73,16 +74,6 @@ class Choice:
     def query(self) -> str:
         """The URL query string of this choice."""
         return urlencode({k: v for k, v in vars(self).items() if v})
-
-
-def _parse(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a date and time such as 2026-03-03T10:30") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def load(project_id: int, window: Window) -> Metrics:
@@ -114,79 +105,60 @@ async def page_context(project_id: int, window: Window, choice: Choice) -> dict[
     }
 
 
-async def _project(session: WebSession | None) -> int | None:
-    """The signed-in user's current project, if they have one they still belong to."""
-    if session is None:
-        return None
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request, range_: RangeParam = None, since: Param = None, until: Param = None,
+    bucket: Param = None,
+) -> HTMLResponse:  # fmt: skip
+    """Signed in: the overview of the current project. Otherwise: how to log an event."""
+    session = await optional_session(request)
+    project_id = await optional_project_id(session)
+    context: dict[str, Any] = {"session": session, "base_url": str(request.base_url)[:-1]}
+    if project_id is None:
+        return render(request, "index.html", context)
+    choice = Choice(range_, since, until, bucket)
+    context |= {"choice": choice, "ranges": RANGE_LABELS, "buckets": BUCKET_LABELS}
     try:
-        return await current_project_id(session)
-    except (Invalid, NotFound):
-        return None
+        window = choice.window()
+    except Invalid as exc:
+        context["error"] = exc.message
+        return render(request, "overview.html", context, status_code=422)
+    context |= await page_context(project_id, window, choice)
+    context["can_create_key"] = session is not None and await may_create_keys(session, project_id)
+    return render(request, "overview.html", context)
 
 
-def build_overview_routes(templates: Jinja2Templates) -> APIRouter:
-    """The home page (overview when signed in), its chart data and its live stream."""
-    router = APIRouter(include_in_schema=False)
-    templates.env.filters["usd"] = view.usd
-    templates.env.filters["ms"] = view.ms
-    templates.env.filters["percent"] = view.percent
+@router.get("/overview/data")
+async def overview_data(
+    project_id: ProjectId, range_: RangeParam = None, since: Param = None,
+    until: Param = None, bucket: Param = None,
+) -> Response:  # fmt: skip
+    """The charts' data and the figures' HTML for the same window, as JSON."""
+    choice = Choice(range_, since, until, bucket)
+    overall = await load(project_id, choice.window())
+    context = figures_context(overall, choice)
+    body = view.chart_data(overall) | {
+        part: templates.env.get_template(f"_overview_{part}.html").render(context)
+        for part in ("figures", "tables")
+    }
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
-    @router.get("/", response_class=HTMLResponse)
-    async def home(
-        request: Request, range_: RangeParam = None, since: Param = None, until: Param = None,
-        bucket: Param = None,
-    ) -> HTMLResponse:  # fmt: skip
-        """Signed in: the overview of the current project. Otherwise: how to log an event."""
-        session = await optional_session(request)
-        project_id = await _project(session)
-        context: dict[str, Any] = {"session": session, "base_url": str(request.base_url)[:-1]}
-        if project_id is None:
-            return render(templates, request, "index.html", context)
-        choice = Choice(range_, since, until, bucket)
-        context |= {"choice": choice, "ranges": RANGE_LABELS, "buckets": BUCKET_LABELS}
-        try:
-            window = choice.window()
-        except Invalid as exc:
-            context["error"] = exc.message
-            return render(templates, request, "overview.html", context, status_code=422)
-        context |= await page_context(project_id, window, choice)
-        context["can_create_key"] = session is not None and await may_create_keys(
-            session, project_id
-        )
-        return render(templates, request, "overview.html", context)
 
-    @router.get("/overview/data")
-    async def overview_data(
-        project_id: ProjectId, range_: RangeParam = None, since: Param = None,
-        until: Param = None, bucket: Param = None,
-    ) -> Response:  # fmt: skip
-        """The charts' data and the figures' HTML for the same window, as JSON."""
-        choice = Choice(range_, since, until, bucket)
-        overall = await load(project_id, choice.window())
-        context = figures_context(overall, choice)
-        body = view.chart_data(overall) | {
-            part: templates.env.get_template(f"_overview_{part}.html").render(context)
-            for part in ("figures", "tables")
-        }
-        return json_response(body, headers={"Cache-Control": "no-store"})
+@router.get("/live/overview", response_class=EventSourceResponse)
+async def overview_stream(
+    request: Request, session: SignedIn, project_id: ProjectId
+) -> AsyncIterator[ServerSentEvent]:
+    """A "tick" whenever the project's events or feedback change, at most once a second.
 
-    @router.get("/live/overview", response_class=EventSourceResponse)
-    async def overview_stream(
-        request: Request, session: SignedIn, project_id: ProjectId
-    ) -> AsyncIterator[ServerSentEvent]:
-        """A "tick" whenever the project's events or feedback change, at most once a second.
-
-        The stream starts with "ready" once subscribed: a page that fetches its data then has
-        missed nothing, even across a reconnect. It ends when the login session does.
-        """
-        live = request.app.state.live
-        async with live.subscribe(project_id, credential=session.credential) as subscription:
-            yield ServerSentEvent(raw_data="subscribed", event="ready")
-            async with aclosing(ticks(subscription, TICK_SECONDS)) as stream:
-                async for _ in stream:
-                    yield ServerSentEvent(raw_data="changed", event="tick")
-
-    return router
+    The stream starts with "ready" once subscribed: a page that fetches its data then has
+    missed nothing, even across a reconnect. It ends when the login session does.
+    """
+    live = request.app.state.live
+    async with live.subscribe(project_id, credential=session.credential) as subscription:
+        yield ServerSentEvent(raw_data="subscribed", event="ready")
+        async with aclosing(ticks(subscription, TICK_SECONDS)) as stream:
+            async for _ in stream:
+                yield ServerSentEvent(raw_data="changed", event="tick")
 
 
 async def ticks(subscription: Subscription, interval: float) -> AsyncGenerator[None]:

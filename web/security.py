@@ -1,17 +1,18 @@
-"""Dashboard security: the login cookie, CSRF (token + Origin), and the headers of every page.
+"""Dashboard security: the login cookie, CSRF (token + Origin, by the rule in app/origin.py),
+and the headers of every page.
 
-Pages set their headers themselves (see `render`) instead of through a global middleware, so
-the ingest API pays nothing for the dashboard.
+Pages set their headers themselves (see `web.templating.render`) instead of through a global
+middleware, so the ingest API pays nothing for the dashboard.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse
 
+from app.origin import same_origin
 from app.services.accounts import SESSION_COOKIE, WebSession, csrf_ok, session_for
 
 COOKIE = SESSION_COOKIE
@@ -33,19 +34,6 @@ class LoginRequired(Exception):
 
 class CsrfFailed(Exception):
     """A state-changing request without a matching Origin and CSRF token; answered with 403."""
-
-
-def render(
-    templates: Jinja2Templates,
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    status_code: int = 200,
-) -> HTMLResponse:
-    """A page, with the security headers."""
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -76,16 +64,6 @@ async def signed_in(request: Request) -> WebSession:
     if session is None:
         raise LoginRequired()
     return session
-
-
-def same_origin(request: Request) -> bool:
-    """Whether the request's Origin (or, failing that, Referer) is this server."""
-    expected = f"{request.url.scheme}://{request.url.netloc}"
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return origin == expected
-    referer = request.headers.get("referer", "")
-    return referer == expected or referer.startswith(expected + "/")
 
 
 async def checked(request: Request) -> WebSession:
