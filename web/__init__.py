@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web import accounts, events, keys, overview, projects, sessions, users
 from web.security import CsrfFailed, LoginRequired, redirect
-from web.templating import render
+from web.templating import TEMPLATES_DIR, render
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PAGES = (overview, accounts, keys, events, sessions, users, projects)  # routes in this order
@@ -41,4 +41,4 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
 
-__all__ = ["install_web"]
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "install_web"]

@@ -1,5 +1,6 @@
 """What page handlers take from the request besides the signed-in session (web/security.py):
-the current project, and query parameters with their limits and parsing."""
+the current project (and what the settings pages show of it), and query parameters with
+their limits and parsing."""
 
 from __future__ import annotations
 
