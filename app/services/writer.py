@@ -27,8 +27,8 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from tortoise.exceptions import IntegrityError
 
@@ -42,6 +42,28 @@ J = TypeVar("J")
 # Given the jobs, a plan that returns one outcome per job: a result, or a PhosphoError.
 PlanFn = Callable[[list[J], Dialect], Plan[list[Any]]]
 AfterCommitFn = Callable[[list[J], list[Any]], None]
+
+
+class TransactionHook(Protocol):
+    """Told how each transaction of the writer's plans ended, inside the writer's turn (on
+    SQLite before the next transaction begins): the rollups' writer keeps what a committed
+    transaction stored and forgets what a rolled-back one staged (app/services/rollups)."""
+
+    def committed(self) -> None:
+        """The transaction committed (a `run`, or a `run_each` whose last plan was kept)."""
+
+    def rolled_back(self) -> None:
+        """The transaction failed, was a trial, or its last plan was rolled back to its
+        savepoint."""
+
+
+class _NoHook:
+    def committed(self) -> None:
+        pass
+
+    def rolled_back(self) -> None:
+        pass
+
 
 _STOP = object()
 # A fault's traceback is logged once a minute per kind (exception type and where it was
@@ -75,7 +97,7 @@ class GroupCommitWriter(Generic[J]):
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.commits = 0  # transactions committed: a plan can tell whether the last one did
+        self._hook: TransactionHook = _NoHook()
         # Events queued or being committed, and the most allowed (see limit_queue).
         self._queued_events = 0
         self._max_queued_events: int | None = None
@@ -88,17 +110,19 @@ class GroupCommitWriter(Generic[J]):
         """
         self._max_queued_events = max_events
 
-    async def start(self, backend: WriteBackend) -> None:
-        """Open the backend and start the writer task (inside the running event loop)."""
+    async def start(self, backend: WriteBackend, *, hook: TransactionHook | None = None) -> None:
+        """Open the backend and start the writer task (inside the running event loop); `hook`
+        hears how each transaction ended."""
         await backend.open()
         self._backend = backend
+        self._hook = hook or _NoHook()
         self._closing = False
         self._last_group = 0
         self._suspects: dict[Any, float] = {}  # job source -> quarantined until (monotonic)
         self._lane: asyncio.Queue[Any] | None = None  # quarantined jobs' own lane
         self._lane_task: asyncio.Task[None] | None = None
-        # SQLite: one transaction at a time, its `commits` counted before the next begins
-        # (the writer's memory of what it wrote depends on it: rollups._WriterMemory).
+        # SQLite: one transaction at a time, its hook told before the next begins (the
+        # writer's memory of what it wrote depends on it: rollups.WriterMemory).
         self._serial = None if backend.dialect.postgres else asyncio.Lock()
         self._task = asyncio.create_task(self._run(), name="phospho-group-commit")
 
@@ -281,11 +305,7 @@ class GroupCommitWriter(Generic[J]):
         plans = [functools.partial(self._plan, [job], backend.dialect) for job in jobs]
         try:
             async with self._one_at_a_time():
-                results = await backend.run_each(plans)
-                # `commits` tells a plan whether the one before it committed (the SQLite
-                # writer's memory keeps what that one staged): the last plan here did not if
-                # it was rolled back to its savepoint, so count two.
-                self.commits += 2 if isinstance(results[-1], Exception) else 1
+                results = await self._settled(backend.run_each(plans), savepoints=True)
         except Exception as exc:
             if failure_of(exc) is not Failure.FAULT:
                 return self._unavailable(jobs, exc)
@@ -331,7 +351,10 @@ class GroupCommitWriter(Generic[J]):
         assert backend is not None, "writer not started"
         try:
             async with self._one_at_a_time():
-                outcomes = await backend.trial(lambda: self._plan(jobs, backend.dialect))
+                try:
+                    outcomes = await backend.trial(lambda: self._plan(jobs, backend.dialect))
+                finally:
+                    self._hook.rolled_back()
         except Exception as exc:
             return exc
         for outcome in outcomes:
@@ -386,17 +409,34 @@ class GroupCommitWriter(Generic[J]):
         message = "the database is unavailable; retry (with the same event_id)"
         return [Unavailable(message) for _ in jobs]
 
+    async def _settled(
+        self, transaction: Awaitable[list[Any]], *, savepoints: bool = False
+    ) -> list[Any]:
+        """Await a transaction that commits, and tell the hook how it ended: rolled back if
+        it raised, or if it ran plans in `savepoints` (`run_each`) and the last one was
+        rolled back to its savepoint (the hook's memory is of the last plan's; each plan's
+        `begin` forgets what an unsettled one before it staged)."""
+        try:
+            results = await transaction
+        except BaseException:
+            self._hook.rolled_back()
+            raise
+        if savepoints and isinstance(results[-1], Exception):
+            self._hook.rolled_back()
+        else:
+            self._hook.committed()
+        return results
+
     def _one_at_a_time(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """SQLite: the writer's and the lane's transactions one at a time, each counted in
-        `commits` before the next begins. PostgreSQL: side by side."""
+        """SQLite: the writer's and the lane's transactions one at a time, the hook told how
+        each ended before the next begins. PostgreSQL: side by side."""
         return self._serial if self._serial is not None else contextlib.nullcontext()
 
     async def _transaction(self, jobs: list[J]) -> list[Any]:
         backend = self._backend
         assert backend is not None, "writer not started"
         async with self._one_at_a_time():
-            outcomes = await backend.run(lambda: self._plan(jobs, backend.dialect))
-            self.commits += 1
+            outcomes = await self._settled(backend.run(lambda: self._plan(jobs, backend.dialect)))
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, PhosphoError):
                 raise outcome
