@@ -58,7 +58,7 @@ class PostgresRollups:
         """Nothing remembered."""
 
 
-class NoRollupWriter(PostgresRollups):
+class NoRollupWriter:
     """Counts and writes nothing: an Ingestor with rollups off (only to measure their cost)."""
 
     def begin(self, now: int, *, fold_everything: bool = False) -> Plan[Rollups]:
@@ -69,6 +69,12 @@ class NoRollupWriter(PostgresRollups):
     def write(self, rollups: Rollups) -> Plan[None]:
         """Write nothing."""
         yield from ()
+
+    def committed(self) -> None:
+        """Nothing remembered."""
+
+    def rolled_back(self) -> None:
+        """Nothing remembered."""
 
 
 def rollup_writer_for(d: Dialect, *, lazy: bool = False) -> RollupWriter:
