@@ -200,6 +200,8 @@ def _parse_event_id(value: str) -> uuid.UUID:
 def _commit_events(
     d: Dialect, jobs: list[EventsJob], now: datetime, rollups: Rollups
 ) -> Plan[list[list[EventResult] | PhosphoError]]:
+    """Store the new events of `jobs` (retries answer with the stored result), extend their
+    sessions and end users, and count them in `rollups`: one outcome per job."""
     if not jobs:
         return []
     seen = yield from _stored_events(d, jobs)
