@@ -19,7 +19,7 @@ class EndUser(Model):
     event_count = fields.IntField(default=0)
     # SQLite: the user's rollup counts of one hour (`hour_bucket`, UTC epoch seconds), added by
     # every commit here (a row it writes anyway) rather than in `user_rollups`, until the hour
-    # is folded there (app/services/rollups.py). Unused (0) on PostgreSQL. Not indexed (every
+    # is folded there (app/services/rollups/). Unused (0) on PostgreSQL. Not indexed (every
     # commit would rewrite the entry): `last_seen` is never before `hour_bucket`, so ranges of
     # hours are read through the last_seen index.
     hour_bucket = fields.BigIntField(default=0)

@@ -4,7 +4,7 @@
 and model, the counts and sums of the events in that bucket, a logarithmic latency histogram,
 feedback counts and the sessions started. `user_rollups` holds the same counts per end user,
 at hour and day level. Buckets are UTC epoch seconds (multiples of the level). See
-`app/services/rollups.py`.
+the package `app/services/rollups/`.
 """
 
 from tortoise import fields
@@ -28,7 +28,9 @@ class MetricRollup(Model):
     tokens_out = fields.BigIntField(default=0)
     cost_nano = fields.BigIntField(default=0)
     unpriced = fields.BigIntField(default=0)  # events with tokens but no known price
-    # {"<bin>": count}: see rollups.bin_of; text so both databases merge it the same way.
+    # The latency histogram (app/services/rollups/histogram.py): on PostgreSQL JSON text
+    # {"<bin>": count}, merged by the upsert in SQL; on SQLite the packed binary form, merged by
+    # its single writer in memory. '{}' when empty, on both.
     latency_hist = fields.TextField(default="{}")
     feedback_positive = fields.BigIntField(default=0)
     feedback_negative = fields.BigIntField(default=0)

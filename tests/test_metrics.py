@@ -747,18 +747,18 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
 
 
 def test_kept_histograms_follow_only_committed_transactions() -> None:
-    """What a transaction staged becomes current when the writer's commit count moved on by
-    one; otherwise it is dropped, and so is anything known about those cells."""
+    """What a transaction staged becomes current when the writer reports it committed;
+    otherwise it is dropped, and so is anything known about those cells."""
     kept = rollups.Histograms()
     key, other = (1, 60, 0, "m"), (1, 60, 60, "m")
-    kept.begin(0)
+    kept.begin()
     kept.staged[key] = rollups.add_counts(None, {5: 1})
-    kept.begin(1)  # the writer committed it
+    kept.committed()  # the writer committed it
     assert kept.known(key) == (5, rollups.array("I", [1]))
     kept.staged[key] = rollups.add_counts(kept.known(key), {5: 1})
     kept.staged[other] = rollups.add_counts(None, {6: 1})
     assert kept.known(key) == (5, rollups.array("I", [2]))
-    kept.begin(1)  # that one failed: nothing about its cells is trusted any more
+    kept.rolled_back()  # that one failed: nothing about its cells is trusted any more
     assert kept.known(key) is None and kept.known(other) is None
 
 
@@ -771,9 +771,7 @@ async def test_rollup_reads_are_index_ranges(world: World) -> None:
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     now = BASE + timedelta(days=10)
     since = now - timedelta(days=30)
-    source, params = metrics_service._metrics_with_unfolded(
-        SQLITE, rollups.DAY, world.a.project_id, since, now
-    )
+    source, params = rollups.metric_source(SQLITE, rollups.DAY, world.a.project_id, since, now)
 
     async def plan(sql: str, params: list[Any]) -> list[str]:
         rows = await reader().execute_query_dict(f"EXPLAIN QUERY PLAN {sql}", params)
@@ -783,7 +781,7 @@ async def test_rollup_reads_are_index_ranges(world: World) -> None:
 
     details = await plan(f"SELECT * FROM {source} WHERE TRUE", params)  # noqa: S608
     assert sum("SEARCH metric_rollups USING INDEX" in text for text in details) == 2, details
-    details = await plan(metrics_service._END_USERS, [0] * 7 + [""])
+    details = await plan(rollups.reads.END_USERS, [0] * 7 + [""])
     assert any("SEARCH u USING INDEX" in text and "last_seen>?" in text for text in details)
     ranges = [text for text in details if "SEARCH r USING COVERING INDEX" in text]
     assert len(ranges) == 2, details

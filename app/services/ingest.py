@@ -10,11 +10,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
-
-import orjson
+from typing import Any, NamedTuple
 
 from app import live_pg
 from app.errors import (
@@ -26,16 +24,28 @@ from app.errors import (
     Unauthorized,
     Unavailable,
 )
-from app.ids import new_session_key, uuid7
+from app.ids import uuid7
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
-from app.services import pricing, store
+from app.services import store
+from app.services.ingest_jobs import (
+    EventResult,
+    EventsJob,
+    FeedbackJob,
+    FeedbackResult,
+    FoldJob,
+    Job,
+    PreparedEvent,
+    prepare_event,
+)
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
-from app.services.rollups import Figures, Folds, Histograms, NoRollups, Rollups, figures_of
-from app.services.store import Dialect, Plan
+from app.services.rollups import (
+    NoRollupWriter,
+    Rollups,
+    RollupWriter,
+    rollup_writer_for,
+)
+from app.services.store import Dialect, EndUserDelta, EventRow, Plan, SessionDelta
 from app.services.validation import (
-    LogEventInput,
-    TypedMetadata,
-    typed_metadata,
     validate_batch,
     validate_event,
     validate_feedback,
@@ -44,104 +54,6 @@ from app.services.write_backends import WriteBackend
 from app.services.writer import GroupCommitWriter
 
 KEY_TOUCH_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedEvent:
-    """A validated event waiting for its commit."""
-
-    id: uuid.UUID
-    client_id: bool
-    session_key: str
-    user_id: str | None
-    input: str
-    output: str
-    metadata_json: str | None
-    typed: TypedMetadata
-    cost_nano: int | None
-    figures: Figures  # what the rollups count, computed here rather than in the commit
-
-
-@dataclass(frozen=True, slots=True)
-class EventResult:
-    """What a client gets back for a stored event; `duplicate` marks an idempotent retry."""
-
-    event_id: uuid.UUID
-    session_id: str
-    created_at: datetime
-    duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackResult:
-    """What a client gets back for stored feedback."""
-
-    feedback_id: uuid.UUID
-    event_id: uuid.UUID
-    score: int
-    comment: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class EventsJob:
-    """Events from one request; they commit all together or not at all."""
-
-    principal: Principal
-    events: tuple[PreparedEvent, ...]
-
-    @property
-    def source(self) -> tuple[int, int]:
-        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
-        return (self.principal.key_id, self.principal.project_id)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackJob:
-    """One feedback from one request."""
-
-    principal: Principal
-    feedback_id: uuid.UUID
-    event_id: uuid.UUID
-    score: int
-    comment: str | None
-
-    @property
-    def source(self) -> tuple[int, int]:
-        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
-        return (self.principal.key_id, self.principal.project_id)
-
-
-@dataclass(frozen=True, slots=True)
-class FoldJob:
-    """Fold every fine rollup row into the coarser levels (SQLite, when the server stops)."""
-
-
-Job = EventsJob | FeedbackJob | FoldJob
-
-
-def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> PreparedEvent:
-    """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised, cost
-    estimated at the prices of `at`."""
-    typed = typed_metadata(event.metadata, (*loc, "metadata"))
-    cost: int | None
-    if typed.cost_usd is not None:  # the client's own cost wins over the estimate
-        cost = pricing.to_nano(typed.cost_usd)
-    else:
-        cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, at)
-    figures = figures_of(typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms)
-    return PreparedEvent(
-        id=event.event_id or uuid7(),
-        client_id=event.event_id is not None,
-        session_key=event.session_id or new_session_key(),
-        user_id=event.user_id,
-        input=event.input,
-        output=event.output,
-        metadata_json=orjson.dumps(event.metadata).decode() if event.metadata is not None else None,
-        typed=typed,
-        cost_nano=cost,
-        figures=figures,
-    )
 
 
 class Ingestor:
@@ -165,13 +77,14 @@ class Ingestor:
             self._plan, max_batch=max_batch, after_commit=self._publish
         )
         self._touched: dict[int, float] = {}
-        # SQLite: the rollup histograms this writer stored, and how far rows are folded.
-        self._histograms = Histograms()
-        self._folds = Folds()
+        # Chosen by `start`, for the backend's dialect (and told how each transaction ended).
+        self._rollups: RollupWriter = NoRollupWriter()
 
     async def start(self, backend: WriteBackend) -> None:
         """Start accepting writes (in the app's lifespan)."""
-        await self.writer.start(backend)
+        if self.rollups:
+            self._rollups = rollup_writer_for(backend.dialect, lazy=True)
+        await self.writer.start(backend, hook=self._rollups)
 
     async def stop(self) -> None:
         """Commit what is queued, fold the rollups (SQLite), then stop."""
@@ -220,24 +133,20 @@ class Ingestor:
         outcomes: list[Any] = [None] * len(jobs)
         events: list[tuple[int, EventsJob]] = []
         feedback: list[tuple[int, FeedbackJob]] = []
+        fold_everything = False
         for index, job in enumerate(jobs):
             if isinstance(job, FoldJob):
-                continue  # done by the rollups' plan below
+                fold_everything = True  # done by the rollup writer's `begin` below
+                continue
             if job.principal.key_id not in active:
                 outcomes[index] = Unauthorized(UNAUTHORIZED_MESSAGE)
             elif isinstance(job, EventsJob):
                 events.append((index, job))
             else:
                 feedback.append((index, job))
-        self._histograms.begin(self.writer.commits)
-        self._folds.begin(self.writer.commits)
-        rollups: Rollups = NoRollups()
-        if self.rollups:
-            rollups = Rollups(
-                histograms=self._histograms, folds=self._folds, now=int(now.timestamp()),
-                fold_everything=any(isinstance(job, FoldJob) for job in jobs),
-            )  # fmt: skip
-        yield from rollups.prepare(d)  # SQLite: folds what has passed, before anything is written
+        # SQLite: folds what has passed, before anything is written.
+        stamp = int(now.timestamp())
+        rollups = yield from self._rollups.begin(stamp, fold_everything=fold_everything)
         event_outcomes = yield from _commit_events(d, [job for _, job in events], now, rollups)
         for (index, _), event_outcome in zip(events, event_outcomes, strict=True):
             outcomes[index] = event_outcome
@@ -246,7 +155,7 @@ class Ingestor:
         )
         for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
             outcomes[index] = feedback_outcome
-        yield from rollups.plan(d)
+        yield from self._rollups.write(rollups)
         yield from self._touch_keys(d, [key for key in key_ids if key in active], now)
         if d.postgres:  # other processes hear about the commit through LISTEN (app/live_pg.py)
             payloads = live_pg.encode(self.origin, live_messages(jobs, outcomes))
@@ -291,20 +200,15 @@ def _parse_event_id(value: str) -> uuid.UUID:
 def _commit_events(
     d: Dialect, jobs: list[EventsJob], now: datetime, rollups: Rollups
 ) -> Plan[list[list[EventResult] | PhosphoError]]:
+    """Store the new events of `jobs` (retries answer with the stored result), extend their
+    sessions and end users, and count them in `rollups`: one outcome per job."""
     if not jobs:
         return []
-    client_ids = [e.id for job in jobs for e in job.events if e.client_id]
-    seen: dict[uuid.UUID, tuple[int, EventResult]] = {}
-    if client_ids:
-        for event_id, row in (yield from store.existing_events(d, client_ids)).items():
-            original = EventResult(
-                event_id, row["session_key"], store.as_datetime(row["created_at"]), True
-            )
-            seen[event_id] = (int(row["project_id"]), original)
+    seen = yield from _stored_events(d, jobs)
     outcomes: list[list[EventResult] | PhosphoError] = []
-    rows: list[list[Any]] = []
-    sessions: dict[tuple[int, str], list[Any]] = {}
-    users: dict[tuple[int, str], list[Any]] = {}
+    rows: list[EventRow] = []
+    sessions: dict[tuple[int, str], _SessionSeen] = {}
+    users: dict[tuple[int, str], int] = {}  # events per end user
     fresh: dict[int, list[PreparedEvent]] = {}  # by project: new events (not retries)
     for job in jobs:
         outcome = _resolve_events(job, seen, now)
@@ -318,25 +222,73 @@ def _commit_events(
                 continue
             stored.append(event)
             rows.append(_event_row(project, event, now))
-            _count_session(sessions, project, event, now)
+            _count_session(sessions, project, event)
             if event.user_id is not None:
-                users.setdefault((project, event.user_id), [now, now, 0])[2] += 1
+                key = (project, event.user_id)
+                users[key] = users.get(key, 0) + 1
     stamp = int(now.timestamp())
     for project, events in fresh.items():
         rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
-    upserted = yield from store.upsert_sessions(
-        d, [[*key, *value[:4]] for key, value in sessions.items()]
-    )
+    yield from _upsert_sessions(d, sessions, now, rollups)
+    yield from store.upsert_end_users(d, [
+        EndUserDelta(*key, now, now, count, rollups.end_user_hour(*key, stamp))
+        for key, count in users.items()
+    ])  # fmt: skip
+    return outcomes
+
+
+def _stored_events(
+    d: Dialect, jobs: list[EventsJob]
+) -> Plan[dict[uuid.UUID, tuple[int, EventResult]]]:
+    """The stored events among the client-chosen ids of `jobs`: id -> (project, the result a
+    retry gets)."""
+    client_ids = [e.id for job in jobs for e in job.events if e.client_id]
+    seen: dict[uuid.UUID, tuple[int, EventResult]] = {}
+    if client_ids:
+        for event_id, row in (yield from store.existing_events(d, client_ids)).items():
+            original = EventResult(
+                event_id, row["session_key"], store.as_datetime(row["created_at"]), True
+            )
+            seen[event_id] = (int(row["project_id"]), original)
+    return seen
+
+
+class _SessionSeen(NamedTuple):
+    """A session's events in one commit."""
+
+    user_id: str | None  # the last one given
+    events: int
+    first: PreparedEvent  # lowest id: its rollup cell counts the session as started
+
+
+def _count_session(
+    sessions: dict[tuple[int, str], _SessionSeen], project_id: int, event: PreparedEvent
+) -> None:
+    """Count `event` in its session's entry."""
+    key = (project_id, event.session_key)
+    seen = sessions.get(key)
+    if seen is None:
+        sessions[key] = _SessionSeen(event.user_id, 1, event)
+        return
+    first = event if event.id < seen.first.id else seen.first
+    sessions[key] = _SessionSeen(event.user_id or seen.user_id, seen.events + 1, first)
+
+
+def _upsert_sessions(
+    d: Dialect, sessions: dict[tuple[int, str], _SessionSeen], now: datetime, rollups: Rollups
+) -> Plan[None]:
+    """Create or extend the sessions; count those this commit started in the rollups."""
+    upserted = yield from store.upsert_sessions(d, [
+        SessionDelta(*key, seen.user_id, now, now, seen.events)
+        for key, seen in sessions.items()
+    ])  # fmt: skip
+    stamp = int(now.timestamp())
     for row in upserted:
         project, key = int(row["project_id"]), row["session_key"]
-        *_, count, first = sessions[(project, key)]
-        if int(row["event_count"]) == count:  # nothing stored before: this commit started it
-            rollups.add_session(project, stamp, first.figures[0])
-    yield from store.upsert_end_users(
-        d, [[*key, *value, *rollups.end_user_hour(*key, stamp)] for key, value in users.items()]
-    )
-    return outcomes
+        seen = sessions[(project, key)]
+        if int(row["event_count"]) == seen.events:  # nothing stored before: this commit started it
+            rollups.add_session(project, stamp, seen.first.figures.model)
 
 
 def _resolve_events(
@@ -363,29 +315,13 @@ def _resolve_events(
     return results
 
 
-def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> list[Any]:
+def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> EventRow:
     typed = event.typed
-    return [
+    return EventRow(
         event.id, project_id, event.session_key, event.user_id, event.input, event.output,
         event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms,
         event.cost_nano, now,
-    ]  # fmt: skip
-
-
-def _count_session(
-    sessions: dict[tuple[int, str], list[Any]], project_id: int, event: PreparedEvent, now: datetime
-) -> None:
-    """[user, first, last, events, first event]: the first event (lowest id) is the one whose
-    rollup cell counts the session as started, if this commit starts it."""
-    key = (project_id, event.session_key)
-    entry = sessions.get(key)
-    if entry is None:
-        sessions[key] = [event.user_id, now, now, 1, event]
-        return
-    entry[0] = event.user_id or entry[0]
-    entry[3] += 1
-    if event.id < entry[4].id:
-        entry[4] = event
+    )  # fmt: skip
 
 
 def _commit_feedback(
@@ -416,4 +352,7 @@ def _commit_feedback(
     return outcomes
 
 
-__all__ = ["EventResult", "FeedbackResult", "Ingestor", "Invalid"]
+__all__ = [
+    "EventResult", "EventsJob", "FeedbackJob", "FeedbackResult", "FoldJob", "Ingestor", "Invalid",
+    "Job", "PreparedEvent", "prepare_event",
+]  # fmt: skip

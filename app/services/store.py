@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\?")
@@ -163,12 +163,32 @@ EVENT_COLUMNS = (
 )
 
 
-def insert_events(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
-    """Insert event rows (values in EVENT_COLUMNS order; id a UUID, metadata JSON text)."""
+class EventRow(NamedTuple):
+    """An event row to insert, in EVENT_COLUMNS order."""
+
+    id: uuid.UUID
+    project_id: int
+    session_key: str
+    user_id: str | None
+    input: str
+    output: str
+    metadata: str | None  # JSON text
+    model: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    latency_ms: float | None
+    cost_nano: int | None
+    created_at: datetime
+
+
+def insert_events(d: Dialect, rows: list[EventRow]) -> Plan[None]:
+    """Insert event rows."""
     if not rows:
         return
-    times = _times(d, [row[12] for row in rows])
-    params = [[d.uuid(row[0]), *row[1:12], times[id(row[12])]] for row in rows]
+    times = _times(d, [row.created_at for row in rows])
+    # Sliced rather than named field by field: the columns between id and created_at go as
+    # they are (this runs once per event).
+    params = [[d.uuid(row.id), *row[1:-1], times[id(row.created_at)]] for row in rows]
     meta = "?::jsonb" if d.postgres else "?"
     row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?)"
     yield from insert_rows(d, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", row_sql, params)
@@ -184,11 +204,22 @@ def _times(d: Dialect, values: list[datetime]) -> dict[int, Any]:
     return times
 
 
-def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[list[dict[str, Any]]]:
-    """Create or extend sessions: rows of (project_id, key, user_id, first, last, count).
-    Returns each row's (project_id, session_key, event_count): a session whose count is this
-    commit's own was created by it (the rollups count it as started). `first_event_at` is the
-    creating commit's time and never moves (a clock set back does not restart a session)."""
+class SessionDelta(NamedTuple):
+    """What one commit adds to a session (created if new)."""
+
+    project_id: int
+    session_key: str
+    user_id: str | None
+    first_event_at: datetime  # kept only by the commit that creates the session
+    last_event_at: datetime
+    event_count: int
+
+
+def upsert_sessions(d: Dialect, rows: list[SessionDelta]) -> Plan[list[dict[str, Any]]]:
+    """Create or extend sessions. Returns each row's (project_id, session_key, event_count):
+    a session whose count is this commit's own was created by it (the rollups count it as
+    started). `first_event_at` is the creating commit's time and never moves (a clock set
+    back does not restart a session)."""
     if not rows:
         return []
     # `rows` has one entry per (project, session): a multi-row upsert may touch a row only once.
@@ -205,18 +236,42 @@ def upsert_sessions(d: Dialect, rows: list[list[Any]]) -> Plan[list[dict[str, An
         "user_id = COALESCE(excluded.user_id, sessions.user_id) "
         "RETURNING project_id, session_key, event_count"
     )
-    times = _times(d, [row[i] for row in rows for i in (3, 4)])
+    times = _times(d, [t for row in rows for t in (row.first_event_at, row.last_event_at)])
     params = [
-        [*row[:3], times[id(row[3])], times[id(row[4])], capped(row[5], MAX_COUNT)] for row in rows
-    ]
+        [row.project_id, row.session_key, row.user_id, times[id(row.first_event_at)],
+         times[id(row.last_event_at)], capped(row.event_count, MAX_COUNT)]
+        for row in rows
+    ]  # fmt: skip
     return (yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params, tail=tail))
 
 
-def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
-    """Create or extend end users: rows of (project_id, user_id, first, last, count, hour,
-    hour's events, cost, unpriced). The last four are the rollup counts SQLite keeps in the
-    row until the hour is folded (`Rollups.end_user_hour`; zeros add nothing): a later hour
-    replaces the counts of an earlier one, whose counts the fold has already moved away."""
+class UserHour(NamedTuple):
+    """An end user's rollup counts of one hour, kept in its end_users row on SQLite until
+    the hour is folded into user_rollups (app/services/rollups/sqlite.py)."""
+
+    bucket: int  # the hour (epoch seconds); 0 with NO_USER_HOUR
+    events: int
+    cost_nano: int
+    unpriced: int
+
+
+NO_USER_HOUR = UserHour(0, 0, 0, 0)  # nothing kept in the row (zeros add nothing)
+
+
+class EndUserDelta(NamedTuple):
+    """What one commit adds to an end user (created if new)."""
+
+    project_id: int
+    user_id: str
+    first_seen: datetime
+    last_seen: datetime
+    event_count: int
+    hour: UserHour  # `Rollups.end_user_hour`
+
+
+def upsert_end_users(d: Dialect, rows: list[EndUserDelta]) -> Plan[None]:
+    """Create or extend end users. A later hour replaces the counts of an earlier one, whose
+    counts the fold has already moved away."""
     if not rows:
         return
     head = (
@@ -237,10 +292,10 @@ def upsert_end_users(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
         f"THEN excluded.last_seen ELSE end_users.last_seen END, {hours}, "
         f"hour_bucket = CASE WHEN {later} THEN excluded.hour_bucket ELSE end_users.hour_bucket END"
     )
-    times = _times(d, [row[i] for row in rows for i in (2, 3)])
+    times = _times(d, [t for row in rows for t in (row.first_seen, row.last_seen)])
     params = [
-        [*row[:2], times[id(row[2])], times[id(row[3])], capped(row[4], MAX_COUNT), row[5],
-         *map(capped, row[6:])]
+        [row.project_id, row.user_id, times[id(row.first_seen)], times[id(row.last_seen)],
+         capped(row.event_count, MAX_COUNT), *row.hour]
         for row in rows
     ]  # fmt: skip
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", params, tail=tail)

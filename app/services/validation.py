@@ -6,7 +6,7 @@ most MAX_JSON_DEPTH levels of nesting. REST bodies are parsed by `parse_json` (o
 exact slow path only when the raw bytes call for it), GraphQL mutation inputs are checked by
 `check_json_values` directly: both answer the same 422 `Invalid` naming the value's path.
 Then the pydantic models below; the figures the rollups sum (tokens, latency, cost) are bounded
-(`BOUNDS`) so that every stored sum stays exact or saturates (app/services/rollups.py). Every
+(`BOUNDS`) so that every stored sum stays exact or saturates (app/services/rollups/). Every
 failure is an `Invalid`/`MalformedBody` whose details name the offending field.
 """
 

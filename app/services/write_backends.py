@@ -19,7 +19,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -27,7 +27,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db import WRITER, DatabaseConfigError, dialect_of, sqlite_path
-from app.services.store import POSTGRES, SQLITE, Dialect, Plan
+from app.services.store import POSTGRES, SQLITE, Dialect, Plan, Query
 
 T = TypeVar("T")
 
@@ -168,14 +168,28 @@ def claim_sqlite_writer(path: str) -> int:
     return fd
 
 
+class _Done(Generic[T]):
+    """What a plan returned (`_step`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+
+def _step(plan: Plan[T], reply: Any) -> Query | _Done[T]:
+    """The plan's next statement, given the rows of the one before, or what it returned."""
+    try:
+        return plan.send(reply)
+    except StopIteration as done:
+        return _Done(done.value)
+
+
 def _drive_sync(conn: sqlite3.Connection, plan: Plan[T]) -> T:
-    reply: Any = None
-    while True:
-        try:
-            op = plan.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        reply = [dict(row) for row in conn.execute(op.sql, op.params).fetchall()]
+    step = _step(plan, None)
+    while not isinstance(step, _Done):
+        step = _step(plan, [dict(row) for row in conn.execute(step.sql, step.params).fetchall()])
+    return step.value
 
 
 class PostgresWriteBackend:
@@ -228,15 +242,12 @@ class _RolledBack(Exception):
 
 
 async def _drive_async(conn: BaseDBAsyncClient, plan: Plan[T]) -> T:
-    reply: Any = None
-    while True:
-        try:
-            op = plan.send(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    step = _step(plan, None)
+    while not isinstance(step, _Done):
         # execute_query_dict fetches what any statement returns; execute_query drops what an
         # INSERT … RETURNING returns (the sessions upsert reports the sessions it created).
-        reply = await conn.execute_query_dict(op.sql, op.params)
+        step = _step(plan, await conn.execute_query_dict(step.sql, step.params))
+    return step.value
 
 
 class Failure(enum.Enum):

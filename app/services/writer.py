@@ -13,9 +13,9 @@ commit in one transaction. One bad job among n costs about 2·log2(n) rollbacks 
 fsync (~25 µs a rollback against ~1.9 ms a commit on SQLite here); retrying each job alone
 cost n commits, and on PostgreSQL failing GraphQL jobs from one client had cut another
 project's throughput by two thirds. The source of a failing job (its API key and project) is
-then quarantined for a while (`_suspect`): its jobs commit in a lane of their own, each in a
-savepoint, and the lane takes at most LANE_SHARE of the time while others' jobs wait, so that
-a client repeating a failing write slows itself, not the others. Input that can never be
+then quarantined for a while (app/services/quarantine.py): its jobs commit in a lane of their
+own, each in a savepoint, so that a client repeating a failing write slows itself, not the
+others. Input that can never be
 stored is refused before it is queued (app/services/validation.py): this is the defence
 behind that, for the bugs that remain.
 """
@@ -26,13 +26,13 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from tortoise.exceptions import IntegrityError
 
 from app.errors import Internal, PhosphoError, Unavailable
+from app.services.quarantine import Quarantine, log_fault
 from app.services.store import Dialect, Plan
 from app.services.write_backends import Failure, WriteBackend, failure_of
 
@@ -43,15 +43,29 @@ J = TypeVar("J")
 PlanFn = Callable[[list[J], Dialect], Plan[list[Any]]]
 AfterCommitFn = Callable[[list[J], list[Any]], None]
 
+
+class TransactionHook(Protocol):
+    """Told how each transaction of the writer's plans ended, inside the writer's turn (on
+    SQLite before the next transaction begins): the rollups' writer keeps what a committed
+    transaction stored and forgets what a rolled-back one staged (app/services/rollups)."""
+
+    def committed(self) -> None:
+        """The transaction committed (a `run`, or a `run_each` whose last plan was kept)."""
+
+    def rolled_back(self) -> None:
+        """The transaction failed, was a trial, or its last plan was rolled back to its
+        savepoint."""
+
+
+class _NoHook:
+    def committed(self) -> None:
+        pass
+
+    def rolled_back(self) -> None:
+        pass
+
+
 _STOP = object()
-# A fault's traceback is logged once a minute per kind (exception type and where it was
-# raised); the repeats get one line. One client repeating a failing write at full speed made
-# formatting tracebacks 15% of the event loop's time (~500 a second), and the log unreadable.
-FAULT_TRACEBACK_SECONDS = 60.0
-QUARANTINE_SECONDS = 10.0  # see GroupCommitWriter._suspect
-LANE_SHARE = 0.05  # see GroupCommitWriter._run_lane
-LANE_PAUSE_MAX = 0.5
-_traced: dict[tuple[str, str, int], float] = {}
 # Under load, how many event-loop iterations the writer may wait for requests that are being
 # parsed to join the group. Measured at 16 connections: groups grow from 8 to 16 requests
 # (clients no longer alternate between two half-groups), throughput +20%, latency lower.
@@ -75,7 +89,7 @@ class GroupCommitWriter(Generic[J]):
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.commits = 0  # transactions committed: a plan can tell whether the last one did
+        self._hook: TransactionHook = _NoHook()
         # Events queued or being committed, and the most allowed (see limit_queue).
         self._queued_events = 0
         self._max_queued_events: int | None = None
@@ -88,17 +102,20 @@ class GroupCommitWriter(Generic[J]):
         """
         self._max_queued_events = max_events
 
-    async def start(self, backend: WriteBackend) -> None:
-        """Open the backend and start the writer task (inside the running event loop)."""
+    async def start(self, backend: WriteBackend, *, hook: TransactionHook | None = None) -> None:
+        """Open the backend and start the writer task (inside the running event loop); `hook`
+        hears how each transaction ended."""
         await backend.open()
         self._backend = backend
+        self._hook = hook or _NoHook()
         self._closing = False
         self._last_group = 0
-        self._suspects: dict[Any, float] = {}  # job source -> quarantined until (monotonic)
-        self._lane: asyncio.Queue[Any] | None = None  # quarantined jobs' own lane
-        self._lane_task: asyncio.Task[None] | None = None
-        # SQLite: one transaction at a time, its `commits` counted before the next begins
-        # (the writer's memory of what it wrote depends on it: rollups._WriterMemory).
+        self._quarantine: Quarantine[J] = Quarantine(
+            functools.partial(self._commit_part, commit=self._commit_each),
+            busy=lambda: not self._queue.empty(),
+        )
+        # SQLite: one transaction at a time, its hook told before the next begins (the
+        # writer's memory of what it wrote depends on it: rollups.WriterMemory).
         self._serial = None if backend.dialect.postgres else asyncio.Lock()
         self._task = asyncio.create_task(self._run(), name="phospho-group-commit")
 
@@ -138,7 +155,7 @@ class GroupCommitWriter(Generic[J]):
         while True:
             first = await self._queue.get()
             if first is _STOP:
-                await self._close_lane()
+                await self._quarantine.close()
                 return
             if self._last_group > 1:
                 await self._gather()
@@ -165,55 +182,13 @@ class GroupCommitWriter(Generic[J]):
             size = self._queue.qsize()
 
     async def _commit_batch(self, batch: list[tuple[J, asyncio.Future[Any]]]) -> None:
-        """Commit a batch: the jobs of quarantined sources (`_suspect`) apart, after the
+        """Commit a batch: the jobs of quarantined sources apart, in the lane, after the
         others, which are answered first."""
-        now, suspects = time.monotonic(), self._suspects
-        clean: list[tuple[J, asyncio.Future[Any]]] = []
-        held: list[tuple[J, asyncio.Future[Any]]] = []
-        for item in batch:
-            source = getattr(item[0], "source", None)
-            quarantined = source is not None and suspects.get(source, 0.0) > now
-            (held if quarantined else clean).append(item)
+        clean, held = self._quarantine.split(batch)
         if clean:
             await self._commit_part(clean)
         if held:
-            self._lane_put(held)
-
-    def _lane_put(self, held: list[tuple[J, asyncio.Future[Any]]]) -> None:
-        """Quarantined jobs commit in a lane of their own (a task beside the writer's), so
-        that their failures never delay the next group of everyone else's: on PostgreSQL its
-        transactions run side by side with the writer's, on SQLite between them."""
-        if self._lane is None or self._lane_task is None:
-            self._lane = asyncio.Queue()
-            self._lane_task = asyncio.create_task(self._run_lane(self._lane), name="phospho-lane")
-        self._lane.put_nowait(held)
-
-    async def _run_lane(self, lane: asyncio.Queue[Any]) -> None:
-        """Commit what is queued in the lane, everything queued at once, until told to stop;
-        while others' jobs wait, the lane takes at most LANE_SHARE of the time (its jobs cost
-        the event loop ~1 ms each, a statement per round trip: unchecked, one client's
-        failing jobs took 11% of it from the others)."""
-        loop, stopping = asyncio.get_running_loop(), False
-        while not stopping:
-            batch: list[tuple[J, asyncio.Future[Any]]] = []
-            for part in [await lane.get(), *(lane.get_nowait() for _ in range(lane.qsize()))]:
-                if part is _STOP:
-                    stopping = True
-                else:
-                    batch.extend(part)
-            if batch:
-                started = loop.time()
-                await self._commit_part(batch, self._commit_each)
-                if not stopping and not self._queue.empty():
-                    pause = (loop.time() - started) * (1 / LANE_SHARE - 1)
-                    await asyncio.sleep(min(pause, LANE_PAUSE_MAX))
-
-    async def _close_lane(self) -> None:
-        """Let the lane commit what it holds, then stop it (when the writer stops)."""
-        if self._lane is not None and self._lane_task is not None:
-            self._lane.put_nowait(_STOP)
-            await self._lane_task
-        self._lane = self._lane_task = None
+            self._quarantine.put(held)
 
     async def _commit_part(
         self, batch: list[tuple[J, asyncio.Future[Any]]], commit: Any = None
@@ -281,11 +256,7 @@ class GroupCommitWriter(Generic[J]):
         plans = [functools.partial(self._plan, [job], backend.dialect) for job in jobs]
         try:
             async with self._one_at_a_time():
-                results = await backend.run_each(plans)
-                # `commits` tells a plan whether the one before it committed (the SQLite
-                # writer's memory keeps what that one staged): the last plan here did not if
-                # it was rolled back to its savepoint, so count two.
-                self.commits += 2 if isinstance(results[-1], Exception) else 1
+                results = await self._settled(backend.run_each(plans), savepoints=True)
         except Exception as exc:
             if failure_of(exc) is not Failure.FAULT:
                 return self._unavailable(jobs, exc)
@@ -331,7 +302,10 @@ class GroupCommitWriter(Generic[J]):
         assert backend is not None, "writer not started"
         try:
             async with self._one_at_a_time():
-                outcomes = await backend.trial(lambda: self._plan(jobs, backend.dialect))
+                try:
+                    outcomes = await backend.trial(lambda: self._plan(jobs, backend.dialect))
+                finally:
+                    self._hook.rolled_back()
         except Exception as exc:
             return exc
         for outcome in outcomes:
@@ -355,26 +329,9 @@ class GroupCommitWriter(Generic[J]):
     def _fault(self, job: J, error: Exception) -> Internal:
         """A job that can never be stored as it is: a server fault (validation should have
         refused it), logged, answered 500, never "retry". Its source is quarantined."""
-        _log_fault(error)
-        self._suspect(job)
+        log_fault(error)
+        self._quarantine.suspect(getattr(job, "source", None))
         return Internal("the write failed on the server; the error has been logged")
-
-    def _suspect(self, job: J) -> None:
-        """Quarantine the job's source (its `source` attribute: API key and project) for
-        QUARANTINE_SECONDS: its jobs then commit in the lane (`_lane_put`), so that its next
-        failing job costs the others no failed transaction and no trial run. Measured with
-        one client sending every kind of invalid input (a quarter failing in the database) at
-        40% of another's throughput (test_poison_pill.py, on a loaded 2-core machine): with
-        bisection alone the other kept 41-47% of its throughput on SQLite and 47-61% on
-        PostgreSQL; with quarantine and the lane, 95-144% and 120-130% (more than 100%: the
-        failing client is slowed down, and loads the server less than a valid one)."""
-        source = getattr(job, "source", None)
-        if source is None:
-            return
-        now = time.monotonic()
-        if len(self._suspects) > 1000:  # forget the ones served
-            self._suspects = {key: t for key, t in self._suspects.items() if t > now}
-        self._suspects[source] = now + QUARANTINE_SECONDS
 
     @staticmethod
     def _unavailable(jobs: list[J], error: Exception) -> list[Any]:
@@ -386,36 +343,35 @@ class GroupCommitWriter(Generic[J]):
         message = "the database is unavailable; retry (with the same event_id)"
         return [Unavailable(message) for _ in jobs]
 
+    async def _settled(
+        self, transaction: Awaitable[list[Any]], *, savepoints: bool = False
+    ) -> list[Any]:
+        """Await a transaction that commits, and tell the hook how it ended: rolled back if
+        it raised, or if it ran plans in `savepoints` (`run_each`) and the last one was
+        rolled back to its savepoint (the hook's memory is of the last plan's; each plan's
+        `begin` forgets what an unsettled one before it staged)."""
+        try:
+            results = await transaction
+        except BaseException:
+            self._hook.rolled_back()
+            raise
+        if savepoints and isinstance(results[-1], Exception):
+            self._hook.rolled_back()
+        else:
+            self._hook.committed()
+        return results
+
     def _one_at_a_time(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """SQLite: the writer's and the lane's transactions one at a time, each counted in
-        `commits` before the next begins. PostgreSQL: side by side."""
+        """SQLite: the writer's and the lane's transactions one at a time, the hook told how
+        each ended before the next begins. PostgreSQL: side by side."""
         return self._serial if self._serial is not None else contextlib.nullcontext()
 
     async def _transaction(self, jobs: list[J]) -> list[Any]:
         backend = self._backend
         assert backend is not None, "writer not started"
         async with self._one_at_a_time():
-            outcomes = await backend.run(lambda: self._plan(jobs, backend.dialect))
-            self.commits += 1
+            outcomes = await self._settled(backend.run(lambda: self._plan(jobs, backend.dialect)))
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, PhosphoError):
                 raise outcome
         return outcomes
-
-
-def _log_fault(error: BaseException) -> None:
-    """Log a server fault: with its traceback the first time in FAULT_TRACEBACK_SECONDS that
-    this kind of fault happens, else as one line."""
-    last = error.__traceback__
-    while last is not None and last.tb_next is not None:
-        last = last.tb_next
-    where = (last.tb_frame.f_code.co_filename, last.tb_lineno) if last else ("", 0)
-    kind, now = (type(error).__name__, *where), time.monotonic()
-    if now - _traced.get(kind, -FAULT_TRACEBACK_SECONDS) >= FAULT_TRACEBACK_SECONDS:
-        _traced[kind] = now
-        log.error("a write failed on its own: a server fault", exc_info=error)
-    else:
-        log.error(
-            "a write failed on its own: a server fault (%s: %s; its traceback was logged "
-            "within the last %.0f s)", type(error).__name__, error, FAULT_TRACEBACK_SECONDS,
-        )  # fmt: skip

@@ -14,28 +14,26 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from app import cli
 from app.services import ingest
+from app.services.store import EventRow
 from app.settings import Settings
 
 POISON_INT = "poison: an integer past 64 bits"
 POISON_NUL = "poison: a NUL in the text"
-_INPUT, _TOKENS_IN = 4, 8  # in the row of `ingest._event_row` (store.EVENT_COLUMNS order)
-
-Row = Callable[[int, ingest.PreparedEvent, datetime], list[Any]]
+Row = Callable[[int, ingest.PreparedEvent, datetime], EventRow]
 
 
 def poisoned(real: Row, postgres: bool) -> Row:
     """`ingest._event_row` (`real`) with the fault planted."""
 
-    def row(project_id: int, event: ingest.PreparedEvent, now: datetime) -> list[Any]:
+    def row(project_id: int, event: ingest.PreparedEvent, now: datetime) -> EventRow:
         values = real(project_id, event, now)
         if event.input == POISON_NUL and postgres:
-            values[_INPUT] = "nul\x00"
-        elif event.input in (POISON_INT, POISON_NUL):
-            values[_TOKENS_IN] = 2**64
+            return values._replace(input="nul\x00")
+        if event.input in (POISON_INT, POISON_NUL):
+            return values._replace(tokens_in=2**64)
         return values
 
     return row

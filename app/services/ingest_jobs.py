@@ -1,0 +1,120 @@
+"""What the write path queues and answers: prepared events, jobs and their results.
+
+`prepare_event` runs when a request is parsed (validated input in, a row-to-be out, with what
+the rollups will count of it), so the commit transaction does no per-event work it can avoid.
+Jobs go to the group-commit writer (app/services/writer.py); the Ingestor's plan
+(app/services/ingest.py) answers each with a result or an error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.ids import new_session_key, uuid7
+from app.services import pricing
+from app.services.keys import Principal
+from app.services.rollups import Figures, figures_of
+from app.services.validation import LogEventInput, TypedMetadata, typed_metadata
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A validated event waiting for its commit."""
+
+    id: uuid.UUID
+    client_id: bool
+    session_key: str
+    user_id: str | None
+    input: str
+    output: str
+    metadata_json: str | None
+    typed: TypedMetadata
+    cost_nano: int | None
+    figures: Figures  # what the rollups count, computed here rather than in the commit
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What a client gets back for a stored event; `duplicate` marks an idempotent retry."""
+
+    event_id: uuid.UUID
+    session_id: str
+    created_at: datetime
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackResult:
+    """What a client gets back for stored feedback."""
+
+    feedback_id: uuid.UUID
+    event_id: uuid.UUID
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventsJob:
+    """Events from one request; they commit all together or not at all."""
+
+    principal: Principal
+    events: tuple[PreparedEvent, ...]
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
+        return (self.principal.key_id, self.principal.project_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackJob:
+    """One feedback from one request."""
+
+    principal: Principal
+    feedback_id: uuid.UUID
+    event_id: uuid.UUID
+    score: int
+    comment: str | None
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """Who sent it (key and project): the writer quarantines a source whose job faulted."""
+        return (self.principal.key_id, self.principal.project_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FoldJob:
+    """Fold every fine rollup row into the coarser levels (SQLite, when the server stops)."""
+
+
+Job = EventsJob | FeedbackJob | FoldJob
+
+
+def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> PreparedEvent:
+    """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised, cost
+    estimated at the prices of `at`."""
+    typed = typed_metadata(event.metadata, (*loc, "metadata"))
+    cost: int | None
+    if typed.cost_usd is not None:  # the client's own cost wins over the estimate
+        cost = pricing.to_nano(typed.cost_usd)
+    else:
+        cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, at)
+    figures = figures_of(typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms)
+    return PreparedEvent(
+        id=event.event_id or uuid7(),
+        client_id=event.event_id is not None,
+        session_key=event.session_id or new_session_key(),
+        user_id=event.user_id,
+        input=event.input,
+        output=event.output,
+        metadata_json=orjson.dumps(event.metadata).decode() if event.metadata is not None else None,
+        typed=typed,
+        cost_nano=cost,
+        figures=figures,
+    )

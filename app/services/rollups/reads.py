@@ -1,0 +1,200 @@
+"""What the metrics read of the rollups: a level's rows with the fine rows not folded yet, and
+the end users' sums of a window.
+
+On SQLite the minute rows and the end users' hours at or after their watermark (`FOLDED`,
+app/services/rollups/sqlite.py) are not in the coarser levels yet: each read adds them in the
+same statement (one snapshot, nothing counted twice). PostgreSQL writes every level in every
+commit. The metrics (app/services/metrics.py) read the rollup tables only through here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from app.services.reads_common import db_time, fetch, select
+from app.services.rollups.cells import HOUR, MINUTE, USER_LEVELS
+from app.services.rollups.sqlite import FOLDED
+from app.services.store import POSTGRES, SQLITE, Dialect
+
+_ROLLUP_COLUMNS = (
+    "bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, "
+    "feedback_positive, feedback_negative, sessions"
+)
+
+
+class UserSums(NamedTuple):
+    """An end user's sums over a window."""
+
+    user_id: str
+    events: int
+    cost_nano: int
+    unpriced: int
+
+
+async def metric_rows(
+    d: Dialect, level: int, project_id: int, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """The `metric_rollups` rows of a project at `level` in [since, until) (`Cell.from_row`
+    reads them), with the minute rows not folded into that level yet: a (model, bucket) may
+    have several rows."""
+    source, params = metric_source(d, level, project_id, since, until)
+    return await fetch(d, select(_ROLLUP_COLUMNS, source, "TRUE"), params)
+
+
+def metric_source(
+    d: Dialect, level: int, project_id: int, since: datetime, until: datetime
+) -> tuple[str, list[Any]]:
+    """The metric rows of `level` in [since, until), plus on SQLite the minute rows not yet
+    folded into the coarser levels (rollups.Folds): as a derived table, in one statement (one
+    snapshot, nothing counted twice), each part an index range (an OR of the two scanned every
+    row of the project)."""
+    span = [int(since.timestamp()), int(until.timestamp())]
+    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+    rows = select("*", "metric_rollups", where)
+    if level == MINUTE or d.postgres:  # PostgreSQL: every commit writes every level
+        return f"({rows}) r", [project_id, level, *span]
+    start = f"MAX(?, {FOLDED.format(MINUTE)})"
+    unfolded = select(
+        "*", "metric_rollups", f"project_id = ? AND level = 60 AND bucket >= {start} AND bucket < ?"
+    )
+    return f"({rows} UNION ALL {unfolded}) r", [project_id, level, *span, project_id, *span]
+
+
+# Sums of costs, which can pass 2^63 (a saturated row, or ~9,223 events at the maximum cost):
+# PostgreSQL's SUM of bigint is numeric (exact, unbounded). SQLite's SUM raises "integer
+# overflow" past 2^63 (TOTAL is a double: inexact), so it sums three 21-bit parts of the value
+# (`_whole` puts them together): each part is below 2^21, so a part's sum could overflow only
+# past 2^42 rows, more than a SQLite database can hold (2^32 pages of 64 KiB, rows of more than
+# 64 bytes). Counts are sums of ones: they stay below the number of events stored.
+_PARTS = (42, 21, 0)
+_PART_MASK = 2**21 - 1
+
+
+def _exact_sum(d: Dialect, column: str) -> str:
+    """SQL summing a non-negative bigint column without overflow: one value on PostgreSQL,
+    the three parts joined by ',' on SQLite (read back by `_whole`)."""
+    if d.postgres:
+        return f"SUM({column})::text"
+    return " || ',' || ".join(f"SUM(({column} >> {shift}) & {_PART_MASK})" for shift in _PARTS)
+
+
+def _whole(text: Any) -> int:
+    """A sum written by `_exact_sum`, as an integer (0 for NULL: no rows)."""
+    if text is None:
+        return 0
+    parts = str(text).split(",")
+    if len(parts) == 1:
+        return int(parts[0])
+    return sum(int(part) << shift for part, shift in zip(parts, _PARTS, strict=True))
+
+
+def _user_sums(d: Dialect, prefix: str = "") -> str:
+    """events, cost (`_exact_sum`) and unpriced of user rows, joined by '|' as one text."""
+    return (
+        f"SUM({prefix}events) || '|' || {_exact_sum(d, prefix + 'cost_nano')} || '|' || "
+        f"SUM({prefix}unpriced)"
+    )
+
+
+_USER_SUMS = f"user_id, {_user_sums(POSTGRES)} AS sums"  # PostgreSQL only
+_USER_TEXT = _user_sums(SQLITE, "r.")  # SQLite only
+_USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user_id"
+# SQLite: per end user seen since the previous window began (through the (project,
+# last_seen) index: a user active in a window was last seen at or after its start): the
+# window's sums (`_user_sums`'s text, NULL without rows), whether the user was active
+# in the previous window, and the counts of the user's hour not folded yet (kept in the row:
+# see Rollups.end_user_hour) with the watermark that says so. Each subquery is a
+# range of the (project, level, user, bucket, ...) covering index: the cost grows with the
+# users and buckets of the window; a GROUP BY over the user rows sorted all of them (~60 ms
+# for a month of 2,000 users, against ~20). PostgreSQL groups the rows of the window instead
+# (its plan streams the covering index, or hashes): there the end_users table is mostly dead
+# rows (every commit updates its users), and EXISTS became a hashed scan of the previous
+# window.
+END_USERS = select(
+    f"u.user_id, (SELECT {_USER_TEXT} FROM user_rollups r WHERE {_USER_ROWS} "  # noqa: S608
+    "AND r.bucket >= ? AND r.bucket < ?) AS sums, "
+    f"EXISTS (SELECT 1 FROM user_rollups r WHERE {_USER_ROWS} AND r.bucket >= ? "
+    "AND r.bucket < ?) AS active_before, u.hour_bucket, u.hour_events, u.hour_cost_nano, "
+    f"u.hour_unpriced, {FOLDED.format(HOUR)} AS folded",
+    "end_users u",
+    "u.project_id = ? AND u.last_seen >= ?",
+)
+_UNPRICED = (
+    "SUM(CASE WHEN cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) "
+    "THEN 1 ELSE 0 END)"
+)
+
+
+def _user_from_events(d: Dialect) -> str:
+    """Per-user sums over events, as `_user_sums` writes them (costs may be NULL: unpriced)."""
+    cost = f"COALESCE({_exact_sum(d, 'cost_nano')}, '0')"
+    return f"user_id, COUNT(*) || '|' || {cost} || '|' || {_UNPRICED} AS sums"
+
+
+_EVENTS_OF_USERS = "project_id = ? AND user_id IS NOT NULL AND created_at >= ? AND created_at < ?"
+
+
+async def user_sums(
+    d: Dialect, project_id: int, level: int, before: datetime, since: datetime, until: datetime
+) -> tuple[list[UserSums], int]:
+    """Every end user active in [since, until) with their sums, and how many end users were
+    active in [before, since). From user rollups at hour and day level (on SQLite with the
+    end users' hours not folded yet); below that from the events themselves (a window of
+    minute buckets is short)."""
+    if level not in USER_LEVELS:
+        params = [project_id, db_time(d, since), db_time(d, until)]
+        previous = [project_id, db_time(d, before), params[1]]
+        return await _grouped(d, _user_from_events(d), "events", _EVENTS_OF_USERS, params,
+                              previous)  # fmt: skip
+    stamps = [int(value.timestamp()) for value in (before, since, until)]
+    if d.postgres:  # every commit writes every level; its planner groups an index range well
+        where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+        return await _grouped(d, _USER_SUMS, "user_rollups", where,
+                              [project_id, level, *stamps[1:]],
+                              [project_id, level, *stamps[:2]])  # fmt: skip
+    return await _sqlite_user_sums(d, project_id, level, before, *stamps)
+
+
+async def _sqlite_user_sums(
+    d: Dialect, project_id: int, level: int, last_seen: datetime, *stamps: int
+) -> tuple[list[UserSums], int]:
+    """`user_sums` of hour and day levels on SQLite (`END_USERS`)."""
+    before, since, until = stamps
+    params = [level, since, until, level, before, since, project_id, db_time(d, last_seen)]
+    users: list[UserSums] = []
+    active_before = 0
+    for row in await fetch(d, END_USERS, params):
+        events, cost, unpriced = _user_figures(row["sums"])
+        was_active = bool(row["active_before"])
+        hour, kept = int(row["hour_bucket"]), int(row["hour_events"])
+        if kept > 0 and hour >= int(row["folded"]):  # not in user_rollups yet
+            if since <= hour < until:
+                events += kept
+                cost += int(row["hour_cost_nano"])
+                unpriced += int(row["hour_unpriced"])
+            was_active = was_active or before <= hour < since
+        active_before += was_active
+        if events:
+            users.append(UserSums(str(row["user_id"]), events, cost, unpriced))
+    return users, active_before
+
+
+def _user_figures(sums: Any) -> tuple[int, int, int]:
+    """(events, cost, unpriced) from `_user_sums`'s text (None: no rows)."""
+    if sums is None:
+        return 0, 0, 0
+    events, cost, unpriced = str(sums).split("|")
+    return int(events), _whole(cost), int(unpriced)
+
+
+async def _grouped(
+    d: Dialect, columns: str, table: str, where: str, params: list[Any], previous: list[Any]
+) -> tuple[list[UserSums], int]:
+    """Per-user sums of the rows of `table` matching `where` (`columns`: user_id and sums as
+    `_user_sums` writes them), and the distinct users of the previous window's rows."""
+    rows = await fetch(d, select(columns, table, where, "GROUP BY user_id"), params)
+    sql = select("COUNT(DISTINCT user_id) AS users", table, where)
+    counted = await fetch(d, sql, previous)
+    users = [UserSums(str(row["user_id"]), *_user_figures(row["sums"])) for row in rows]
+    return users, int(counted[0]["users"])
