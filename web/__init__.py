@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.services.reads_events import event_cursor
+from app.services.reads import event_cursor
 from web.accounts import build_account_routes
 from web.events import build_event_routes, short
 from web.keys import build_key_routes

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.live import EventLogged, Overflow, Revoked
 from app.services.reads import (
+    Page,
     SessionFilter,
     events_by_ids,
     feedback_by_session,
@@ -21,7 +22,6 @@ from app.services.reads import (
     list_sessions,
     sessions_by_keys,
 )
-from app.services.reads_common import Page
 from web.events import ProjectId, current_project_id, htmx_fragment
 from web.security import SignedIn, render
 

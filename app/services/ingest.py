@@ -31,7 +31,8 @@ from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import pricing, store
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
 from app.services.rollups import Figures, Folds, Histograms, NoRollups, Rollups, figures_of
-from app.services.store import Dialect, Plan
+from app.services.sql import Dialect, as_datetime
+from app.services.store import Plan
 from app.services.validation import (
     LogEventInput,
     TypedMetadata,
@@ -298,7 +299,7 @@ def _commit_events(
     if client_ids:
         for event_id, row in (yield from store.existing_events(d, client_ids)).items():
             original = EventResult(
-                event_id, row["session_key"], store.as_datetime(row["created_at"]), True
+                event_id, row["session_key"], as_datetime(row["created_at"]), True
             )
             seen[event_id] = (int(row["project_id"]), original)
     outcomes: list[list[EventResult] | PhosphoError] = []

@@ -20,9 +20,9 @@ from typing import Any
 
 from app.errors import Invalid
 from app.services import pricing, rollups
-from app.services.reads_common import db_time, dialect, fetch, select
 from app.services.rollups import Cell
-from app.services.store import POSTGRES, SQLITE, Dialect, capped
+from app.services.sql import POSTGRES, SQLITE, Dialect, db_time, dialect, fetch, select
+from app.services.store import capped
 
 # Bucket sizes a caller may ask for, in seconds, by name (`bucket=` in URLs).
 BUCKETS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400}

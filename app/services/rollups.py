@@ -50,15 +50,13 @@ from typing import Any, Protocol
 import orjson
 
 from app.services import pricing
-from app.services.reads_common import IS_LATEST, select
+from app.services.sql import IS_LATEST, Dialect, as_datetime, select
 from app.services.store import (
     MAX_COUNT,
     MAX_PARAMS,
     MAX_SUM,
-    Dialect,
     Plan,
     Query,
-    as_datetime,
     capped,
     chunks,
     insert_rows,
