@@ -30,7 +30,7 @@ from app.services.ingest import Ingestor
 from app.services.keys import Principal, create_api_key
 from app.services.metrics import GroupBy, Metrics, Window, align
 from app.services.projects import get_or_create_project
-from app.services.store import POSTGRES, SQLITE, as_datetime
+from app.services.sql import POSTGRES, SQLITE, as_datetime
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
 from tests.harness import BACKENDS, create_pg_database, drop_pg_database

@@ -12,6 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.live import EventLogged, LiveFilter
 from app.services.reads import (
+    Page,
     SessionFilter,
     events_by_ids,
     feedback_by_session,
@@ -21,7 +22,6 @@ from app.services.reads import (
     list_sessions,
     sessions_by_keys,
 )
-from app.services.reads_common import Page
 from web.deps import Cursor, Param, ProjectId, current_project_id
 from web.htmx import page_or_rows
 from web.live import live_fragments

@@ -58,7 +58,7 @@ from strawberry.extensions import SchemaExtension
 from app.errors import PhosphoError
 from app.schema.refusals import refuse
 from app.services import metrics as metrics_service
-from app.services.reads_common import MAX_PAGE
+from app.services.reads import MAX_PAGE
 from app.services.validation import MAX_BATCH
 
 DEFAULT_MAX_COST = 25_000

@@ -7,15 +7,27 @@ text columns their selection asks for, one loader per set of columns.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from app.errors import NotFound
 from app.services import reads
 from app.services.reads import EventView, FeedbackView, SessionView
 from app.services.reads_budget import ReadBudget
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 EventLoader = DataLoader[uuid.UUID, EventView | None]
+
+
+async def load_existing(loader: DataLoader[K, V | None], key: K, what: str) -> V:
+    """What `loader` holds for `key`; NotFound ("<what> not found") when it holds nothing."""
+    value = await loader.load(key)
+    if value is None:
+        raise NotFound(f"{what} not found")
+    return value
 
 
 class Loaders:

@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 
 from app.schema.scalars import BigInt
+from app.schema.types import mirror
 from app.services import metrics as service
 from app.services.metrics import Figures
 from app.services.rollups import ALPHA
@@ -160,16 +161,6 @@ class EndUserMetrics:
     cost_usd: float
     unpriced_events: int
 
-    @classmethod
-    def from_view(cls, view: service.UserRow) -> EndUserMetrics:
-        """The GraphQL object of one end user's row."""
-        return cls(
-            user_id=view.user_id,
-            events=view.events,
-            cost_usd=view.cost_usd,
-            unpriced_events=view.unpriced_events,
-        )
-
 
 @strawberry.type(
     description=(
@@ -213,8 +204,8 @@ class Metrics:
                 for s in view.series
             ],
             models=[ModelMetrics.from_view(row) for row in view.models],
-            top_users_by_events=[EndUserMetrics.from_view(u) for u in view.top_users_by_events],
-            top_users_by_cost=[EndUserMetrics.from_view(u) for u in view.top_users_by_cost],
+            top_users_by_events=[mirror(EndUserMetrics, u) for u in view.top_users_by_events],
+            top_users_by_cost=[mirror(EndUserMetrics, u) for u in view.top_users_by_cost],
         )
 
 

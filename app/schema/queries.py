@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import strawberry
 from strawberry.permission import BasePermission
@@ -28,11 +29,9 @@ from app.schema.types import (
     Project,
     Session,
     connection,
-    event_connection,
+    mirror,
 )
-from app.services import reads, reads_extra
-from app.services.reads_feedback import _cursor as feedback_cursor
-from app.services.reads_users import _cursor as end_user_cursor
+from app.services import reads
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
 
@@ -57,7 +56,7 @@ class Query:
             project_id, first=page_size(first), after=after, filter=wanted, text=text,
             budget=ctx.budget,
         )  # fmt: skip
-        return event_connection(page, lambda: reads.count_events(project_id, wanted))
+        return connection(page, Event.from_view, lambda: reads.count_events(project_id, wanted))
 
     @strawberry.field(permission_classes=AUTH, description="One event; null when unknown.")
     async def event(self, info: PhosphoInfo, id: strawberry.ID) -> Event | None:
@@ -80,11 +79,10 @@ class Query:
     ) -> Connection[Session]:
         project_id = info.context.project_id
         wanted = filter.to_service() if filter else reads.SessionFilter()
-        page = await reads_extra.list_session_edges(
+        page = await reads.list_sessions(
             project_id, first=page_size(first), after=after, filter=wanted
         )
-        pairs = [(cursor, Session.from_view(view)) for cursor, view in page.items]
-        return connection(pairs, page, lambda: reads.count_sessions(project_id, wanted))
+        return connection(page, Session.from_view, lambda: reads.count_sessions(project_id, wanted))
 
     @strawberry.field(permission_classes=AUTH, description="One session; null when unknown.")
     async def session(self, info: PhosphoInfo, id: str) -> Session | None:
@@ -107,8 +105,9 @@ class Query:
         page = await reads.list_feedback(
             project_id, first=page_size(first), after=after, filter=wanted, budget=ctx.budget
         )
-        pairs = [(feedback_cursor(view), Feedback.from_view(view)) for view in page.items]
-        return connection(pairs, page, lambda: reads.count_feedback(project_id, wanted))
+        return connection(
+            page, Feedback.from_view, lambda: reads.count_feedback(project_id, wanted)
+        )
 
     @strawberry.field(permission_classes=AUTH, description="End users, most recently seen first.")
     async def users(
@@ -116,17 +115,16 @@ class Query:
     ) -> Connection[EndUser]:
         project_id = info.context.project_id
         page = await reads.list_end_users(project_id, first=page_size(first), after=after)
-        pairs = [(end_user_cursor(view), EndUser.from_view(view)) for view in page.items]
 
         async def count() -> int:
             return (await reads.project_totals(project_id)).end_users
 
-        return connection(pairs, page, count)
+        return connection(page, partial(mirror, EndUser), count)
 
     @strawberry.field(permission_classes=AUTH, description="The API key's project.")
     async def project(self, info: PhosphoInfo) -> Project:
         project_id = info.context.project_id
-        name = await reads_extra.project_name(project_id)
+        name = await reads.project_name(project_id)
         return Project(id=strawberry.ID(str(project_id)), name=name)
 
     @strawberry.field(permission_classes=AUTH, description=METRICS_DESCRIPTION)

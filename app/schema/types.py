@@ -8,29 +8,24 @@ queries, not 101.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.base import get_object_definition
 
-from app.errors import NotFound
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import page_size
+from app.schema.loaders import load_existing
 from app.schema.scalars import BigInt
 from app.schema.selection import event_text
 from app.services import reads
-from app.services.reads import (
-    EndUserView,
-    EventView,
-    FeedbackView,
-    Page,
-    SessionView,
-)
-from app.services.reads_events import event_cursor
+from app.services.reads import EventView, FeedbackView, Page, SessionView
 
 T = TypeVar("T")
+V = TypeVar("V")
 PAGE_NODE = ("edges", "node")  # where a connection's items are in its selection
 
 
@@ -64,22 +59,32 @@ class Connection(Generic[T]):
 
 
 def connection(
-    pairs: Sequence[tuple[str, T]], page: Page[Any], count: Callable[[], Awaitable[int]]
+    page: Page[V], node: Callable[[V], T], count: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
-    """A Connection from (cursor, node) pairs and the service page they came from."""
+    """A Connection of a service page: each item made a `node`, with the page's cursor of it;
+    `count` answers `totalCount` when it is asked for."""
+    cursor = page.cursor
     return Connection(
-        edges=[Edge(cursor=cursor, node=node) for cursor, node in pairs],
+        edges=[Edge(cursor=cursor(item), node=node(item)) for item in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         _count=count,
     )
 
 
-def event_connection(
-    page: Page[EventView], count: Callable[[], Awaitable[int]]
-) -> Connection[Event]:
-    """A Connection of events from a service page."""
-    pairs = [(event_cursor(view), Event.from_view(view)) for view in page.items]
-    return connection(pairs, page, count)
+# The fields of a Strawberry type that `mirror` copies, by type.
+_PLAIN_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def mirror(cls: type[T], view: Any) -> T:
+    """An object of GraphQL type `cls` whose fields are the same-named attributes of `view`,
+    for types that mirror a service view one to one. It costs ~0.6 µs a row more than naming
+    each field, so the types read for every event (Event, Session, Feedback) name theirs."""
+    names = _PLAIN_FIELDS.get(cls)
+    if names is None:  # once per type: the names of its fields without a resolver
+        fields = get_object_definition(cls, strict=True).fields
+        names = tuple(f.python_name for f in fields if f.base_resolver is None)
+        _PLAIN_FIELDS[cls] = names
+    return cls(**{name: getattr(view, name) for name in names})
 
 
 @strawberry.type(description="One logged LLM interaction.")
@@ -130,10 +135,8 @@ class Event:
 
     @strawberry.field(description="The conversation this event belongs to.")
     async def session(self, info: PhosphoInfo) -> Session:
-        view = await info.context.load().session.load(self.session_id)
-        if view is None:
-            raise NotFound("session not found")
-        return Session.from_view(view)
+        loader = info.context.load().session
+        return Session.from_view(await load_existing(loader, self.session_id, "session"))
 
 
 @strawberry.type(description="A conversation: the events sharing one session id.")
@@ -173,7 +176,7 @@ class Session:
         async def count() -> int:
             return total
 
-        return event_connection(page, count)
+        return connection(page, Event.from_view, count)
 
 
 @strawberry.type(description="An end user's verdict on an event: score 1 positive, 0 negative.")
@@ -198,10 +201,7 @@ class Feedback:
     @strawberry.field(description="The event this feedback is about.")
     async def event(self, info: PhosphoInfo) -> Event:
         loader = info.context.load().event(event_text(info))
-        view = await loader.load(uuid.UUID(self.event_id))
-        if view is None:
-            raise NotFound("event not found")
-        return Event.from_view(view)
+        return Event.from_view(await load_existing(loader, uuid.UUID(self.event_id), "event"))
 
 
 @strawberry.type(description="An end user of the project's application (its `userId`).")
@@ -214,19 +214,6 @@ class EndUser:
     positive_feedback: int
     negative_feedback: int
 
-    @classmethod
-    def from_view(cls, view: EndUserView) -> EndUser:
-        """The GraphQL object of an end user."""
-        return cls(
-            id=view.id,
-            event_count=view.event_count,
-            session_count=view.session_count,
-            first_seen=view.first_seen,
-            last_seen=view.last_seen,
-            positive_feedback=view.positive_feedback,
-            negative_feedback=view.negative_feedback,
-        )
-
 
 @strawberry.type(description="Headline counts; feedback counts each event's current feedback.")
 class ProjectTotals:
@@ -236,17 +223,6 @@ class ProjectTotals:
     positive_feedback: int
     negative_feedback: int
 
-    @classmethod
-    def from_view(cls, view: reads.ProjectTotals) -> ProjectTotals:
-        """The GraphQL object of a project's totals."""
-        return cls(
-            events=view.events,
-            sessions=view.sessions,
-            end_users=view.end_users,
-            positive_feedback=view.positive_feedback,
-            negative_feedback=view.negative_feedback,
-        )
-
 
 @strawberry.type(description="The project the API key belongs to.")
 class Project:
@@ -255,4 +231,4 @@ class Project:
 
     @strawberry.field(description="Counts of events, sessions, end users and feedback.")
     async def totals(self, info: PhosphoInfo) -> ProjectTotals:
-        return ProjectTotals.from_view(await reads.project_totals(info.context.project_id))
+        return mirror(ProjectTotals, await reads.project_totals(info.context.project_id))

@@ -44,7 +44,8 @@ from app.services.rollups import (
     RollupWriter,
     rollup_writer_for,
 )
-from app.services.store import Dialect, EndUserDelta, EventRow, Plan, SessionDelta
+from app.services.sql import Dialect, as_datetime
+from app.services.store import EndUserDelta, EventRow, Plan, SessionDelta
 from app.services.validation import (
     validate_batch,
     validate_event,
@@ -248,7 +249,7 @@ def _stored_events(
     if client_ids:
         for event_id, row in (yield from store.existing_events(d, client_ids)).items():
             original = EventResult(
-                event_id, row["session_key"], store.as_datetime(row["created_at"]), True
+                event_id, row["session_key"], as_datetime(row["created_at"]), True
             )
             seen[event_id] = (int(row["project_id"]), original)
     return seen

@@ -19,8 +19,8 @@ from typing import Any
 
 from app.errors import Invalid
 from app.services import pricing, rollups
-from app.services.reads_common import dialect
 from app.services.rollups import Cell
+from app.services.sql import dialect
 from app.services.store import capped
 
 # Bucket sizes a caller may ask for, in seconds, by name (`bucket=` in URLs).

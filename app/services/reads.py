@@ -1,16 +1,18 @@
 """The read side of the services: what GraphQL resolvers and dashboard pages call.
 
 Every function takes the tenant's `project_id` first and never returns another project's data;
-lists are keyset-paginated (`first`, `after`) and return `Page`s of frozen views. The code lives
-in `reads_events`, `reads_sessions`, `reads_feedback` and `reads_users`; this module is the
-one import callers need.
+lists are keyset-paginated (`first`, `after`) and return `Page`s of frozen views, whose
+`Page.cursor` gives any item's cursor. The code lives in `reads_events`, `reads_sessions`,
+`reads_feedback`, `reads_users` and `reads_project`, on `reads_pages` (pages and cursors),
+`reads_budget` (text under a byte budget) and `sql` (the SQL kit); this module is the one
+import callers need.
 """
 
-from app.services.reads_common import MAX_PAGE, Page
 from app.services.reads_events import (
     EventFilter,
     EventView,
     count_events,
+    event_cursor,
     events_by_ids,
     get_event,
     list_events,
@@ -23,6 +25,8 @@ from app.services.reads_feedback import (
     feedback_for_events,
     list_feedback,
 )
+from app.services.reads_pages import MAX_PAGE, Page
+from app.services.reads_project import ProjectTotalsView, project_name, project_totals
 from app.services.reads_sessions import (
     SessionFilter,
     SessionView,
@@ -32,7 +36,7 @@ from app.services.reads_sessions import (
     list_sessions,
     sessions_by_keys,
 )
-from app.services.reads_users import EndUserView, ProjectTotals, list_end_users, project_totals
+from app.services.reads_users import EndUserView, list_end_users
 
 __all__ = [
     "MAX_PAGE",
@@ -42,12 +46,13 @@ __all__ = [
     "FeedbackFilter",
     "FeedbackView",
     "Page",
-    "ProjectTotals",
+    "ProjectTotalsView",
     "SessionFilter",
     "SessionView",
     "count_events",
     "count_feedback",
     "count_sessions",
+    "event_cursor",
     "events_by_ids",
     "feedback_by_session",
     "feedback_for_events",
@@ -58,6 +63,7 @@ __all__ = [
     "list_feedback",
     "list_session_events",
     "list_sessions",
+    "project_name",
     "project_totals",
     "sessions_by_keys",
 ]

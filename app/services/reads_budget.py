@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from app.errors import PhosphoError
-from app.services.reads_common import fetch
-from app.services.store import Dialect
+from app.services.sql import Dialect, fetch, select
+
+if TYPE_CHECKING:
+    from app.services.reads_pages import Keyset
 
 # What a row costs beyond its text, in budget bytes: its ids, times and numbers as JSON, and
 # roughly what the row takes in memory while it is read (a feedback row: ~0.6 KB as a dict
@@ -86,40 +88,54 @@ def row_size(d: Dialect, columns: Sequence[str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class TextRead:
-    """A budgeted read: `light` selects `id`, `size` (see row_size) and the columns every row
-    needs, in `order` (columns of the light rows, e.g. ("created_at DESC", "id DESC"));
-    `table` holds the text `columns`. Only the first `page` rows are part of the answer (a
-    page read fetches one more to learn whether another page follows)."""
+class Read:
+    """One read of `table`: the `light` columns (ids, times, numbers; `id` among them) of the
+    rows matching `where`, in `order` (the terms of `tail`'s ORDER BY, e.g. ("created_at DESC",
+    "id DESC")), with the `text` columns asked for. Only the first `page` rows are part of the
+    answer (a page read fetches one more to learn whether another page follows)."""
 
-    light: str
-    params: Sequence[Any]
     table: str
-    columns: Sequence[str]
-    order: Sequence[str]
+    light: str
+    text: Sequence[str]
+    where: str
+    params: Sequence[Any]
+    tail: str = ""
+    order: Sequence[str] = ("id",)
     page: int = NO_PAGE
 
-    def sql(self) -> str:
+    def paged(self, keyset: Keyset[Any], limit: int) -> Read:
+        """This read as one page of `keyset`'s list: its first `limit` rows, and one more that
+        only says another page follows (the cursor's condition is already in `where`)."""
+        params = [*self.params, limit + 1]
+        return replace(self, params=params, tail=keyset.tail, order=keyset.order, page=limit)
+
+    def budgeted_sql(self, d: Dialect) -> str:
         """The one statement: light rows with running sizes, text only for rows that fit."""
+        size = f"{self.light}, {row_size(d, self.text)} AS size"
+        light = select(size, self.table, self.where, self.tail)
         inner = ", ".join(self.order)
         outer = ", ".join(f"p.{term}" for term in self.order)
-        text = "".join(f", h.{column} AS {column}" for column in self.columns)
+        text = "".join(f", h.{column} AS {column}" for column in self.text)
         return (
             f"SELECT p.*{text} FROM (SELECT q.*, SUM(q.size) OVER w AS running, "  # noqa: S608
-            f"ROW_NUMBER() OVER w AS rn FROM ({self.light}) q "
+            f"ROW_NUMBER() OVER w AS rn FROM ({light}) q "
             f"WINDOW w AS (ORDER BY {inner} ROWS UNBOUNDED PRECEDING)) p "
             f"LEFT JOIN {self.table} h ON h.id = p.id AND p.running <= ? AND p.rn <= ? "
             f"WHERE p.running - p.size <= ? ORDER BY {outer}"
         )
 
 
-async def fetch_text(d: Dialect, read: TextRead, budget: ReadBudget) -> list[dict[str, Any]]:
-    """The rows of `read` with their text, charged to `budget`; ResponseTooLarge (before any
-    text past the budget is loaded) when the answer's rows do not fit."""
+async def read_rows(d: Dialect, read: Read, budget: ReadBudget | None) -> list[dict[str, Any]]:
+    """The rows of `read` with their text. With a `budget`, the text (and each row, at
+    ROW_BYTES) is charged to it: ResponseTooLarge, before any text past the budget is loaded,
+    when the answer's rows do not fit."""
+    if budget is None or not read.text:
+        columns = ", ".join([read.light, *read.text])
+        return await fetch(d, select(columns, read.table, read.where, read.tail), read.params)
     async with budget.lock:
         remaining = budget.remaining
         params = [*read.params, remaining, read.page, remaining]
-        rows = await fetch(d, read.sql(), params)
+        rows = await fetch(d, read.budgeted_sql(d), params)
         answer = [row for row in rows if row["rn"] <= read.page]
         needed = int(answer[-1]["running"]) if answer else 0
         # Rows are cut after the first that passes the budget, which is then the last one.

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from app.errors import Invalid, NotFound
+from app.services import sql
 from app.services.pricing import NANO
-from app.services.reads_budget import NO_PAGE, ReadBudget, TextRead, fetch_text, row_size
-from app.services.reads_common import (
-    IN_CHUNK,
-    LATEST_SCORE,
-    Conditions,
-    Page,
-    check_first,
-    cursor_uuid,
-    db_time,
-    decode_cursor,
-    dialect,
-    encode_cursor,
-    escape_like,
-    fetch,
-    in_list,
-    make_page,
-    parse_json,
-    parse_time,
-    parse_uuid,
-    select,
-)
-from app.services.store import Dialect
+from app.services.reads_budget import NO_PAGE, Read, ReadBudget, read_rows
+from app.services.reads_pages import Keyset, Page, check_first, make_page
+from app.services.sql import Conditions, Dialect, as_datetime, as_json, as_uuid
 
-EVENT_CURSOR = "event"
 FeedbackState = Literal["positive", "negative", "none"]
 LIGHT_COLUMNS = (
     "id, session_key, user_id, model, tokens_in, tokens_out, latency_ms, cost_nano, created_at"
@@ -81,67 +63,67 @@ class EventFilter:
 
 
 def to_event_view(row: dict[str, Any]) -> EventView:
-    """An EventView from a row of COLUMNS (text columns left out read as "" and None)."""
+    """An EventView from a row of `events` (text columns left out read as "" and None)."""
     latency = row["latency_ms"]
     return EventView(
-        id=parse_uuid(row["id"]),
+        id=as_uuid(row["id"]),
         session_id=row["session_key"],
         user_id=row["user_id"],
         input=row.get("input") or "",
         output=row.get("output") or "",
-        metadata=parse_json(row.get("metadata")),
+        metadata=as_json(row.get("metadata")),
         model=row["model"],
         tokens_in=row["tokens_in"],
         tokens_out=row["tokens_out"],
         latency_ms=float(latency) if latency is not None else None,
-        created_at=parse_time(row["created_at"]),
+        created_at=as_datetime(row["created_at"]),
         cost_usd=row["cost_nano"] / NANO if row["cost_nano"] is not None else None,
     )
 
 
-async def read_events(
-    d: Dialect,
-    where: str,
-    params: Sequence[Any],
-    tail: str = "",
-    *,
-    order: Sequence[str] = ("id",),
-    text: Sequence[str] = TEXT_COLUMNS,
-    budget: ReadBudget | None = None,
-    page: int = NO_PAGE,
-) -> list[dict[str, Any]]:
-    """Event rows with the `text` columns asked for; with a `budget`, text is charged to it and
-    read only while it fits (the first `page` rows are the answer, in `order`)."""
-    if not set(text) <= set(TEXT_COLUMNS):
-        raise ValueError(f"unknown text columns {text}")
-    if budget is None or not text:
-        columns = ", ".join([LIGHT_COLUMNS, *text])
-        return await fetch(d, select(columns, "events", where, tail), params)
-    light = select(f"{LIGHT_COLUMNS}, {row_size(d, text)} AS size", "events", where, tail)
-    return await fetch_text(d, TextRead(light, params, "events", text, order, page), budget)
+# The event list, newest first; a session's events, in conversation order (oldest first).
+EVENTS: Keyset[EventView] = Keyset(
+    "event", "created_at", "id", attrgetter("created_at", "id"), uuid.UUID
+)
+SESSION_EVENTS = replace(EVENTS, descending=False)
 
 
 def event_cursor(event: EventView) -> str:
-    """The cursor just after `event`."""
-    return encode_cursor(EVENT_CURSOR, event.created_at, str(event.id))
+    """The cursor just after `event` (in either order of events)."""
+    return EVENTS.cursor(event)
+
+
+async def read_events(
+    d: Dialect,
+    cond: Conditions,
+    *,
+    text: Sequence[str],
+    budget: ReadBudget | None,
+    keyset: Keyset[EventView] | None = None,
+    limit: int = NO_PAGE,
+) -> list[EventView]:
+    """The events matching `cond` with the `text` columns asked for (others read as "" and
+    None); with a `budget`, text is charged to it and read only while it fits. With a
+    `keyset`, the first `limit` + 1 events in its order (a page and whether another follows)."""
+    if not set(text) <= set(TEXT_COLUMNS):
+        raise ValueError(f"unknown text columns {text}")
+    read = Read("events", LIGHT_COLUMNS, text, cond.sql, cond.params)
+    if keyset is not None:
+        read = read.paged(keyset, limit)
+    return [to_event_view(row) for row in await read_rows(d, read, budget)]
 
 
 def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
     """The WHERE conditions of a project's events matching `f`."""
     cond = Conditions()
     cond.add("project_id = ?", project_id)
-    for column, value in (("session_key", f.session_id), ("user_id", f.user_id)):
-        if value is not None:
-            cond.add(f"{column} = ?", value)
-    if f.model is not None:
-        cond.add("model = ?", f.model)
-    if f.since is not None:
-        cond.add("created_at >= ?", db_time(d, f.since))
-    if f.until is not None:
-        cond.add("created_at < ?", db_time(d, f.until))
+    cond.add_equal("session_key", f.session_id)
+    cond.add_equal("user_id", f.user_id)
+    cond.add_equal("model", f.model)
+    cond.add_range(d, "created_at", f.since, f.until)
     if f.search:
         like = "ILIKE" if d.postgres else "LIKE"
-        pattern = escape_like(f.search)
+        pattern = sql.escape_like(f.search)
         cond.add(f"(input {like} ? ESCAPE '\\' OR output {like} ? ESCAPE '\\')", pattern, pattern)
     if f.feedback is not None:
         cond.add(_feedback_condition(f.feedback))
@@ -149,7 +131,7 @@ def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
 
 
 def _feedback_condition(state: str) -> str:
-    latest = LATEST_SCORE.format(event="events.id")
+    latest = sql.LATEST_SCORE.format(event="events.id")
     if state == "positive":
         return f"{latest} = 1"
     if state == "negative":
@@ -174,30 +156,20 @@ async def list_events(
     `text` names the text columns to read (others read as "" and None); a `budget` bounds
     them (ResponseTooLarge before loading more than it allows)."""
     limit = check_first(first)
-    d = dialect()
+    d = sql.dialect()
     f = filter or EventFilter()
     cond = filter_events(d, project_id, f)
-    if after is not None:
-        at, key = decode_cursor(EVENT_CURSOR, after)
-        cond.add_after(
-            "created_at", "id", db_time(d, at), d.uuid(cursor_uuid(key)), descending=True
-        )
-    tail = "ORDER BY created_at DESC, id DESC LIMIT ?"
-    order = ("created_at DESC", "id DESC")
-    rows = await read_events(
-        d, cond.sql, [*cond.params, limit + 1], tail, order=order, text=text, budget=budget,
-        page=limit,
-    )  # fmt: skip
+    EVENTS.add_after(d, cond, after)
+    rows = await read_events(d, cond, text=text, budget=budget, keyset=EVENTS, limit=limit)
     total = await count_events(project_id, f) if with_total else None
-    return make_page([to_event_view(row) for row in rows], limit, event_cursor, total)
+    return make_page(rows, limit, EVENTS, total)
 
 
 async def count_events(project_id: int, filter: EventFilter | None = None) -> int:
     """How many of a project's events match `filter`."""
-    d = dialect()
+    d = sql.dialect()
     cond = filter_events(d, project_id, filter or EventFilter())
-    rows = await fetch(d, select("COUNT(*) AS n", "events", cond.sql), cond.params)
-    return int(rows[0]["n"])
+    return await sql.count(d, "events", cond)
 
 
 async def get_event(
@@ -212,12 +184,13 @@ async def get_event(
         target = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id))
     except ValueError:
         raise NotFound("event not found") from None
-    d = dialect()
-    where = "project_id = ? AND id = ?"
-    rows = await read_events(d, where, [project_id, d.uuid(target)], text=text, budget=budget)
+    d = sql.dialect()
+    cond = Conditions()
+    cond.add("project_id = ? AND id = ?", project_id, d.uuid(target))
+    rows = await read_events(d, cond, text=text, budget=budget)
     if not rows:
         raise NotFound("event not found")
-    return to_event_view(rows[0])
+    return rows[0]
 
 
 async def list_session_events(
@@ -231,19 +204,12 @@ async def list_session_events(
 ) -> Page[EventView]:
     """A session's events in conversation order (oldest first); empty for an unknown session."""
     limit = check_first(first)
-    d = dialect()
+    d = sql.dialect()
     cond = Conditions()
     cond.add("project_id = ? AND session_key = ?", project_id, session_id)
-    if after is not None:
-        at, key = decode_cursor(EVENT_CURSOR, after)
-        cond.add_after(
-            "created_at", "id", db_time(d, at), d.uuid(cursor_uuid(key)), descending=False
-        )
-    rows = await read_events(
-        d, cond.sql, [*cond.params, limit + 1], "ORDER BY created_at, id LIMIT ?",
-        order=("created_at", "id"), text=text, budget=budget, page=limit,
-    )  # fmt: skip
-    return make_page([to_event_view(row) for row in rows], limit, event_cursor)
+    SESSION_EVENTS.add_after(d, cond, after)
+    rows = await read_events(d, cond, text=text, budget=budget, keyset=SESSION_EVENTS, limit=limit)
+    return make_page(rows, limit, SESSION_EVENTS)
 
 
 async def events_by_ids(
@@ -254,14 +220,12 @@ async def events_by_ids(
     budget: ReadBudget | None = None,
 ) -> dict[uuid.UUID, EventView]:
     """The project's events among `ids` (missing and other projects' ids are left out)."""
-    d = dialect()
-    wanted = sorted(set(ids))
+    d = sql.dialect()
     found: dict[uuid.UUID, EventView] = {}
-    for start in range(0, len(wanted), IN_CHUNK):
-        part = wanted[start : start + IN_CHUNK]
-        where = f"project_id = ? AND id IN ({in_list(len(part))})"
-        params = [project_id, *(d.uuid(value) for value in part)]
-        for row in await read_events(d, where, params, text=text, budget=budget):
-            event = to_event_view(row)
+    for part in sql.in_chunks(sorted(set(ids))):
+        cond = Conditions()
+        where = f"project_id = ? AND id IN ({sql.in_list(len(part))})"
+        cond.add(where, project_id, *(d.uuid(value) for value in part))
+        for event in await read_events(d, cond, text=text, budget=budget):
             found[event.id] = event
     return found

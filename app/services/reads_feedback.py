@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from app.errors import Invalid
-from app.services.reads_budget import NO_PAGE, ReadBudget, TextRead, fetch_text, row_size
-from app.services.reads_common import (
-    IN_CHUNK,
-    Conditions,
-    Page,
-    check_first,
-    cursor_uuid,
-    db_time,
-    decode_cursor,
-    dialect,
-    encode_cursor,
-    fetch,
-    in_list,
-    make_page,
-    parse_time,
-    parse_uuid,
-    select,
-)
-from app.services.store import Dialect
+from app.services import sql
+from app.services.reads_budget import Read, ReadBudget, read_rows
+from app.services.reads_pages import Keyset, Page, check_first, make_page
+from app.services.sql import Conditions, Dialect, as_datetime, as_uuid
 
-FEEDBACK_CURSOR = "feedback"
 LIGHT_COLUMNS = "id, event_id, score, created_at"
-COLUMNS = f"{LIGHT_COLUMNS}, comment"
+TEXT_COLUMNS = ("comment",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,33 +41,23 @@ class FeedbackFilter:
 
 def _to_view(row: dict[str, Any]) -> FeedbackView:
     return FeedbackView(
-        id=parse_uuid(row["id"]),
-        event_id=parse_uuid(row["event_id"]),
+        id=as_uuid(row["id"]),
+        event_id=as_uuid(row["event_id"]),
         score=int(row["score"]),
         comment=row["comment"],
-        created_at=parse_time(row["created_at"]),
+        created_at=as_datetime(row["created_at"]),
     )
 
 
-def _cursor(view: FeedbackView) -> str:
-    return encode_cursor(FEEDBACK_CURSOR, view.created_at, str(view.id))
+# The feedback list, newest first.
+FEEDBACK: Keyset[FeedbackView] = Keyset(
+    "feedback", "created_at", "id", attrgetter("created_at", "id"), uuid.UUID
+)
 
 
-async def _read(
-    d: Dialect,
-    where: str,
-    params: Sequence[Any],
-    tail: str,
-    order: Sequence[str],
-    budget: ReadBudget | None,
-    page: int,
-) -> list[dict[str, Any]]:
+async def _read(d: Dialect, read: Read, budget: ReadBudget | None) -> list[FeedbackView]:
     """Feedback rows; with a `budget`, comments (and rows) are charged and read while they fit."""
-    if budget is None:
-        return await fetch(d, select(COLUMNS, "feedback", where, tail), params)
-    text = ("comment",)
-    light = select(f"{LIGHT_COLUMNS}, {row_size(d, text)} AS size", "feedback", where, tail)
-    return await fetch_text(d, TextRead(light, params, "feedback", text, order, page), budget)
+    return [_to_view(row) for row in await read_rows(d, read, budget)]
 
 
 def filter_feedback(d: Dialect, project_id: int, f: FeedbackFilter) -> Conditions:
@@ -93,19 +68,16 @@ def filter_feedback(d: Dialect, project_id: int, f: FeedbackFilter) -> Condition
         if f.score not in (0, 1) or isinstance(f.score, bool):
             raise Invalid("score must be 0 or 1")
         cond.add("score = ?", f.score)
-    if f.since is not None:
-        cond.add("created_at >= ?", db_time(d, f.since))
-    if f.until is not None:
-        cond.add("created_at < ?", db_time(d, f.until))
+    cond.add_range(d, "created_at", f.since, f.until)
     return cond
 
 
 async def count_feedback(project_id: int, filter: FeedbackFilter | None = None) -> int:
     """How many of a project's feedback entries match `filter` (as `list_feedback` reads it)."""
-    d = dialect()
-    cond = filter_feedback(d, project_id, filter or FeedbackFilter())
-    rows = await fetch(d, select("COUNT(*) AS n", "feedback", cond.sql), cond.params)
-    return int(rows[0]["n"])
+    d = sql.dialect()
+    return await sql.count(
+        d, "feedback", filter_feedback(d, project_id, filter or FeedbackFilter())
+    )
 
 
 async def list_feedback(
@@ -119,17 +91,11 @@ async def list_feedback(
     """A project's feedback entries matching `filter`, newest first (comments charged to
     `budget` when one is given)."""
     limit = check_first(first)
-    d = dialect()
+    d = sql.dialect()
     cond = filter_feedback(d, project_id, filter or FeedbackFilter())
-    if after is not None:
-        at, key = decode_cursor(FEEDBACK_CURSOR, after)
-        cond.add_after(
-            "created_at", "id", db_time(d, at), d.uuid(cursor_uuid(key)), descending=True
-        )
-    tail = "ORDER BY created_at DESC, id DESC LIMIT ?"
-    order = ("created_at DESC", "id DESC")
-    rows = await _read(d, cond.sql, [*cond.params, limit + 1], tail, order, budget, limit)
-    return make_page([_to_view(row) for row in rows], limit, _cursor)
+    FEEDBACK.add_after(d, cond, after)
+    read = Read("feedback", LIGHT_COLUMNS, TEXT_COLUMNS, cond.sql, cond.params)
+    return make_page(await _read(d, read.paged(FEEDBACK, limit), budget), limit, FEEDBACK)
 
 
 async def feedback_for_events(
@@ -139,18 +105,39 @@ async def feedback_for_events(
 
     An event may have any number of feedback entries: with a `budget`, rows and comments are
     charged to it and read only while they fit."""
-    d = dialect()
+    d = sql.dialect()
     wanted = sorted(set(event_ids))
     found: dict[uuid.UUID, list[FeedbackView]] = {event_id: [] for event_id in wanted}
-    for start in range(0, len(wanted), IN_CHUNK):
-        part = wanted[start : start + IN_CHUNK]
+    order = ("event_id", "created_at", "id")
+    for part in sql.in_chunks(wanted):
         # `+project_id`: without statistics SQLite would walk the project's whole feedback
         # index; the unary plus (a no-op for PostgreSQL) steers it to (event_id, created_at).
-        where = f"+project_id = ? AND event_id IN ({in_list(len(part))})"
+        where = f"+project_id = ? AND event_id IN ({sql.in_list(len(part))})"
         params = [project_id, *(d.uuid(value) for value in part)]
-        order = ("event_id", "created_at", "id")
-        tail = "ORDER BY event_id, created_at, id"
-        for row in await _read(d, where, params, tail, order, budget, NO_PAGE):
-            view = _to_view(row)
+        read = Read("feedback", LIGHT_COLUMNS, TEXT_COLUMNS, where, params)
+        read = replace(read, tail=f"ORDER BY {', '.join(order)}", order=order)
+        for view in await _read(d, read, budget):
             found[view.event_id].append(view)
     return found
+
+
+async def current_feedback_by(
+    column: str, project_id: int, values: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """(positive, negative) counts of the current feedback of the project's events whose
+    `column` ("session_key" or "user_id") is one of `values` (a page of them: ≤ 100)."""
+    if not values:
+        return {}
+    d = sql.dialect()
+    where = (
+        f"e.project_id = ? AND e.{column} IN ({sql.in_list(len(values))}) "
+        f"AND {sql.IS_LATEST.format(f='f')}"
+    )
+    columns = (
+        f"e.{column} AS grouped, COUNT(CASE WHEN f.score = 1 THEN 1 END) AS positive, "
+        "COUNT(CASE WHEN f.score = 0 THEN 1 END) AS negative"
+    )
+    source = "events e JOIN feedback f ON f.event_id = e.id"
+    statement = sql.select(columns, source, where, f"GROUP BY e.{column}")
+    rows = await sql.fetch(d, statement, [project_id, *values])
+    return {row["grouped"]: (int(row["positive"]), int(row["negative"])) for row in rows}

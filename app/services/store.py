@@ -11,18 +11,18 @@ re-take stalls the event loop thread.)
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import uuid
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
+from app.services.sql import Dialect, as_datetime
+
 T = TypeVar("T")
-_PLACEHOLDER = re.compile(r"\?")
 # Bound parameters per statement: SQLite allows 32766 since 3.32 (999 before), PostgreSQL 32767.
 MAX_PARAMS = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 900
 
@@ -62,39 +62,6 @@ class Query:
 
 Op = Query
 Plan = Generator[Op, Any, T]
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    """What differs between SQLite and PostgreSQL in the write path's SQL and parameters."""
-
-    postgres: bool
-
-    def sql(self, text: str) -> str:
-        """Rewrite `?` placeholders to `$1, $2, …` for PostgreSQL."""
-        if not self.postgres:
-            return text
-        counter = iter(range(1, 1_000_000))
-        return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", text)
-
-    def uuid(self, value: uuid.UUID) -> Any:
-        """UUIDs are native on PostgreSQL and `char(36)` text on SQLite (Tortoise's convention)."""
-        return value if self.postgres else str(value)
-
-    def time(self, value: datetime) -> Any:
-        """Timestamps: native on PostgreSQL; on SQLite the text form Tortoise reads and writes."""
-        return value if self.postgres else value.isoformat(" ")
-
-
-SQLITE = Dialect(postgres=False)
-POSTGRES = Dialect(postgres=True)
-
-
-def as_datetime(value: Any) -> datetime:
-    """A timestamp read back from either database, as an aware UTC datetime."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
 def chunks(items: Sequence[T], size: int = MAX_PARAMS) -> Iterable[Sequence[T]]:

@@ -27,7 +27,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db import WRITER, DatabaseConfigError, dialect_of, sqlite_path
-from app.services.store import POSTGRES, SQLITE, Dialect, Plan, Query
+from app.services.sql import POSTGRES, SQLITE, Dialect
+from app.services.store import Plan, Query
 
 T = TypeVar("T")
 

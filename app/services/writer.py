@@ -33,7 +33,8 @@ from tortoise.exceptions import IntegrityError
 
 from app.errors import Internal, PhosphoError, Unavailable
 from app.services.quarantine import Quarantine, log_fault
-from app.services.store import Dialect, Plan
+from app.services.sql import Dialect
+from app.services.store import Plan
 from app.services.write_backends import Failure, WriteBackend, failure_of
 
 log = logging.getLogger("phospho.writer")

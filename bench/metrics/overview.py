@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.services.metrics import GroupBy, Metrics, Window, metrics, window_for_range
-from app.services.reads_common import IS_LATEST, db_time, dialect, fetch
-from app.services.store import Dialect
+from app.services.sql import IS_LATEST, Dialect, db_time, dialect, fetch
 
 TARGET_MS = 150.0
 _WHERE = "project_id = ? AND created_at >= ? AND created_at < ?"

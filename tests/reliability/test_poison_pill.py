@@ -44,6 +44,7 @@ from app.services import ingest, rollups, store
 from app.services.ingest import Ingestor
 from app.services.keys import Principal, create_api_key
 from app.services.projects import get_or_create_project
+from app.services.sql import POSTGRES, SQLITE, Dialect
 from app.services.write_backends import (
     Failure,
     SqliteWriteBackend,
@@ -153,7 +154,7 @@ async def test_quarantined_jobs_store_exactly_what_passed(
     monkeypatch.setattr(ingest, "_event_row", poisoned(ingest._event_row, backend.dialect.postgres))
     plan = ingestor.writer._plan
 
-    def late(jobs: list[Any], d: store.Dialect) -> Any:
+    def late(jobs: list[Any], d: Dialect) -> Any:
         outcomes = yield from plan(jobs, d)
         if any(e.input == LATE for j in jobs if isinstance(j, ingest.EventsJob) for e in j.events):
             raise RuntimeError("a fault after the rollups were planned")
@@ -177,7 +178,7 @@ async def test_quarantined_jobs_store_exactly_what_passed(
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         assert [isinstance(o, Internal) for o in outcomes] == [False, True] * 3 + [False]
     await ingestor.writer.submit(ingest.FoldJob())  # SQLite: every level written
-    sql = store.POSTGRES.sql if backend.dialect.postgres else store.SQLITE.sql
+    sql = POSTGRES.sql if backend.dialect.postgres else SQLITE.sql
     rows = await reader().execute_query_dict(
         sql("SELECT level, events, latency_hist FROM metric_rollups WHERE project_id = ?"),
         [mixed.project_id],
@@ -204,7 +205,7 @@ async def test_transient_failures_answer_503_with_retry_after(
     plan = ingestor._plan
     if backend.dialect.postgres:
 
-        def slow(jobs: list[Any], d: store.Dialect) -> Any:
+        def slow(jobs: list[Any], d: Dialect) -> Any:
             yield store.Query("SET LOCAL statement_timeout = 20", [])
             yield store.Query("SELECT pg_sleep(1)", [])
             return (yield from plan(jobs, d))

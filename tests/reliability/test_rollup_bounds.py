@@ -41,7 +41,8 @@ from app.services.ingest import FoldJob, Ingestor
 from app.services.keys import Principal, create_api_key
 from app.services.metrics import align
 from app.services.projects import get_or_create_project
-from app.services.store import MAX_COUNT, MAX_SUM, POSTGRES, SQLITE, Dialect
+from app.services.sql import POSTGRES, SQLITE, Dialect
+from app.services.store import MAX_COUNT, MAX_SUM
 from app.services.validation import MAX_COST_USD, MAX_LATENCY_MS, MAX_TOKENS
 from app.services.write_backends import write_backend_for
 from app.settings import Settings

@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from app.services.reads_common import db_time, fetch, select
 from app.services.rollups.cells import HOUR, MINUTE, USER_LEVELS
 from app.services.rollups.sqlite import FOLDED
-from app.services.store import POSTGRES, SQLITE, Dialect
+from app.services.sql import POSTGRES, SQLITE, Dialect, db_time, fetch, select
 
 _ROLLUP_COLUMNS = (
     "bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, "

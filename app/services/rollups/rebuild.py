@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from app.services import pricing
-from app.services.reads_common import IS_LATEST, select
 from app.services.rollups.cells import HOUR, MINUTE, Figures, figures_of, is_unpriced
 from app.services.rollups.sqlite import Folds, SqliteRollups, first_unfolded
 from app.services.rollups.writers import RollupWriter, rollup_writer_for
-from app.services.store import MAX_COUNT, MAX_SUM, Dialect, Plan, Query, as_datetime, chunks
+from app.services.sql import IS_LATEST, Dialect, as_datetime, select
+from app.services.store import MAX_COUNT, MAX_SUM, Plan, Query, chunks
 
 REBUILD_CHUNK = 20_000
 

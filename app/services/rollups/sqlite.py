@@ -22,7 +22,6 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
-from app.services.reads_common import select
 from app.services.rollups.accumulate import Rollups
 from app.services.rollups.cells import (
     DAY,
@@ -37,7 +36,8 @@ from app.services.rollups.cells import (
 )
 from app.services.rollups.histogram import add_counts, pack, unpack
 from app.services.rollups.upsert import upsert
-from app.services.store import MAX_PARAMS, SQLITE, Plan, Query, chunks
+from app.services.sql import SQLITE, select
+from app.services.store import MAX_PARAMS, Plan, Query, chunks
 
 
 class WriterMemory:

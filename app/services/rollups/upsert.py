@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from app.services.rollups.cells import Cell, CellKey, UserCounts
-from app.services.store import Dialect, Plan, capped, insert_rows, saturated
+from app.services.sql import Dialect
+from app.services.store import Plan, capped, insert_rows, saturated
 
 _SUMMED = (
     "events", "tokens_in", "tokens_out", "cost_nano", "unpriced",

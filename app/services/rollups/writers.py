@@ -17,7 +17,8 @@ import orjson
 from app.services.rollups.accumulate import NoRollups, Rollups
 from app.services.rollups.sqlite import Folds, SqliteRollups
 from app.services.rollups.upsert import upsert
-from app.services.store import POSTGRES, Dialect, Plan
+from app.services.sql import POSTGRES, Dialect
+from app.services.store import Plan
 
 
 class RollupWriter(Protocol):
