@@ -26,6 +26,7 @@ from app.live_pg import PostgresBridge
 from app.schema.schema import build_router as build_graphql_router
 from app.services import pricing
 from app.services.ingest import Ingestor
+from app.services.keys import KeyCache
 from app.services.ratelimit import KeyRateLimiter, parse_rate
 from app.services.revocation import CredentialWatcher
 from app.services.write_backends import write_backend_for
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ingestor.writer.limit_queue(settings.write_queue_max)
     rate = parse_rate(settings.rate_limit)
     limiter = KeyRateLimiter(rate) if rate else None
+    keys = KeyCache()
     app = FastAPI(
         title="phospho",
         version="0.1.0",
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ingestor = ingestor
     app.state.live = ingestor.bus
     app.state.rate_limiter = limiter  # GraphQL requests by API key (app/schema/context.py)
+    app.state.key_cache = keys  # recent API-key lookups (REST ingest and GraphQL)
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)
@@ -138,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_web(app)
     # The ingest routes take nearly all traffic: answered ahead of the router (app/api/events.py),
     # inside the body limit (the middleware added last is the outer one).
-    app.add_middleware(api.IngestRoutes, ingestor=ingestor, limiter=limiter)
+    app.add_middleware(api.IngestRoutes, ingestor=ingestor, keys=keys, limiter=limiter)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
