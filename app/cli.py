@@ -35,13 +35,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.port:
         settings.port = args.port
     _stderr(f"phospho listening on http://{settings.host}:{settings.port}")
-    admission = Admission(
-        max_in_flight=settings.max_in_flight,
-        max_in_flight_bytes=settings.max_in_flight_bytes,
-        header_timeout=settings.header_timeout,
-        body_timeout=settings.body_timeout,
-        idle_timeout=settings.idle_timeout,
-    )
+    admission = Admission.from_settings(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
