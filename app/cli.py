@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _stderr(f"phospho listening on http://{settings.host}:{settings.port}")
     admission = Admission.from_settings(settings)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, prepared=True),
         host=settings.host,
         port=settings.port,
         log_config=log_config(settings.log_level),
