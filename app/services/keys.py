@@ -21,9 +21,9 @@ from models import ApiKey
 
 KEY_PREFIX = "ph_"
 DISPLAY_LENGTH = 11  # "ph_" + 8 characters: enough to tell keys apart, useless to an attacker
-# A positive lookup is remembered briefly (KeyCache): the writer re-checks every key inside the
-# commit that stores its events (store.verify_keys), so a revoked key never stores anything
-# after revocation.
+# A positive lookup is remembered briefly (KeyCache): the ingest plan re-checks every key inside
+# the commit that stores its events (store.active_key_ids), so a key revoked before that commit
+# stores nothing, whatever a cache still believes.
 CACHE_SECONDS = 5.0
 CACHE_MAX = 10_000  # entries; past it the cache starts afresh
 # One message for missing, malformed, unknown and revoked keys: nothing to tell them apart.
