@@ -8,10 +8,13 @@ SDK_PY := sdks/python
 
 .PHONY: setup serve test lint reliability
 
+# setuptools notes for every editable install of a flat layout with a mapped package
+# (`app.migrations` is `migrations/`) that local folders may shadow it: known, so not shown.
 $(STAMP): pyproject.toml $(wildcard $(SDK_PY)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' $(if $(wildcard $(SDK_PY)/pyproject.toml),-e $(SDK_PY))
+	PYTHONWARNINGS='ignore:Editable installation' \
+	  $(BIN)/python -m pip install --quiet -e '.[dev]' $(if $(wildcard $(SDK_PY)/pyproject.toml),-e $(SDK_PY))
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger("phospho.admission")
 
@@ -65,7 +68,22 @@ BODY_TIMED_OUT = _timed_out("body")
 
 @dataclass
 class Admission:
-    """Limits and counters shared by every connection of one server."""
+    """Limits and counters shared by every connection of one server.
+
+    - **In-flight bound** (`max_in_flight`, 64): a request counts from its headers until its
+      answer is complete (or its task ends, or its connection is lost). Past the bound it gets
+      503 + `Retry-After: 1` with the usual JSON error body at once. More in flight buys no
+      throughput once the core is busy, only waiting (Little's law: 128 in flight at ~1,000/s
+      answered in ~130 ms; 64 concurrent clients already give the largest group commits
+      measured). The dashboard's live streams (`/live/…`, open for minutes) never count;
+      WebSocket upgrades are not HTTP requests here and pass through.
+    - **In-flight bytes** (`max_in_flight_bytes`, 1 MiB): the bodies the admitted requests
+      announce (Content-Length) add up to at most this. A request's work grows with its body
+      (one event: ~250 µs; a batch of 100: ~5-10 ms), so a count alone would let 64 batches of
+      1000 events queue for seconds. 1 MiB is ~1,000 events in flight, ~100 ms of work. A body
+      counts for at most a quarter of it, and a request is always admitted when nothing else is
+      in flight, so a large batch is never starved.
+    """
 
     max_in_flight: int
     max_in_flight_bytes: int = 1024 * 1024
@@ -76,6 +94,17 @@ class Admission:
     in_flight_bytes: int = 0  # announced body sizes of the requests in flight
     shed: int = 0  # requests refused since the last log line
     logged_at: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Admission:
+        """The limits and timeouts `settings` names (`phospho serve`)."""
+        return cls(
+            max_in_flight=settings.max_in_flight,
+            max_in_flight_bytes=settings.max_in_flight_bytes,
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            idle_timeout=settings.idle_timeout,
+        )
 
     def note_shed(self, now: float) -> None:
         """Count a refusal; at most one log line every LOG_EVERY seconds."""

@@ -13,19 +13,9 @@ httptools alone ~1.2 µs), ~8 µs of server CPU per refusal end to end over loop
 
 What it adds to uvicorn 0.54's `HttpToolsProtocol` (pinned in pyproject.toml; tests/
 test_admission*.py hold it to this):
-- **In-flight bound** (`max_in_flight`, 64): a request counts from its headers until its
-  answer is complete (or its task ends, or its connection is lost). Past the bound it gets
-  503 + `Retry-After: 1` with the usual JSON error body at once. More in flight buys no
-  throughput once the core is busy, only waiting (Little's law: 128 in flight at ~1,000/s
-  answered in ~130 ms; 64 concurrent clients already give the largest group commits
-  measured). The dashboard's live streams (`/live/…`, open for minutes) never count; WebSocket
-  upgrades are not HTTP requests here and pass through.
-- **In-flight bytes** (`max_in_flight_bytes`, 1 MiB): the bodies the admitted requests
-  announce (Content-Length) add up to at most this. A request's work grows with its body (one
-  event: ~250 µs; a batch of 100: ~5-10 ms), so a count alone would let 64 batches of 1000
-  events queue for seconds. 1 MiB is ~1,000 events in flight, ~100 ms of work. A body counts
-  for at most a quarter of it, and a request is always admitted when nothing else is in
-  flight, so a large batch is never starved.
+- **The in-flight bounds** (`max_in_flight` requests, `max_in_flight_bytes` of announced
+  bodies): past either, 503 + `Retry-After: 1` at once. Their reasons and numbers are in
+  app/admission.py (`Admission`).
 - **Health**: `GET /api/v1/health` is answered here, at once, without a task: under overload
   it would otherwise wait behind every admitted request's work in the event loop's queue.
 - **Pipelining** is bounded per connection: uvicorn answers a connection's requests one after

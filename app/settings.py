@@ -7,6 +7,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,11 @@ def private_file(path: Path) -> None:
         return
     except PermissionError:  # another user's file: say so rather than refuse to start
         log.warning("%s is readable by other users; make it private (chmod 600)", path)
+
+
+def _at_least_one(default: int, description: str) -> Any:
+    """A count or limit that must be 1 or more."""
+    return Field(default=default, ge=1, description=description)
 
 
 class Settings(BaseSettings):
@@ -87,10 +93,9 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest body accepted by POST /api/v1/events/batch (bytes).",
     )
-    commit_batch_max: int = Field(
-        default=512,
-        ge=1,
-        description="Most requests committed together in one group-commit transaction.",
+    commit_batch_max: int = _at_least_one(
+        512,
+        "Most requests committed together in one group-commit transaction.",
     )
     forwarded_allow_ips: str = Field(
         default="",
@@ -100,31 +105,27 @@ class Settings(BaseSettings):
             "address is the socket's."
         ),
     )
-    login_failures_per_account_address: int = Field(
-        default=5,
-        ge=1,
-        description=(
+    login_failures_per_account_address: int = _at_least_one(
+        5,
+        (
             "Failed logins one client address may make on one account within the login "
             "window; the next attempts get 429 with Retry-After."
         ),
     )
-    login_failures_per_address: int = Field(
-        default=30,
-        ge=1,
-        description="Failed logins one client address may make on all accounts within the window.",
+    login_failures_per_address: int = _at_least_one(
+        30,
+        "Failed logins one client address may make on all accounts within the window.",
     )
-    login_failures_per_account: int = Field(
-        default=100,
-        ge=1,
-        description=(
+    login_failures_per_account: int = _at_least_one(
+        100,
+        (
             "Failed logins on one account from all addresses within the window; past it, an "
             "address that already failed on that account gets 429."
         ),
     )
-    login_window_seconds: int = Field(
-        default=900,
-        ge=1,
-        description="The window (seconds) over which failed logins are counted.",
+    login_window_seconds: int = _at_least_one(
+        900,
+        "The window (seconds) over which failed logins are counted.",
     )
     credential_recheck_seconds: float = Field(
         default=2.0,
@@ -136,10 +137,9 @@ class Settings(BaseSettings):
             "close within about this time (WebSocket code 4403)."
         ),
     )
-    graphql_max_cost: int = Field(
-        default=25_000,
-        ge=1,
-        description=(
+    graphql_max_cost: int = _at_least_one(
+        25_000,
+        (
             "Largest estimated cost of a GraphQL operation (every object in the answer counts "
             "1, lists multiply their contents by their length); above it the operation is "
             "refused before it runs (error code `query_too_costly`)."
@@ -153,10 +153,9 @@ class Settings(BaseSettings):
             "(error code `response_too_large`)."
         ),
     )
-    max_in_flight: int = Field(
-        default=64,
-        ge=1,
-        description=(
+    max_in_flight: int = _at_least_one(
+        64,
+        (
             "Most requests the server works on at once (from their headers until their answer; "
             "health checks and live streams excluded). Past it a request gets 503 with "
             "Retry-After at once."
@@ -170,10 +169,9 @@ class Settings(BaseSettings):
             "body counts for at most a quarter of it. Past it, 503 with Retry-After at once."
         ),
     )
-    write_queue_max: int = Field(
-        default=20_000,
-        ge=1,
-        description=(
+    write_queue_max: int = _at_least_one(
+        20_000,
+        (
             "Most events waiting for their group commit (a batch counts each event). Past it a "
             "write gets 503 with Retry-After; a job is always taken when the queue is empty."
         ),

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness import BACKENDS, Server, Tenant, start_server
+from tests.harness import BACKENDS, Server, Tenant, serving
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -19,11 +19,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A running server shared by the session, one per backend."""
-    srv = start_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}"))
-    try:
+    with serving(request.param, tmp_path_factory.mktemp(f"server-{request.param}")) as srv:
         yield srv
-    finally:
-        srv.destroy()
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""The public documentation's snippets, extracted verbatim for the tests that run them."""
+"""The public documentation's snippets, extracted verbatim for the tests that run them.
+
+The tests read the copy committed at docs/phospho-docs.txt, so they run the same in a clean
+clone; test_docs_snippets.py checks that copy against the published original (the shared
+spec beside the checkout) wherever that is present.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DOCS = REPO.parent / "shared" / "spec" / "phospho-docs.txt"
-COPY = Path(__file__).resolve().parent / "docs" / "phospho-docs.txt"
+COPY = REPO / "docs" / "phospho-docs.txt"
 DOCS_BASE_URL = "https://co-phospho-dak.nanocorp.app"
 DOCS_KEY = "ph_your_api_key"
 
 
 def docs_text() -> str:
-    """The docs: the shared original when it is beside the checkout, else the committed copy."""
-    return (SHARED_DOCS if SHARED_DOCS.exists() else COPY).read_text()
+    """The docs, as committed (docs/phospho-docs.txt)."""
+    return COPY.read_text()
 
 
 def _between(start: str, end: str) -> str:

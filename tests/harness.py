@@ -15,12 +15,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from app.services.keys import hash_key
 
@@ -206,3 +209,20 @@ def start_server(backend: str, data_dir: Path, **extra_env: str) -> Server:
         srv.cli("migrate")
     srv.start()
     return srv
+
+
+@contextmanager
+def serving(backend: str, data_dir: Path, **extra_env: str) -> Iterator[Server]:
+    """A started server (`start_server`) for the block; destroyed after (stopped, its
+    PostgreSQL database dropped)."""
+    srv = start_server(backend, data_dir, **extra_env)
+    try:
+        yield srv
+    finally:
+        srv.destroy()
+
+
+def require_backend(backend: str) -> None:
+    """Skip the test when `backend` is PostgreSQL and PostgreSQL is not selected."""
+    if backend not in BACKENDS:
+        pytest.skip("PostgreSQL not selected (PHOSPHO_TEST_POSTGRES)")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.admission_support import Answer, Reader, connect, event, request, stored
-from tests.harness import Server, Tenant, start_server
+from tests.harness import Server, Tenant, require_backend, serving, start_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -27,20 +27,14 @@ def small(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server that admits two requests at a time and queues at most 300 events to write."""
-    from tests.harness import BACKENDS
-
-    if request.param not in BACKENDS:
-        pytest.skip("PostgreSQL not selected (PHOSPHO_TEST_POSTGRES)")
-    srv = start_server(
+    require_backend(request.param)
+    with serving(
         request.param,
         tmp_path_factory.mktemp(f"admission-{request.param}"),
         PHOSPHO_MAX_IN_FLIGHT="2",
         PHOSPHO_WRITE_QUEUE_MAX="300",
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        srv.destroy()
 
 
 def assert_busy(status: int, headers: dict[str, str] | httpx.Headers, body: bytes) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from app.services.ratelimit import parse_rate
 from tests.admission_support import Reader, connect, event, request, stored
-from tests.harness import BACKENDS, Server, Tenant, start_server
+from tests.harness import Server, Tenant, require_backend, serving, start_server
 
 BURST = 5  # PHOSPHO_RATE_LIMIT=5/minute: five at once, then one every 12 seconds
 
@@ -23,17 +23,13 @@ def limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server that lets each key make 5 requests per minute."""
-    if request.param not in BACKENDS:
-        pytest.skip("PostgreSQL not selected (PHOSPHO_TEST_POSTGRES)")
-    srv = start_server(
+    require_backend(request.param)
+    with serving(
         request.param,
         tmp_path_factory.mktemp(f"ratelimit-{request.param}"),
         PHOSPHO_RATE_LIMIT=f"{BURST}/minute",
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        srv.destroy()
 
 
 def post(server: Server, tenant: Tenant, body: object) -> httpx.Response:

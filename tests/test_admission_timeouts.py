@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.admission_support import Reader, connect, event, request, stored, wait_closed
-from tests.harness import BACKENDS, Server, start_server
+from tests.harness import Server, require_backend, serving
 
 TIMEOUT = 1.0  # each of PHOSPHO_HEADER_TIMEOUT, _BODY_TIMEOUT and _IDLE_TIMEOUT
 
@@ -22,20 +22,16 @@ def timed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server whose three read timeouts are one second, admitting one request at a time."""
-    if request.param not in BACKENDS:
-        pytest.skip("PostgreSQL not selected (PHOSPHO_TEST_POSTGRES)")
-    srv = start_server(
+    require_backend(request.param)
+    with serving(
         request.param,
         tmp_path_factory.mktemp(f"timeouts-{request.param}"),
         PHOSPHO_HEADER_TIMEOUT=str(TIMEOUT),
         PHOSPHO_BODY_TIMEOUT=str(TIMEOUT),
         PHOSPHO_IDLE_TIMEOUT=str(TIMEOUT),
         PHOSPHO_MAX_IN_FLIGHT="1",  # one held request puts other connections in refusal
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        srv.destroy()
 
 
 def timed_out(received: bytes, part: str) -> None:

@@ -58,7 +58,7 @@ def test_graphql_folder_holds_no_python() -> None:
 def test_top_level_layout_is_the_fixed_one() -> None:
     allowed = {
         "pyproject.toml", "app", "graphql", "models", "web", "migrations", "tests", "sdks",
-        "bench", "README.md", "Makefile", "scripts", ".ci", ".gitignore",
+        "bench", "README.md", "Makefile", "scripts", ".ci", ".gitignore", "docs",
     }  # fmt: skip
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True

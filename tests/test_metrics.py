@@ -27,13 +27,13 @@ from app.errors import Invalid
 from app.services import metrics as metrics_service
 from app.services import pricing, rollups
 from app.services.ingest import Ingestor
-from app.services.keys import Principal, create_api_key
+from app.services.keys import Principal
 from app.services.metrics import GroupBy, Metrics, Window, align
-from app.services.projects import get_or_create_project
 from app.services.sql import POSTGRES, SQLITE, as_datetime
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
-from tests.harness import BACKENDS, create_pg_database, drop_pg_database
+from tests.factories import assert_every_level_counts, fresh_database, new_principal
+from tests.harness import BACKENDS
 
 BASE = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20241022", "mystery-model-x", None]
@@ -148,25 +148,15 @@ async def world(
 ) -> AsyncIterator[World]:
     """A throwaway database per backend, seeded through the Ingestor with a walking clock."""
     backend = str(request.param)
-    tmp: Path = tmp_path_factory.mktemp(f"metrics-{backend}")
-    url = f"sqlite://{tmp / 'phospho.sqlite3'}" if backend == "sqlite" else create_pg_database()
     clock = Clock()
     ingestor = Ingestor(clock=clock)
-    try:
-        await apply_migrations(url)
-        await init_orm(Settings(database_url=url, data_dir=tmp))
-        await ingestor.start(write_backend_for(url))
+    async with fresh_database(backend, tmp_path_factory.mktemp(f"metrics-{backend}"), ingestor):
         principals = []
         for name in ("metrics-a", "metrics-b"):
-            principals.append(await _principal(name))
+            principals.append(await new_principal(name))
         world = World(ingestor, backend, *principals)
         await _seed(world, clock)
         yield world
-    finally:
-        await ingestor.stop()
-        await close_orm()
-        if backend == "postgres":
-            drop_pg_database(url)
 
 
 # --- Independent computation ---------------------------------------------------------------
@@ -235,13 +225,6 @@ WINDOWS = [
     ("5 hours by minute", BASE + timedelta(hours=20), BASE + timedelta(hours=25), "1m"),
     ("5 hours by 15 minutes", BASE + timedelta(hours=40), BASE + timedelta(hours=45), "15m"),
 ]
-
-
-async def _principal(project_name: str) -> Principal:
-    """A new API key of the named project (created if needed), as the ingest routes see it."""
-    project = await get_or_create_project(project_name)
-    key = await create_api_key(project.id)
-    return Principal(key_id=key.key.id, project_id=project.id)
 
 
 @pytest.mark.parametrize(("name", "since", "until", "bucket"), WINDOWS, ids=[w[0] for w in WINDOWS])
@@ -353,7 +336,7 @@ async def test_one_rollup_row_per_level_and_model_per_commit(world: World) -> No
     hour and day rows; on SQLite the counts of the current hour stay in the end_users row
     (written anyway), moved to hour and day rows once the hour has passed. The metrics count
     what is not folded yet, so they are exact all along."""
-    who = await _principal(f"metrics-rows-{world.backend}")
+    who = await new_principal(f"metrics-rows-{world.backend}")
     clock = world.ingestor.clock
     assert isinstance(clock, Clock)
     saved, start = clock.now, BASE + timedelta(days=30, seconds=30)  # past every fold so far
@@ -421,7 +404,7 @@ async def test_end_user_hours_stay_exact_when_the_clock_goes_back(world: World) 
     """SQLite keeps an end user's counts of the current hour in its end_users row; a commit
     stamped in an hour already folded (the clock set back) goes to user_rollups instead and
     leaves that row alone. Per-user figures stay exact on both databases."""
-    who = await _principal(f"metrics-clock-back-{world.backend}")
+    who = await new_principal(f"metrics-clock-back-{world.backend}")
     clock = world.ingestor.clock
     assert isinstance(clock, Clock)
     saved, start = clock.now, BASE + timedelta(days=40, minutes=30)  # past every fold so far
@@ -467,7 +450,7 @@ async def test_a_session_starts_once_in_its_first_commit(world: World) -> None:
     """Sessions started come from the rollups: counted in the commit that creates a session,
     never again (later events, retries of stored events, a clock set back), and they match
     the sessions table's first_event_at on both databases."""
-    who = await _principal(f"metrics-sessions-{world.backend}")
+    who = await new_principal(f"metrics-sessions-{world.backend}")
     clock = world.ingestor.clock
     assert isinstance(clock, Clock)
     saved, start = clock.now, BASE + timedelta(days=50, minutes=30)
@@ -518,7 +501,7 @@ async def test_a_stopping_server_folds_every_row(tmp_path: Path) -> None:
     ingestor = Ingestor(clock=clock)
     await ingestor.start(write_backend_for(url))
     try:
-        who = await _principal("folds")
+        who = await new_principal("folds")
         event = {"input": "x", "output": "y", "user_id": "u", "metadata": {"model": "m"}}
         # Each commit writes its minute rows, and its end user's counts in the end_users row
         # (a new database too: nothing of its first minute or hour is stored yet); the second
@@ -707,7 +690,7 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
     histograms the SQLite writer keeps in memory forget it: the jobs, committed again in
     halves (the writer isolates a failing job by bisection), and later commits leave every
     level's histogram equal to the events' own."""
-    who = await _principal(f"metrics-rollback-{world.backend}")
+    who = await new_principal(f"metrics-rollback-{world.backend}")
     latencies: list[float] = []
 
     async def log(values: list[float]) -> None:
@@ -736,14 +719,7 @@ async def test_a_failed_commit_never_leaks_into_the_histograms(
         _sql(world, "SELECT level, events, latency_hist FROM metric_rollups WHERE project_id = ?"),
         [who.project_id],
     )
-    want: dict[int, int] = {}
-    for value in latencies:
-        want[rollups.bin_of(value)] = want.get(rollups.bin_of(value), 0) + 1
-    assert sorted(row["level"] for row in rows) == list(rollups.LEVELS)
-    for row in rows:
-        got: dict[int, int] = {}
-        rollups.merge_into(got, row["latency_hist"])
-        assert (row["events"], got) == (len(latencies), want)
+    assert_every_level_counts(rows, latencies)
 
 
 def test_kept_histograms_follow_only_committed_transactions() -> None:

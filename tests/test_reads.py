@@ -10,21 +10,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.db import apply_migrations, close_orm, init_orm, reader
+from app.db import reader
 from app.errors import Invalid, NotFound
 from app.services import reads
 from app.services.ingest import Ingestor
-from app.services.keys import Principal, create_api_key
-from app.services.projects import get_or_create_project
+from app.services.keys import Principal
 from app.services.reads import EventFilter, FeedbackFilter, Page, SessionFilter
-from app.services.write_backends import write_backend_for
-from app.settings import Settings
-from tests.harness import BACKENDS, create_pg_database, drop_pg_database
+from tests.factories import fresh_database, new_principal
+from tests.harness import BACKENDS
 
 BATCH = 30
 
@@ -60,12 +57,6 @@ class World:
         return [e.id for e in sorted(kept, key=lambda e: (e.created_at, e.id), reverse=True)]
 
 
-async def _principal(name: str) -> Principal:
-    project = await get_or_create_project(name)
-    key = await create_api_key(project.id)
-    return Principal(key_id=key.key.id, project_id=project.id)
-
-
 async def _log(ingestor: Ingestor, who: Principal, bodies: list[dict[str, Any]]) -> list[Seeded]:
     results = await ingestor.log_events(who, {"events": bodies})
     return [
@@ -90,7 +81,7 @@ SINGLES: list[dict[str, Any]] = [
 
 
 async def _seed(ingestor: Ingestor, backend: str) -> World:
-    a, b = await _principal("reads-a"), await _principal("reads-b")
+    a, b = await new_principal("reads-a"), await new_principal("reads-b")
     batch = [
         {"input": f"batch {i}", "output": "ok", "session_id": "s-batch", "user_id": "u1",
          "metadata": {"model": "gpt-4o" if i % 2 else "claude-3"}}
@@ -126,19 +117,9 @@ async def world(
 ) -> AsyncIterator[World]:
     """A throwaway database per backend, migrated, with the ORM open and data seeded."""
     backend = str(request.param)
-    tmp: Path = tmp_path_factory.mktemp(f"reads-{backend}")
-    url = f"sqlite://{tmp / 'phospho.sqlite3'}" if backend == "sqlite" else create_pg_database()
     ingestor = Ingestor()
-    try:
-        await apply_migrations(url)
-        await init_orm(Settings(database_url=url, data_dir=tmp))
-        await ingestor.start(write_backend_for(url))
+    async with fresh_database(backend, tmp_path_factory.mktemp(f"reads-{backend}"), ingestor):
         yield await _seed(ingestor, backend)
-    finally:
-        await ingestor.stop()
-        await close_orm()
-        if backend == "postgres":
-            drop_pg_database(url)
 
 
 async def _walk(

@@ -29,7 +29,7 @@ from app.api.responses import event_body, feedback_body
 from app.errors import PhosphoError
 from app.limits import ASGIApp, Receive, Scope, Send
 from app.services.ingest import Ingestor
-from app.services.keys import Principal, authenticate
+from app.services.keys import KeyCache, Principal, authenticate
 from app.services.ratelimit import KeyRateLimiter
 from app.services.validation import parse_json
 
@@ -81,10 +81,16 @@ class IngestRoutes:
     """Serve the ingest routes before the app (see the module's docstring)."""
 
     def __init__(
-        self, app: ASGIApp, *, ingestor: Ingestor, limiter: KeyRateLimiter | None = None
+        self,
+        app: ASGIApp,
+        *,
+        ingestor: Ingestor,
+        keys: KeyCache,
+        limiter: KeyRateLimiter | None = None,
     ) -> None:
         self.app = app
         self.ingestor = ingestor
+        self.keys = keys  # the app's remembered key lookups
         self.limiter = limiter  # per-key rate limit, checked before the body is read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -101,7 +107,7 @@ class IngestRoutes:
         handler, event_id = route
         headers: list[tuple[bytes, bytes]] = []
         try:
-            principal = await authenticate(_authorization(scope), allow_cached=True)
+            principal = await authenticate(_authorization(scope), cache=self.keys)
             if self.limiter is not None:
                 await self.limiter.check(principal.key_id)
             raw = await _read_body(receive)

@@ -170,19 +170,6 @@ def ingest_paths(max_body: str, max_batch_body: str) -> dict[str, Any]:
 
 def graphql_paths(max_body: str) -> dict[str, Any]:
     """`/graphql` over HTTP (subscriptions use WebSocket, `graphql-transport-ws`)."""
-    bad_request = {
-        "description": (
-            "Not a GraphQL request the server can run: a body that is not a JSON object (a "
-            "batch, an array, is refused too), no query, `variables` or `extensions` not an "
-            "object, an `operationName` the query does not define, a Content-Type other than "
-            "application/json: plain text from the GraphQL transport, or the REST error body "
-            "when the body is not JSON or not an object"
-        ),
-        "content": {
-            PLAIN_TEXT: {"schema": {"type": "string"}},
-            JSON: {"schema": ref("Error")},
-        },
-    }
     guarded = _guarded(max_body)
     post = {
         "tags": ["graphql"],
@@ -203,7 +190,7 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
         },
         "responses": {
             "200": _json("GraphQLResponse", "The operation ran, or failed with `errors`"),
-            "400": bad_request,
+            "400": _graphql_bad_request(),
             "422": _error(
                 "A value in the body breaks the JSON contract of writes (NaN, Infinity, a "
                 "lone surrogate, a NUL character, an integer beyond 64 bits, too deep)"
@@ -230,6 +217,22 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
         },
     }
     return {"/graphql": {"get": get, "post": post}}
+
+
+def _graphql_bad_request() -> dict[str, Any]:
+    return {
+        "description": (
+            "Not a GraphQL request the server can run: a body that is not a JSON object (a "
+            "batch, an array, is refused too), no query, `variables` or `extensions` not an "
+            "object, an `operationName` the query does not define, a Content-Type other than "
+            "application/json: plain text from the GraphQL transport, or the REST error body "
+            "when the body is not JSON or not an object"
+        ),
+        "content": {
+            PLAIN_TEXT: {"schema": {"type": "string"}},
+            JSON: {"schema": ref("Error")},
+        },
+    }
 
 
 def _bytes(count: int) -> str:

@@ -35,6 +35,20 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": REF.format(name=name)}
 
 
+def closed(
+    required: list[str], properties: dict[str, Any], description: str | None = None
+) -> dict[str, Any]:
+    """An object with exactly these `properties` (the `required` ones at least)."""
+    described = {"description": description} if description else {}
+    return {
+        "type": "object",
+        **described,
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
+
+
 def text(**rules: Any) -> dict[str, Any]:
     """A string without NUL characters (PostgreSQL cannot store them; refused everywhere)."""
     return {"type": "string", "pattern": "^[^\\u0000]*$", **rules}
@@ -87,33 +101,24 @@ def _metadata() -> dict[str, Any]:
 
 def _event_input() -> dict[str, Any]:
     identifier = text(minLength=1, maxLength=IDENTIFIER_LENGTH)
-    return {
-        "type": "object",
-        "description": "One event as a client sends it.",
-        "additionalProperties": False,
-        "required": ["input", "output"],
-        "properties": {
-            "input": text(),
-            "output": text(),
-            "session_id": nullable({**identifier, "description": "Groups events into a session"}),
-            "user_id": nullable(identifier),
-            "metadata": nullable(ref("Metadata")),
-            "event_id": nullable(_uuid("Your own id, for safe retries")),
-        },
+    properties = {
+        "input": text(),
+        "output": text(),
+        "session_id": nullable({**identifier, "description": "Groups events into a session"}),
+        "user_id": nullable(identifier),
+        "metadata": nullable(ref("Metadata")),
+        "event_id": nullable(_uuid("Your own id, for safe retries")),
     }
+    return closed(["input", "output"], properties, "One event as a client sends it.")
 
 
 def _event_result() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["event_id", "session_id", "created_at"],
-        "properties": {
-            "event_id": {"type": "string", "format": "uuid"},
-            "session_id": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-        },
+    properties = {
+        "event_id": {"type": "string", "format": "uuid"},
+        "session_id": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
     }
+    return closed(["event_id", "session_id", "created_at"], properties)
 
 
 def _error() -> dict[str, Any]:
@@ -126,17 +131,14 @@ def _error() -> dict[str, Any]:
             "type": {"type": "string"},
         },
     }
-    return {
-        "type": "object",
-        "description": "`detail` says what to fix; `errors` locates each problem.",
-        "additionalProperties": False,
-        "required": ["detail", "code"],
-        "properties": {
-            "detail": {"type": "string"},
-            "code": {"type": "string"},
-            "errors": {"type": "array", "items": located},
-        },
+    properties = {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "array", "items": located},
     }
+    return closed(
+        ["detail", "code"], properties, "`detail` says what to fix; `errors` locates each problem."
+    )
 
 
 def _graphql() -> dict[str, Any]:
@@ -206,11 +208,9 @@ SCHEMAS: dict[str, Any] = {
     },
     "Metadata": _metadata(),
     "LogEventInput": _event_input(),
-    "LogEventsInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["events"],
-        "properties": {
+    "LogEventsInput": closed(
+        ["events"],
+        {
             "events": {
                 "type": "array",
                 "minItems": 1,
@@ -218,36 +218,24 @@ SCHEMAS: dict[str, Any] = {
                 "items": ref("LogEventInput"),
             }
         },
-    },
-    "FeedbackInput": {
-        "type": "object",
-        "description": "Thumbs up (1) or down (0), with an optional comment.",
-        "additionalProperties": False,
-        "required": ["score"],
-        "properties": {
-            "score": {"type": "integer", "minimum": 0, "maximum": 1},
-            "comment": nullable(text()),
-        },
-    },
+    ),
+    "FeedbackInput": closed(
+        ["score"],
+        {"score": {"type": "integer", "minimum": 0, "maximum": 1}, "comment": nullable(text())},
+        "Thumbs up (1) or down (0), with an optional comment.",
+    ),
     "EventResult": _event_result(),
-    "BatchResult": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["results"],
-        "properties": {"results": {"type": "array", "items": ref("EventResult")}},
-    },
-    "FeedbackResult": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["feedback_id", "event_id", "score", "comment", "created_at"],
-        "properties": {
+    "BatchResult": closed(["results"], {"results": {"type": "array", "items": ref("EventResult")}}),
+    "FeedbackResult": closed(
+        ["feedback_id", "event_id", "score", "comment", "created_at"],
+        {
             "feedback_id": {"type": "string", "format": "uuid"},
             "event_id": {"type": "string", "format": "uuid"},
             "score": {"type": "integer", "enum": [0, 1]},
             "comment": {"type": ["string", "null"]},
             "created_at": {"type": "string", "format": "date-time"},
         },
-    },
+    ),
     "Error": _error(),
     **_graphql(),
 }

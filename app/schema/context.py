@@ -131,7 +131,7 @@ async def get_context(connection: HTTPConnection) -> Context:
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         context.sign_in(await principal_from_login(connection), via_login=True)
         return context
-    principal = await authenticate(header, allow_cached=True)
+    principal = await authenticate(header, cache=state.key_cache)
     if state.rate_limiter is not None:  # per-key rate limit (app/services/ratelimit.py)
         await state.rate_limiter.check(principal.key_id)
     return Context(state.ingestor, state.live, principal, state.settings)

@@ -13,6 +13,7 @@ after an argon2 check of the same cost, whether the address is unknown or the pa
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -36,8 +37,6 @@ SESSION_LIFETIME = timedelta(days=14)
 BAD_LOGIN = "wrong email or password"
 
 _hasher = PasswordHasher()
-# Verified when the email is unknown, so that both cases take the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +84,31 @@ async def log_in(
     now = datetime.now(UTC)
     attempt = await login_throttle.reserve(email, login_throttle.address_key(address), limits, now)
     user = await User.filter(email=email).first()
-    if (
-        not await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
-        or not user
-    ):
+    if not await _password_matches(user.password_hash if user else None, password) or not user:
         await login_throttle.forget_expired(limits, now)
         raise Unauthorized(BAD_LOGIN)
     await login_throttle.release(attempt)
     return await _open_session(user, now)
 
 
-async def _password_matches(password_hash: str, password: str) -> bool:
+async def _password_matches(password_hash: str | None, password: str) -> bool:
+    """Verify off the event loop; an unknown address (None) is checked against a dummy hash,
+    so that both cases take the same time."""
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: hashing costs ~150 ms, which every server start, CLI
+    call and test subprocess paid. (Only a process's first unknown-address login pays it.)"""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 async def _open_session(user: User, now: datetime) -> str:

@@ -21,9 +21,11 @@ from models import ApiKey
 
 KEY_PREFIX = "ph_"
 DISPLAY_LENGTH = 11  # "ph_" + 8 characters: enough to tell keys apart, useless to an attacker
-# A positive lookup is remembered briefly: the ingest path re-checks every key inside its
-# commit (see store.verify_keys), so a revoked key never stores anything after revocation.
+# A positive lookup is remembered briefly (KeyCache): the ingest plan re-checks every key inside
+# the commit that stores its events (store.active_key_ids), so a key revoked before that commit
+# stores nothing, whatever a cache still believes.
 CACHE_SECONDS = 5.0
+CACHE_MAX = 10_000  # entries; past it the cache starts afresh
 # One message for missing, malformed, unknown and revoked keys: nothing to tell them apart.
 UNAUTHORIZED_MESSAGE = "missing or invalid API key: send 'Authorization: Bearer ph_...'"
 
@@ -53,7 +55,41 @@ class CreatedKey:
     secret: str
 
 
-_cache: dict[str, tuple[Principal, float]] = {}
+# Revocations made by this process; a KeyCache filled before the latest one starts afresh, so a
+# key revoked here (dashboard or CLI) is refused at once, in every app of the process.
+_revocations = 0
+
+
+class KeyCache:
+    """Positive lookups by exact `Authorization` header, each for CACHE_SECONDS.
+
+    One per application (create_app keeps it in `app.state.key_cache`): nothing outlives the
+    app or leaks between two apps of one process (tests build many)."""
+
+    __slots__ = ("_entries", "_revocations")
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._revocations = _revocations
+
+    def get(self, header: str, now: float) -> Principal | None:
+        """The remembered principal for `header`, unless expired or a key was revoked since."""
+        if self._revocations != _revocations:
+            self.clear()
+            return None
+        hit = self._entries.get(header)
+        return hit[0] if hit is not None and hit[1] > now else None
+
+    def remember(self, header: str, principal: Principal, now: float) -> None:
+        """Remember a successful lookup (never a failed one)."""
+        if len(self._entries) > CACHE_MAX:
+            self._entries.clear()
+        self._entries[header] = (principal, now + CACHE_SECONDS)
+
+    def clear(self) -> None:
+        """Forget every lookup."""
+        self._entries.clear()
+        self._revocations = _revocations
 
 
 def hash_key(secret: str) -> str:
@@ -111,13 +147,9 @@ async def revoke_api_key(prefix: str, project_id: int | None = None) -> ApiKey:
         raise NotFound(f"no active key with prefix {prefix!r}")
     key.revoked_at = datetime.now(UTC)
     await key.save(update_fields=["revoked_at"])
-    forget_cached_keys()
+    global _revocations
+    _revocations += 1  # every KeyCache of the process forgets its lookups
     return key
-
-
-def forget_cached_keys() -> None:
-    """Drop remembered lookups (after a revocation in this process)."""
-    _cache.clear()
 
 
 def parse_bearer(header: str | None) -> str:
@@ -131,21 +163,21 @@ def parse_bearer(header: str | None) -> str:
     return value
 
 
-async def authenticate(header: str | None, *, allow_cached: bool = False) -> Principal:
-    """Resolve a Bearer header to its project; every failure is the same Unauthorized."""
+async def authenticate(header: str | None, *, cache: KeyCache | None = None) -> Principal:
+    """Resolve a Bearer header to its project; every failure is the same Unauthorized.
+
+    With a `cache`, a recent success for the exact header answers without hashing or a query.
+    """
     now = time.monotonic()
-    if allow_cached and header is not None:
-        # Keyed by the exact header (only ever stored after a successful check), so a hit
-        # costs no hashing; the ingest path re-checks the key inside its commit anyway.
-        hit = _cache.get(header)
-        if hit is not None and hit[1] > now:
-            return hit[0]
+    if cache is not None and header is not None:
+        hit = cache.get(header, now)
+        if hit is not None:
+            return hit
     digest = hash_key(parse_bearer(header))
     row = await ApiKey.filter(key_hash=digest, revoked_at=None).using_db(reader()).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
     principal = Principal(key_id=row.id, project_id=row.project_id)  # type: ignore[attr-defined]
-    if len(_cache) > 10_000:
-        _cache.clear()
-    _cache[header or ""] = (principal, now + CACHE_SECONDS)
+    if cache is not None and header is not None:
+        cache.remember(header, principal, now)
     return principal

@@ -16,6 +16,18 @@ from tests.harness import REPO, Server, Tenant
 
 OPERATIONS = REPO / "graphql" / "operations"
 
+# The query of issue 17: 1.85 KB, 150,000 events (1.5 GB over 10 KB events) before the cost
+# limit: 15 aliases of events(first: 100) -> session -> events(first: 100) -> input.
+AMPLIFICATION = (
+    "{ "
+    + " ".join(
+        f"a{n}: events(first: 100) {{ edges {{ node {{ session {{ events(first: 100) "
+        "{ edges { node { input } } } } } } }"
+        for n in range(15)
+    )
+    + " }"
+)
+
 
 def operation(name: str) -> str:
     """The text of a documented operation in graphql/operations/."""

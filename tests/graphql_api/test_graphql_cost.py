@@ -20,21 +20,19 @@ from app.schema.cost import (
 )
 from app.schema.schema import build_schema
 from app.settings import Settings
-from tests.graphql_api.helpers import OPERATIONS, gql, live, log_rest, operation, post
+from tests.graphql_api.helpers import (
+    AMPLIFICATION,
+    OPERATIONS,
+    gql,
+    live,
+    log_rest,
+    operation,
+    post,
+)
 from tests.harness import Server, Tenant, start_server
 
 SCHEMA = build_schema()._schema
 BUDGET = Settings().graphql_max_cost
-# The query of issue 17: 1.85 KB, 150,000 events (1.5 GB over 10 KB events) before this limit.
-AMPLIFICATION = (
-    "{ "
-    + " ".join(
-        f"a{n}: events(first: 100) {{ edges {{ node {{ session {{ events(first: 100) "
-        "{ edges { node { input } } } } } } }"
-        for n in range(15)
-    )
-    + " }"
-)
 # Variables that make each documented operation as large as it can be.
 LARGEST = {
     "latest_events": {"first": 100},

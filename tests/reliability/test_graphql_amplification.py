@@ -19,18 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.graphql_api.helpers import memory_kib, post, reset_peak_memory
+from tests.graphql_api.helpers import AMPLIFICATION, memory_kib, post, reset_peak_memory
 from tests.harness import Server, Tenant, start_server
 
-AMPLIFICATION = (
-    "{ "
-    + " ".join(
-        f"a{n}: events(first: 100) {{ edges {{ node {{ session {{ events(first: 100) "
-        "{ edges { node { input } } } } } } }"
-        for n in range(15)
-    )
-    + " }"
-)
 SENDERS = 2
 SECONDS = 3.0
 HEALTH_LIMIT = 0.100

@@ -34,7 +34,7 @@ from schemathesis.openapi import checks
 from app.factory import create_app
 from app.services.keys import hash_key
 from app.settings import Settings
-from tests.harness import BACKENDS, Server, start_server
+from tests.harness import BACKENDS, Server, serving
 
 MIN_CASES = 500  # per database, stateless and stateful together
 FUZZ_EXAMPLES = 50  # the fuzzing phase's cases per operation (examples and coverage add theirs)
@@ -105,12 +105,9 @@ def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server of its own per database, with one project whose key is `API_KEY`."""
-    server = start_server(request.param, tmp_path_factory.mktemp(f"fuzz-{request.param}"))
-    try:
+    with serving(request.param, tmp_path_factory.mktemp(f"fuzz-{request.param}")) as server:
         _add_project_key(server, API_KEY)
         yield server
-    finally:
-        server.destroy()
 
 
 def _add_project_key(server: Server, secret: str) -> None:

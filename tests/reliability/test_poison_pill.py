@@ -38,26 +38,21 @@ import orjson
 import pytest
 from tortoise.exceptions import OperationalError
 
-from app.db import apply_migrations, close_orm, init_orm, reader
+from app.db import reader
 from app.errors import Internal, Unavailable
-from app.services import ingest, rollups, store
+from app.services import ingest, store
 from app.services.ingest import Ingestor
-from app.services.keys import Principal, create_api_key
-from app.services.projects import get_or_create_project
 from app.services.sql import POSTGRES, SQLITE, Dialect
 from app.services.write_backends import (
     Failure,
     SqliteWriteBackend,
     failure_of,
-    write_backend_for,
 )
-from app.settings import Settings
+from tests.factories import assert_every_level_counts, fresh_database, new_principal
 from tests.harness import (
     BACKENDS,
     Server,
     Tenant,
-    create_pg_database,
-    drop_pg_database,
     make_server,
 )
 from tests.reliability.poison_server import POISON_INT, POISON_NUL, poisoned
@@ -71,25 +66,9 @@ async def ingestor(
 ) -> AsyncIterator[Ingestor]:
     """A running Ingestor on a fresh database (ORM open)."""
     backend = str(request.param)
-    tmp = tmp_path_factory.mktemp(f"poison-{backend}")
-    url = f"sqlite://{tmp / 'phospho.sqlite3'}" if backend == "sqlite" else create_pg_database()
     running = Ingestor()
-    try:
-        await apply_migrations(url)
-        await init_orm(Settings(database_url=url, data_dir=tmp))
-        await running.start(write_backend_for(url))
+    async with fresh_database(backend, tmp_path_factory.mktemp(f"poison-{backend}"), running):
         yield running
-    finally:
-        await running.stop()
-        await close_orm()
-        if backend == "postgres":
-            drop_pg_database(url)
-
-
-async def _principal(name: str) -> Principal:
-    project = await get_or_create_project(name)
-    key = await create_api_key(project.id)
-    return Principal(key_id=key.key.id, project_id=project.id)
 
 
 async def test_a_failing_job_fails_alone_and_its_group_commits(
@@ -115,10 +94,10 @@ async def test_a_failing_job_fails_alone_and_its_group_commits(
 
     monkeypatch.setattr(ingestor.writer, "_transaction", counted)
     monkeypatch.setattr(ingestor.writer, "_trial", tried)
-    good = await _principal("good")
+    good = await new_principal("good")
     for bad, poison in (
-        (await _principal("bad"), POISON_INT),
-        (await _principal("ugly"), POISON_NUL),
+        (await new_principal("bad"), POISON_INT),
+        (await new_principal("ugly"), POISON_NUL),
     ):
         for attempt in ("first", "quarantined"):
             calls.clear()
@@ -161,7 +140,7 @@ async def test_quarantined_jobs_store_exactly_what_passed(
         return outcomes
 
     monkeypatch.setattr(ingestor.writer, "_plan", late)
-    mixed, other = await _principal("mixed"), await _principal("other")
+    mixed, other = await new_principal("mixed"), await new_principal("other")
     with pytest.raises(Internal):  # quarantines the source
         await ingestor.log_event(mixed, {"input": POISON_INT, "output": "a"})
     latencies: list[float] = []
@@ -183,14 +162,7 @@ async def test_quarantined_jobs_store_exactly_what_passed(
         sql("SELECT level, events, latency_hist FROM metric_rollups WHERE project_id = ?"),
         [mixed.project_id],
     )
-    want: dict[int, int] = {}
-    for value in latencies:
-        want[rollups.bin_of(value)] = want.get(rollups.bin_of(value), 0) + 1
-    assert sorted(row["level"] for row in rows) == list(rollups.LEVELS)
-    for row in rows:
-        got: dict[int, int] = {}
-        rollups.merge_into(got, row["latency_hist"])
-        assert (row["events"], got) == (len(latencies), want)
+    assert_every_level_counts(rows, latencies)
 
 
 async def test_transient_failures_answer_503_with_retry_after(
@@ -201,7 +173,7 @@ async def test_transient_failures_answer_503_with_retry_after(
     can never be stored is a 500: test_a_failing_job_fails_alone_and_its_group_commits.)"""
     backend = ingestor.writer._backend
     assert backend is not None
-    who = await _principal("transient")
+    who = await new_principal("transient")
     plan = ingestor._plan
     if backend.dialect.postgres:
 

@@ -34,19 +34,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.db import apply_migrations, close_orm, init_orm, reader
+from app.db import reader
 from app.services import metrics as metrics_service
 from app.services import pricing, rollups
 from app.services.ingest import FoldJob, Ingestor
-from app.services.keys import Principal, create_api_key
 from app.services.metrics import align
-from app.services.projects import get_or_create_project
 from app.services.sql import POSTGRES, SQLITE, Dialect
 from app.services.store import MAX_COUNT, MAX_SUM
 from app.services.validation import MAX_COST_USD, MAX_LATENCY_MS, MAX_TOKENS
 from app.services.write_backends import write_backend_for
-from app.settings import Settings
-from tests.harness import BACKENDS, REPO, create_pg_database, drop_pg_database
+from tests.factories import fresh_database, new_principal
+from tests.harness import BACKENDS, REPO
 
 LEGACY = 9.2233720368547758e18  # what SQLite stored after an overflowing integer `+`
 
@@ -118,25 +116,13 @@ async def db(
     """A fresh database per test, migrated, with the ORM open and an Ingestor running."""
     backend = str(request.param)
     tmp = tmp_path_factory.mktemp(f"bounds-{backend}")
-    url = f"sqlite://{tmp / 'phospho.sqlite3'}" if backend == "sqlite" else create_pg_database()
-    db = Db(backend, url, tmp)
-    try:
-        await apply_migrations(url)
-        await init_orm(Settings(database_url=url, data_dir=tmp))
-        await db.start()
-        yield db
-    finally:
-        await db.stop()
-        await close_orm()
-        if backend == "postgres":
-            drop_pg_database(url)
-
-
-async def principal(name: str) -> Principal:
-    """A new key of a new project, as the ingest routes see it."""
-    project = await get_or_create_project(name)
-    key = await create_api_key(project.id)
-    return Principal(key_id=key.key.id, project_id=project.id)
+    async with fresh_database(backend, tmp) as url:
+        db = Db(backend, url, tmp)
+        try:
+            await db.start()
+            yield db
+        finally:
+            await db.stop()
 
 
 SUMMED = "events, tokens_in, tokens_out, cost_nano, unpriced, feedback_positive, " + (
@@ -179,7 +165,7 @@ async def test_maximal_values_across_a_minute_and_an_hour_never_stop_writes(db: 
     past 2^63 - 1 in that minute, hour, day and end user), then 10,000 more after it, with the
     sessions' and end users' 32-bit counts pushed past their cap: every write succeeds,
     another project still writes, the metrics read back, and a rebuild agrees."""
-    loud, quiet = await principal("loud"), await principal("quiet")
+    loud, quiet = await new_principal("loud"), await new_principal("quiet")
     for second in range(10):
         db.clock.now = T0 + timedelta(seconds=second)
         await db.writer.log_events(loud, _batch(BIGGEST))
@@ -359,7 +345,7 @@ async def test_every_stored_figure_is_the_true_sum_or_the_cap(db: Db, history: H
     """For any accepted events and feedback, from stored sums anywhere up to the cap (on
     SQLite also an earlier release's REAL overflow): writes never fail and every stored figure
     is min(true sum, cap)."""
-    who = await principal(f"property-{next(EXAMPLES)}")
+    who = await new_principal(f"property-{next(EXAMPLES)}")
     day = datetime(2028, 1, 1, tzinfo=UTC) + timedelta(days=2 * next(EXAMPLES))
     start = day + timedelta(hours=22, minutes=59)
     oracle = Oracle()
@@ -557,7 +543,7 @@ async def test_a_database_with_overflowed_rows_keeps_working_and_rebuilds(db: Db
     overflowed minute too) and to others succeed, its metrics read back saturated, and
     `phospho rollups rebuild` succeeds, repairs every counter and prices the legacy tokens at
     no more than the maximum cost."""
-    legacy, other = await principal("legacy"), await principal("other")
+    legacy, other = await new_principal("legacy"), await new_principal("other")
     await _store_legacy(db, legacy.project_id)
     event = {"input": "q", "output": "a", "user_id": "lu", "session_id": "ls",
              "metadata": {"model": "gpt-4o", "tokens_in": 5, "cost_usd": 1}}  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Server, start_server
+from tests.harness import Server, serving
 from tests.sdk_js.test_js_sdk import built_sdk, node_env, run
 
 __all__ = ["built_sdk"]  # the fixture, imported for this module's tests
@@ -34,13 +34,10 @@ console.log(JSON.stringify({ ids, flushed, stats: batched.stats() }));
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A SQLite server that lets each key make 4 requests per second."""
-    srv = start_server(
+    with serving(
         "sqlite", tmp_path_factory.mktemp("js-rate"), PHOSPHO_RATE_LIMIT=f"{RATE}/second"
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        srv.destroy()
 
 
 def test_the_js_sdk_waits_out_429s_and_stores_each_event_once(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import phospho
 import pytest
 
-from tests.harness import Server, start_server
+from tests.harness import Server, serving
 
 RATE = 4  # PHOSPHO_RATE_LIMIT=4/second: Retry-After is 1 s
 
@@ -17,13 +17,10 @@ RATE = 4  # PHOSPHO_RATE_LIMIT=4/second: Retry-After is 1 s
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A SQLite server that lets each key make 4 requests per second."""
-    srv = start_server(
+    with serving(
         "sqlite", tmp_path_factory.mktemp("sdk-rate"), PHOSPHO_RATE_LIMIT=f"{RATE}/second"
-    )
-    try:
+    ) as srv:
         yield srv
-    finally:
-        srv.destroy()
 
 
 def per_session(server: Server, project_id: int) -> dict[str, int]:
