@@ -19,13 +19,15 @@ test_admission*.py hold it to this):
 - **Health**: `GET /api/v1/health` is answered here, at once, without a task: under overload
   it would otherwise wait behind every admitted request's work in the event loop's queue.
 - **Pipelining** is bounded per connection: uvicorn answers a connection's requests one after
-  the other, so a queued request only waits. At most PIPELINE_ADMITTED requests of one
-  connection are admitted at a time; later ones get 503 (answered in order, after the ones
-  before them). Reading pauses while answers are owed and resumes only when none is, and a
-  read is at most READ_SIZE, so one connection never holds more than one read of parsed
-  requests. uvicorn itself resumed reading after every answer and on every body read, and
-  admitted everything it parsed: a pipelining client at 10x capacity grew the server to
-  gigabytes (issue 17).
+  the other. One request of a connection is worked on (it holds an in-flight slot) and at most
+  one more waits behind it without a slot (at most `max_in_flight` wait in all); it takes the
+  slot its predecessor gives back, so a pipelining connection never leaves its slot idle for
+  a round trip, and a waiting request never holds a slot doing nothing. Later requests get 503
+  (answered in order, after the ones before them). Reading pauses while answers are owed and
+  resumes only when none is, and a read is at most READ_SIZE, so one connection never holds
+  more than one read of parsed requests. uvicorn itself resumed reading after every answer
+  and on every body read, and admitted everything it parsed: a pipelining client at 10x
+  capacity grew the server to gigabytes (issue 17).
 - **Read timeouts**: `header_timeout` from a request's first byte to the end of its headers;
   `body_timeout` from there to the end of its body (a Content-Length larger than what arrives
   is dropped then, and the app sees a disconnect: nothing stored); `idle_timeout` for a
@@ -52,8 +54,8 @@ from app.admission import (
     HEADER_TIMED_OUT,
     HEALTH,
     HEALTHY,
-    PIPELINE_ADMITTED,
     READ_SIZE,
+    REFUSAL_HOLD,
     Admission,
     Skimmer,
     body_size,
@@ -63,15 +65,34 @@ log = logging.getLogger("phospho.admission")
 
 
 class _Flow(FlowControl):
-    """uvicorn's flow control, except that reading resumes only when no answer is owed."""
+    """uvicorn's flow control, except that reading resumes only when no answer is owed, and
+    not while the connection is held after a refusal (`hold`)."""
 
     def __init__(self, transport: asyncio.Transport, protocol: AdmissionProtocol) -> None:
         super().__init__(transport)
         self.protocol = protocol
+        self.held: asyncio.TimerHandle | None = None
 
     def resume_reading(self) -> None:
-        if not self.protocol.pipeline:
+        if not self.protocol.pipeline and self.held is None:
             super().resume_reading()
+
+    def hold(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Read nothing more of this connection for `seconds`."""
+        if self.held is None:
+            self.pause_reading()
+            self.held = loop.call_later(seconds, self._release)
+
+    def _release(self) -> None:
+        self.held = None
+        if not self._transport.is_closing():
+            self.resume_reading()
+
+    def cancel(self) -> None:
+        """The connection is gone: no timer left behind."""
+        if self.held is not None:
+            self.held.cancel()
+            self.held = None
 
 
 _READ_BUFFER = memoryview(bytearray(READ_SIZE))
@@ -98,7 +119,7 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.flow = _Flow(self.transport, self)
+        self.flow: _Flow = _Flow(self.transport, self)
         self._admitted = 0  # this connection's requests counted in admission.in_flight
         self._running: RequestResponseCycle | None = None
         self._in_message = False  # uvicorn's parser is inside a request
@@ -124,6 +145,10 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         try:
             if self._skimmer.phase or self._only_refusals(data):
                 self._skim(data)
+                if self._out and not self.transport.is_closing():
+                    # Refused: the connection's next requests are read together in
+                    # REFUSAL_HOLD, so that each read and write serves several refusals.
+                    self.flow.hold(self.loop, REFUSAL_HOLD)
             else:
                 super().data_received(data)
         finally:
@@ -137,11 +162,11 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         if self._in_message:
             return False
         admission = self.admission
-        if admission.in_flight < admission.max_in_flight and (
-            not self._admitted or admission.in_flight < admission.max_in_flight // 2
-        ):
-            if self._admitted < PIPELINE_ADMITTED:
+        if self._admitted == 0:
+            if admission.in_flight < admission.max_in_flight:
                 return False
+        elif self._admitted == 1 and admission.waiting < admission.max_in_flight:
+            return False
         return b"/live/" not in data and b"pgrade" not in data and b"PGRADE" not in data
 
     def _skim(self, data: bytes) -> None:
@@ -229,14 +254,16 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         self._refuse(self.parser.should_keep_alive())
 
     def _admit(self) -> bool:
-        """Start (or queue) this request if the bounds allow it; whether they did."""
+        """Start this request, or let it wait behind its connection's running one, if the
+        bounds allow it; whether they did."""
         admission = self.admission
-        if admission.in_flight >= admission.max_in_flight:
-            return False
-        if self._admitted and (
-            self._admitted >= PIPELINE_ADMITTED
-            or admission.in_flight >= admission.max_in_flight // 2
-        ):
+        if self._admitted == 0:
+            if admission.in_flight >= admission.max_in_flight:
+                return False
+            slot = True
+        elif self._admitted == 1 and admission.waiting < admission.max_in_flight:
+            slot = False  # it takes a slot when its turn comes (on_response_complete)
+        else:
             return False
         # A body counts for at most a quarter of the budget: a large batch is still let in
         # next to a few other requests instead of waiting for an idle server.
@@ -246,10 +273,14 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         ):
             return False
         super().on_headers_complete()
-        admission.in_flight += 1
+        if slot:
+            admission.in_flight += 1
+        else:
+            admission.waiting += 1
         admission.in_flight_bytes += size
         self._admitted += 1
         self.cycle.admitted = size  # type: ignore[attr-defined]
+        self.cycle.slot = slot  # type: ignore[attr-defined]
         return True
 
     def on_body(self, body: bytes) -> None:
@@ -315,7 +346,10 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
         size = getattr(cycle, "admitted", None)
         if size is not None:
             cycle.admitted = None  # type: ignore[union-attr]
-            self.admission.in_flight -= 1
+            if cycle.slot:  # type: ignore[union-attr]
+                self.admission.in_flight -= 1
+            else:
+                self.admission.waiting -= 1
             self.admission.in_flight_bytes -= size
             self._admitted -= 1
 
@@ -334,6 +368,13 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
                     self.transport.close()
                     return
                 continue
+            if not self._take_slot(cycle):
+                answers.append(BUSY if cycle.keep_alive else BUSY_CLOSE)
+                if not cycle.keep_alive:
+                    self.transport.write(b"".join(answers))
+                    self.transport.close()
+                    return
+                continue
             self._start_asgi_task(cycle, app)
             break
         if answers:
@@ -343,7 +384,25 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
             self._set_deadline(self.admission.idle_timeout, "idle")
         self.flow.resume_reading()
 
+    def _take_slot(self, cycle: RequestResponseCycle) -> bool:
+        """A request that waited behind another takes an in-flight slot now that its turn has
+        come; whether it could. The request before it has just given its slot back, so it
+        almost always can; if not, it is refused now, and what is left of its body dropped."""
+        if getattr(cycle, "slot", True):
+            return True
+        admission = self.admission
+        if admission.in_flight < admission.max_in_flight:
+            admission.waiting -= 1
+            admission.in_flight += 1
+            cycle.slot = True  # type: ignore[attr-defined]
+            return True
+        self._release(cycle)
+        admission.note_shed(self.loop.time())
+        cycle.response_complete = True  # the parser drops the rest of it (on_body, ...)
+        return False
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.flow.cancel()
         for cycle, _ in self.pipeline:
             self._release(cycle)
         self.pipeline.clear()

@@ -105,13 +105,29 @@ def test_pipelined_requests_past_two_per_connection_get_503_in_order(server: Ser
     assert stored(server, *ids) == {ids[0], ids[1], ids[-1]}
 
 
-def test_past_half_the_slots_a_connection_gets_one_request_at_a_time(small: Server) -> None:
-    """With half the in-flight slots taken, a request queued behind another would hold a slot
-    and do nothing: a pipelined second request is refused too."""
+def test_a_request_waiting_behind_its_connections_running_one_holds_no_slot(
+    small: Server,
+) -> None:
+    """Both slots taken (one held by another connection, one by this connection's first
+    request): the pipelined second request waits without a slot and takes its predecessor's
+    when that one is answered; the third is refused. A waiting request that held a slot would
+    leave it idle (goodput 0.53x at 2x capacity); one refused outright would leave the slot
+    idle for a round trip. Meanwhile a new connection is refused: the bound still holds."""
     tenant = small.new_tenant()
+    held = event()
+    body = json.dumps(held).encode()
+    holder = connect(small)
+    holder.sendall(request(tenant, body[:10], length=len(body)))
+    time.sleep(0.3)  # one slot of two is taken
     answers, ids = pipeline(small, tenant, 3)
-    assert [answer.status for answer in answers] == [201, 503, 503]
-    assert stored(small, *ids) == {ids[0], ids[-1]}
+    assert [answer.status for answer in answers] == [201, 201, 503]
+    assert_busy(answers[2].status, answers[2].headers, answers[2].body)
+    # Slots are given back: the held request's one is still taken, the pipeline's is free.
+    assert pipeline(small, tenant, 1)[0][0].status == 201
+    holder.sendall(body[10:])
+    assert Reader(holder).answer().status == 201
+    holder.close()
+    assert stored(small, *ids) == {ids[0], ids[1], ids[-1]}
 
 
 def test_a_full_write_queue_answers_503_and_stores_only_what_it_took(small: Server) -> None:
