@@ -28,12 +28,7 @@ test_admission*.py hold it to this):
   more than one read of parsed requests. uvicorn itself resumed reading after every answer
   and on every body read, and admitted everything it parsed: a pipelining client at 10x
   capacity grew the server to gigabytes (issue 17).
-- **Read timeouts**: `header_timeout` from a request's first byte to the end of its headers;
-  `body_timeout` from there to the end of its body (a Content-Length larger than what arrives
-  is dropped then, and the app sees a disconnect: nothing stored); `idle_timeout` for a
-  connection that starts no request, new or kept alive. Slow headers or body get 408 (when
-  no other answer is owed first) and the connection is closed. One timer per connection,
-  re-armed only when it fires early: a request only stores a deadline (a float).
+- **Read timeouts** and when a connection is read at all: app/http_flow.py.
 """
 
 from __future__ import annotations
@@ -43,15 +38,12 @@ import logging
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app.admission import (
-    BODY_TIMED_OUT,
     BUSY,
     BUSY_CLOSE,
     EXEMPT_PREFIXES,
-    HEADER_TIMED_OUT,
     HEALTH,
     HEALTHY,
     READ_SIZE,
@@ -60,45 +52,15 @@ from app.admission import (
     Skimmer,
     body_size,
 )
+from app.http_flow import Flow, ReadDeadlines
 
 log = logging.getLogger("phospho.admission")
-
-
-class _Flow(FlowControl):
-    """uvicorn's flow control, except that reading resumes only when no answer is owed, and
-    not while the connection is held after a refusal (`hold`)."""
-
-    def __init__(self, transport: asyncio.Transport, protocol: AdmissionProtocol) -> None:
-        super().__init__(transport)
-        self.protocol = protocol
-        self.held: asyncio.TimerHandle | None = None
-
-    def resume_reading(self) -> None:
-        if not self.protocol.pipeline and self.held is None:
-            super().resume_reading()
-
-    def hold(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
-        """Read nothing more of this connection for `seconds`."""
-        if self.held is None:
-            self.pause_reading()
-            self.held = loop.call_later(seconds, self._release)
-
-    def _release(self) -> None:
-        self.held = None
-        if not self._transport.is_closing():
-            self.resume_reading()
-
-    def cancel(self) -> None:
-        """The connection is gone: no timer left behind."""
-        if self.held is not None:
-            self.held.cancel()
-            self.held = None
 
 
 _READ_BUFFER = memoryview(bytearray(READ_SIZE))
 
 
-class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
+class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtocol):
     """See the module's docstring. `admission` is set by `protocol_factory`.
 
     A pipeline entry `(None, answer)` stands for a request answered here (refused, or a health
@@ -119,7 +81,7 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.flow: _Flow = _Flow(self.transport, self)
+        self.flow: Flow = Flow(self.transport, self)
         self._admitted = 0  # this connection's requests counted in admission.in_flight
         self._running: RequestResponseCycle | None = None
         self._in_message = False  # uvicorn's parser is inside a request
@@ -410,47 +372,6 @@ class AdmissionProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
             self._timer.cancel()
             self._timer = None
         super().connection_lost(exc)
-
-    # Deadlines: one timer per connection; moving a deadline later costs a float.
-    def _set_deadline(self, seconds: float, kind: str) -> None:
-        """Set the connection's deadline `seconds` after `self._now` (the current read)."""
-        deadline = self._now + seconds
-        self._deadline = deadline
-        self._deadline_kind = kind
-        if self._timer is None or deadline < self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = self.loop.call_at(deadline, self._check_deadline)
-            self._timer_at = deadline
-
-    def _check_deadline(self) -> None:
-        self._timer = None
-        deadline = self._deadline
-        if deadline is None or self.transport.is_closing():
-            return
-        if self.loop.time() < deadline:
-            self._timer = self.loop.call_at(deadline, self._check_deadline)
-            self._timer_at = deadline
-            return
-        self._expire(self._deadline_kind)
-
-    def _expire(self, kind: str) -> None:
-        """A deadline passed: close the connection, with a 408 when that is the next answer."""
-        if kind != "idle":
-            if self._may_answer(kind):
-                answer = HEADER_TIMED_OUT if kind == "header" else BODY_TIMED_OUT
-                self.transport.write(self._dated(answer))
-            log.debug("closed a connection whose request %s did not arrive in time", kind)
-        self.transport.close()
-
-    def _may_answer(self, kind: str) -> bool:
-        """Whether the request being read is the next one owed an answer and has none yet."""
-        if self.pipeline or self._skipping or (self._skimmer.phase and kind == "body"):
-            return False
-        running = self._running
-        if kind == "header":  # no cycle yet: only earlier requests may be owed an answer
-            return running is None or running.response_complete
-        return running is self.cycle and running is not None and not running.response_started
 
 
 def protocol_factory(admission: Admission) -> type[asyncio.Protocol]:

@@ -194,8 +194,8 @@ def _graphql() -> dict[str, Any]:
 SCHEMAS: dict[str, Any] = {
     "JsonValue": {
         "description": (
-            "Any JSON value whose strings and keys contain no NUL character and whose integers "
-            "fit in 64 bits (numbers with a fraction: any finite value)"
+            "Any JSON value whose strings and keys contain no NUL character and whose numbers "
+            "lie within 64-bit integers' range, however written (1e19 is refused too)"
         ),
         "anyOf": [
             {"type": ["null", "boolean"]},

@@ -124,6 +124,14 @@ class TypedMetadata:
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _DIGIT_MARKS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))  # "1": a digit
 _BEYOND = 2**64  # what `_exact_int` makes of an integer too long to be anywhere near range
+# A number in exponent form ("1e19", "0.5E+30") is the other way to write a value outside 64
+# bits without a long digit run: digits become "1" and e/E "e", so "1e" finds each candidate.
+_EXPONENT_MARKS = bytes(
+    0x31 if 0x30 <= b <= 0x39 else 0x65 if b in (0x45, 0x65) else 0x30 for b in range(256)
+)
+_EXPONENT_NUMBER = re.compile(rb"[0-9.]*[eE]\+?[0-9]+")
+_EXPONENT_PLACES = 8  # past this many candidates, the whole body is walked
+_VALUE_STARTS = frozenset(b":,[ \t\r\n")  # what may stand before a number in JSON
 
 
 def _has_long_digit_run(raw: bytes) -> bool:
@@ -147,6 +155,31 @@ def _has_long_digit_run(raw: bytes) -> bool:
     return False
 
 
+def _may_hold_a_large_exponent(raw: bytes) -> bool:
+    """Whether a number written with an exponent in `raw` could lie outside 64 bits (~1 µs for
+    a typical event). Each digit followed by e/E is a candidate; one that does not start where
+    a JSON value can (inside a hex id, say) is passed over, the others are read as numbers."""
+    marks = raw.translate(_EXPONENT_MARKS)
+    at, places = marks.find(b"1e"), 0
+    while at != -1:
+        start = at
+        while start > 0 and (marks[start - 1] == 0x31 or raw[start - 1] == 0x2E):  # digit, "."
+            start -= 1
+        before = start - 1 if start and raw[start - 1] == 0x2D else start  # a minus sign
+        if before == 0 or raw[before - 1] in _VALUE_STARTS:
+            places += 1
+            if places > _EXPONENT_PLACES:
+                return True
+            found = _EXPONENT_NUMBER.match(raw, start)
+            try:
+                if found is not None and abs(float(found.group())) > MAX_BIGINT:
+                    return True
+            except ValueError:  # "1.2.3e5" in a string: not a number, the walk will tell
+                return True
+        at = marks.find(b"1e", at + 2)
+    return False
+
+
 def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse a request body under the JSON contract (`check_json_values`): malformed JSON is a
     400, a readable value that breaks the contract a 422 naming its path. `max_depth` is for
@@ -165,8 +198,13 @@ def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         data = _parse_exactly(raw)
         check_json_values(data, max_depth=max_depth)
     # orjson refuses raw control characters, so a NUL can only arrive as the escape \u0000;
-    # and a body with few brackets cannot be deep. Most bodies skip the walk entirely.
-    elif b"\\u0000" in raw or raw.count(b"{") + raw.count(b"[") > max_depth:
+    # a body with few brackets cannot be deep; a number outside 64 bits is written with a
+    # long digit run or an exponent. Most bodies skip the walk entirely.
+    elif (
+        b"\\u0000" in raw
+        or raw.count(b"{") + raw.count(b"[") > max_depth
+        or _may_hold_a_large_exponent(raw)
+    ):
         check_json_values(data, max_depth=max_depth)
     return data
 
@@ -217,7 +255,9 @@ def check_json_values(
     data: Any, loc: tuple[Any, ...] = ("body",), *, max_depth: int = MAX_JSON_DEPTH
 ) -> None:
     """The JSON contract of every write: no NUL or lone surrogate in strings or keys, no NaN or
-    Infinity, integers within 64 bits, nesting at most `max_depth` deep. Raises `Invalid`
+    Infinity, numbers within 64-bit integers' range (-2^63 to 2^63 - 1, however written: the
+    OpenAPI document's JSON Schema, which cannot tell 1e19 from 10000000000000000000, says
+    the same), nesting at most `max_depth` deep. Raises `Invalid`
     whose `loc` is the offending value's path, starting with `loc`."""
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 1, loc)]
     while stack:
@@ -227,6 +267,8 @@ def check_json_values(
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise _invalid(path, _NOT_FINITE, "finite_number")
+            if not MIN_BIGINT <= value <= MAX_BIGINT:
+                raise _invalid(path, _NUMBER_OUT_OF_RANGE, "number_range")
         elif isinstance(value, int):
             if not MIN_BIGINT <= value <= MAX_BIGINT:
                 raise _invalid(path, _OUT_OF_RANGE, "int_range")
@@ -242,6 +284,7 @@ def check_json_values(
 
 _NOT_FINITE = "must be a finite number (NaN, Infinity and numbers beyond ±1.8e308 are refused)"
 _OUT_OF_RANGE = f"integers must be between {MIN_BIGINT} and {MAX_BIGINT}"
+_NUMBER_OUT_OF_RANGE = f"numbers must be between {MIN_BIGINT} and {MAX_BIGINT}"
 
 
 def _check_text(text: str, path: tuple[Any, ...], kind: str) -> None:

@@ -43,6 +43,8 @@ REFUSED = [
     ("2^64", 2**64, [], "int_range"),
     ("-2^63-1", -(2**63) - 1, [], "int_range"),
     ("2^70", [2**70], [0], "int_range"),
+    ("1e19", 1e19, [], "number_range"),  # a float outside 64 bits: JSON Schema's rule too
+    ("-9.3e18", [-9.3e18], [0], "number_range"),
     ("deep", _nested(MAX_JSON_DEPTH), ["d"] * (MAX_JSON_DEPTH - 2), "too_deep"),  # level 33
 ]
 
@@ -118,3 +120,29 @@ def test_any_value_gets_the_same_answer_over_rest_and_graphql(value: Any) -> Non
 def test_the_digit_run_scan_finds_what_the_regular_expression_finds(raw: bytes) -> None:
     """The sampled scan that keeps the fast path fast misses no run of 19 digits."""
     assert validation._has_long_digit_run(raw) == (re.search(rb"[0-9]{19}", raw) is not None)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(
+    value=st.floats(min_value=1e17, max_value=1e21) | st.floats(min_value=-1e21, max_value=-1e17),
+    spelling=st.sampled_from(["{:e}", "{:E}", "{:.3e}", "{:.20f}", "{!r}"]),
+    shift=st.integers(min_value=0, max_value=6),
+    before=st.sampled_from([":", ": ", ":\n", ":["]),
+)
+def test_a_number_outside_64_bits_is_refused_however_it_is_written(
+    value: float, spelling: str, shift: int, before: str
+) -> None:
+    """1e19, 1.0E+19, 10000000000000000000.0, 0.000001e25: the exact value decides, as in the
+    OpenAPI document's JSON Schema (which cannot tell the spellings apart)."""
+    text = spelling.format(value)
+    if shift and "e" in text.lower():  # the same value with a smaller mantissa
+        mantissa, _, exponent = text.lower().partition("e")
+        text = f"{float(mantissa) / 10**shift:.15f}e{int(exponent) + shift}"
+    closing = "]}" if before.endswith("[") else "}"
+    raw = ('{"v"' + before + text + closing).encode()
+    inside = -(2**63) <= float(text) <= 2**63 - 1
+    refused = _raised(raw)
+    if inside:
+        assert refused is None, (raw, refused)
+    else:
+        assert isinstance(refused, Invalid) and refused.details[0]["type"] == "number_range", raw
