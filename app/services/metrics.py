@@ -20,7 +20,7 @@ from typing import Any
 from app.errors import Invalid
 from app.services import pricing, rollups
 from app.services.rollups import Cell
-from app.services.sql import dialect
+from app.services.sql import dialect, to_utc
 from app.services.store import capped
 
 # Bucket sizes a caller may ask for, in seconds, by name (`bucket=` in URLs).
@@ -174,8 +174,8 @@ def align(since: datetime, until: datetime, bucket: int) -> Window:
     more than MAX_POINTS buckets."""
     if bucket not in BUCKETS.values():
         raise Invalid(f"bucket must be one of {', '.join(BUCKETS)}")
-    start = _floor(_utc(since), bucket)
-    end = _ceil(_utc(until), bucket)
+    start = _floor(to_utc(since), bucket)
+    end = _ceil(to_utc(until), bucket)
     if end <= start:
         raise Invalid("until must be after since")
     if end - start > MAX_WINDOW:
@@ -192,13 +192,13 @@ def window_for_range(name: str, now: datetime | None = None) -> Window:
         raise Invalid(f"range must be one of {', '.join(RANGES)}")
     length, bucket_name = RANGES[name]
     bucket = BUCKETS[bucket_name]
-    end = _ceil(_utc(now or datetime.now(UTC)), bucket)
+    end = _ceil(to_utc(now or datetime.now(UTC)), bucket)
     return Window(end - timedelta(seconds=length), end, bucket)
 
 
 def default_bucket(since: datetime, until: datetime) -> int:
     """The bucket that fits a custom window: the smallest giving at most ~200 points."""
-    seconds = max(1.0, (_utc(until) - _utc(since)).total_seconds())
+    seconds = max(1.0, (to_utc(until) - to_utc(since)).total_seconds())
     for size in BUCKETS.values():
         if seconds / size <= 200:
             return size
@@ -335,10 +335,6 @@ def _model(stored: str) -> str | None:
 def _user_row(user_id: str, events: int, cost: int, unpriced: int) -> UserRow:
     """An end user's figures, saturated like the stored ones (store.MAX_SUM)."""
     return UserRow(user_id, capped(events), capped(cost) / pricing.NANO, capped(unpriced))
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _floor(value: datetime, bucket: int) -> datetime:
