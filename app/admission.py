@@ -18,12 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("phospho.admission")
 
-# A pipelining connection may have one request worked on and one waiting behind it; the
-# waiting one takes no in-flight slot until its turn comes (it is refused then if none is
-# free). Counting it as in flight left slots idle: with 64 pipelined connections at 2x
-# capacity, goodput 0.53x with both counted, 0.66-0.8x with the second refused outright.
 HEALTH = b"/api/v1/health"
-EXEMPT_PATHS = (HEALTH,)
 EXEMPT_PREFIXES = (b"/live/",)
 UNKNOWN_BODY = 64 * 1024  # what a chunked body counts for against max_in_flight_bytes
 READ_SIZE = 64 * 1024
@@ -89,6 +84,10 @@ class Admission:
       1000 events queue for seconds. 1 MiB is ~1,000 events in flight, ~100 ms of work. A body
       counts for at most a quarter of it, and a request is always admitted when nothing else is
       in flight, so a large batch is never starved.
+    - **Waiting** (at most one per connection, `max_in_flight` in all): a pipelined request
+      behind its connection's running one takes no slot until its turn comes (refused then if
+      none is free). Counting it as in flight left slots idle: with 64 pipelined connections
+      at 2x capacity, goodput 0.53x with both counted, 0.66-0.8x with the second refused.
     """
 
     max_in_flight: int

@@ -323,22 +323,16 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
         answers: list[bytes] = []
         while self.pipeline:
             cycle, app = self.pipeline.pop()
-            if cycle is None:
-                answers.append(app)
-                if app is BUSY_CLOSE:  # the last answer of this connection
-                    self.transport.write(b"".join(answers))
-                    self.transport.close()
-                    return
-                continue
-            if not self._take_slot(cycle):
-                answers.append(BUSY if cycle.keep_alive else BUSY_CLOSE)
-                if not cycle.keep_alive:
-                    self.transport.write(b"".join(answers))
-                    self.transport.close()
-                    return
-                continue
-            self._start_asgi_task(cycle, app)
-            break
+            if cycle is not None and self._take_slot(cycle):
+                self._start_asgi_task(cycle, app)
+                break
+            # An answer made here, or a waiting request that found no slot free.
+            answer = app if cycle is None else BUSY if cycle.keep_alive else BUSY_CLOSE
+            answers.append(answer)
+            if answer is BUSY_CLOSE:  # the last answer of this connection
+                self.transport.write(b"".join(answers))
+                self.transport.close()
+                return
         if answers:
             self.transport.write(b"".join(answers))
         if not self._owed() and self._deadline is None:
