@@ -208,6 +208,7 @@ def _commit_events(
     seen = yield from _stored_events(d, jobs)
     outcomes: list[list[EventResult] | PhosphoError] = []
     rows: list[EventRow] = []
+    tagged: list[tuple[EventRow, tuple[str, ...]]] = []  # rows of events with tags
     sessions: dict[tuple[int, str], _SessionSeen] = {}
     users: dict[tuple[int, str], int] = {}  # events per end user
     fresh: dict[int, list[PreparedEvent]] = {}  # by project: new events (not retries)
@@ -223,6 +224,8 @@ def _commit_events(
                 continue
             stored.append(event)
             rows.append(_event_row(project, event, now))
+            if event.tags:
+                tagged.append((rows[-1], event.tags))
             _count_session(sessions, project, event)
             if event.user_id is not None:
                 key = (project, event.user_id)
@@ -231,6 +234,7 @@ def _commit_events(
     for project, events in fresh.items():
         rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
+    yield from store.insert_event_tags(d, tagged)
     yield from _upsert_sessions(d, sessions, now, rollups)
     yield from store.upsert_end_users(d, [
         EndUserDelta(*key, now, now, count, rollups.end_user_hour(*key, stamp))
@@ -321,7 +325,7 @@ def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> EventRow
     return EventRow(
         event.id, project_id, event.session_key, event.user_id, event.input, event.output,
         event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms,
-        event.cost_nano, now,
+        event.cost_nano, event.status, event.error, now,
     )  # fmt: skip
 
 
