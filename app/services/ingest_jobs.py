@@ -109,7 +109,10 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> P
         cost = pricing.to_nano(typed.cost_usd)
     else:
         cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, at)
-    figures = figures_of(typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms)
+    status = effective_status(event.status, event.error)
+    figures = figures_of(
+        typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms, status
+    )
     return PreparedEvent(
         id=event.event_id or uuid7(),
         client_id=event.event_id is not None,
@@ -122,6 +125,6 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> P
         cost_nano=cost,
         figures=figures,
         tags=tuple(event.tags or ()),
-        status=effective_status(event.status, event.error),
+        status=status,
         error=event.error,
     )
