@@ -40,6 +40,14 @@ class PreparedEvent:
     tags: tuple[str, ...] = ()
     status: str | None = None  # "ok", "error" or None (unknown)
     error: str | None = None
+    # The event's own time (an OpenTelemetry span's start), or None: the commit's time.
+    # Stored as min(at, the commit's time): an event is never in the future.
+    at: datetime | None = None
+
+    def time(self, now: datetime) -> datetime:
+        """When the event happened, for a commit at `now`."""
+        at = self.at
+        return now if at is None or at > now else at
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +108,11 @@ class FoldJob:
 Job = EventsJob | FeedbackJob | FoldJob
 
 
-def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> PreparedEvent:
+def prepare_event(
+    event: LogEventInput, loc: tuple[Any, ...], at: datetime, *, occurred: datetime | None = None
+) -> PreparedEvent:
     """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised, cost
-    estimated at the prices of `at`."""
+    estimated at the prices of `at`. `occurred` is the event's own time, when it has one."""
     typed = typed_metadata(event.metadata, (*loc, "metadata"))
     cost: int | None
     if typed.cost_usd is not None:  # the client's own cost wins over the estimate
@@ -127,4 +137,5 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> P
         tags=tuple(event.tags or ()),
         status=status,
         error=event.error,
+        at=occurred,
     )
