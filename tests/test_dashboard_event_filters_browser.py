@@ -20,6 +20,12 @@ from tests.test_dashboard_browser import browser  # noqa: F401  (fixture)
 from tests.test_dashboard_overview import log_batch
 
 pytestmark = browser_tests.pytestmark
+# Whether the table's server-sent event stream is open (htmx's SSE extension keeps its
+# EventSource in the element's internal data).
+OPEN_STREAM = """() => {
+  const source = document.querySelector("#rows")?.["htmx-internal-data"]?.sseEventSource;
+  return source !== undefined && source.readyState === 1;
+}"""
 
 
 @pytest.fixture
@@ -101,11 +107,21 @@ def test_status_and_tag_filters_through_the_form(
     assert row.locator("td.status").inner_text() == "error"
     assert row.locator("td.tags").inner_text().split() == ["prod", "checkout"]
 
+    # Live: a new event that matches arrives on the filtered page; those that do not, never.
+    page.wait_for_function(OPEN_STREAM)  # the page's event stream opens after the page loads
+    [late_miss, late_hit] = log_batch(server, key, [
+        {"input": "live, wrong tag", "tags": ["dev"], "error": "x"},
+        {"input": "live, matching", "tags": ["prod"], "status": "error"},
+    ])  # fmt: skip
+    page.locator(f"#ev-{late_hit}").wait_for(timeout=10_000)  # pushed over SSE: no reload
+    assert shown(page) == [late_hit, ids[0]] and late_miss not in shown(page)
+    ids += [late_miss, late_hit]
+
     # Tag alone ("any" status), then nothing at all: every event again.
     submit(page, "", "prod")
     tagged = stored(server, project_id, "id IN (SELECT event_id FROM event_tags WHERE tag = ?)",
                     "prod")  # fmt: skip
-    assert shown(page) == tagged and len(tagged) == 3
+    assert shown(page) == tagged and len(tagged) == 4
     submit(page, "", "")
     assert sorted(shown(page)) == sorted(ids)
 
