@@ -175,7 +175,7 @@ def test_integral_float_tokens_are_integers_and_fractions_are_refused(
 
 
 FILTERED = """query($filter: EventFilter) { events(first: 100, filter: $filter) {
-    totalCount edges { node { id tags status } } } }"""
+    totalCount edges { node { id input error tags status } } } }"""
 
 
 def test_graphql_event_filter_by_tag_and_status(server: Server, tenant: Tenant) -> None:
@@ -191,6 +191,10 @@ def test_graphql_event_filter_by_tag_and_status(server: Server, tenant: Tenant) 
     def listed(**f: Any) -> set[str]:
         page = gql(server, tenant, FILTERED, filter=f)["events"]
         assert page["totalCount"] == len(page["edges"])
+        for edge in page["edges"]:  # text read under the byte budget, from the tag's rows too
+            node = edge["node"]
+            assert node["input"] == bodies[ids.index(node["id"])]["input"]
+            assert node["error"] == bodies[ids.index(node["id"])].get("error")
         return {edge["node"]["id"] for edge in page["edges"]}
 
     assert listed(tag="prod") == {ids[0], ids[1]}

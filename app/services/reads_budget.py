@@ -102,6 +102,9 @@ class Read:
     tail: str = ""
     order: Sequence[str] = ("id",)
     page: int = NO_PAGE
+    # What the light part reads FROM when not `table` itself: a join exposed as a derived
+    # table named like it (its parameters first in `params`). Text is read from `table`.
+    source: str = ""
 
     def paged(self, keyset: Keyset[Any], limit: int) -> Read:
         """This read as one page of `keyset`'s list: its first `limit` rows, and one more that
@@ -112,7 +115,7 @@ class Read:
     def budgeted_sql(self, d: Dialect) -> str:
         """The one statement: light rows with running sizes, text only for rows that fit."""
         size = f"{self.light}, {row_size(d, self.text)} AS size"
-        light = select(size, self.table, self.where, self.tail)
+        light = select(size, self.source or self.table, self.where, self.tail)
         inner = ", ".join(self.order)
         outer = ", ".join(f"p.{term}" for term in self.order)
         text = "".join(f", h.{column} AS {column}" for column in self.text)
@@ -131,7 +134,8 @@ async def read_rows(d: Dialect, read: Read, budget: ReadBudget | None) -> list[d
     when the answer's rows do not fit."""
     if budget is None or not read.text:
         columns = ", ".join([read.light, *read.text])
-        return await fetch(d, select(columns, read.table, read.where, read.tail), read.params)
+        source = read.source or read.table
+        return await fetch(d, select(columns, source, read.where, read.tail), read.params)
     async with budget.lock:
         remaining = budget.remaining
         params = [*read.params, remaining, read.page, remaining]

@@ -18,6 +18,7 @@ from app.services.reads_pages import Keyset, Page, check_first, make_page
 from app.services.sql import Conditions, Dialect, as_datetime, as_json, as_uuid
 
 FeedbackState = Literal["positive", "negative", "none"]
+Source = tuple[str, tuple[Any, ...]]  # a FROM clause other than the table ("": the table)
 LIGHT_COLUMNS = (
     "id, session_key, user_id, model, tokens_in, tokens_out, latency_ms, cost_nano, status, "
     "created_at"
@@ -25,6 +26,15 @@ LIGHT_COLUMNS = (
 # The columns that can be large: read only when asked for (and, with a budget, while they fit).
 TEXT_COLUMNS = ("input", "output", "metadata", "error")
 COLUMNS = f"{LIGHT_COLUMNS}, {', '.join(TEXT_COLUMNS)}"
+# The events of one tag, read along the tag index (project, tag, created_at) and named
+# `events`: a page of a tag costs O(page), however many events carry the tag. Its time and id
+# are the tag row's (the event's own), so the list's order is the index's.
+TAGGED = (
+    "(SELECT t.event_id AS id, t.project_id, t.created_at, e.session_key, e.user_id, e.input, "
+    "e.output, e.metadata, e.model, e.tokens_in, e.tokens_out, e.latency_ms, e.cost_nano, "
+    "e.status, e.error FROM event_tags t JOIN events e ON e.id = t.event_id "
+    "WHERE t.project_id = ? AND t.tag = ?) events"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,20 +121,29 @@ async def read_events(
     budget: ReadBudget | None,
     keyset: Keyset[EventView] | None = None,
     limit: int = NO_PAGE,
+    source: Source = ("", ()),
 ) -> list[EventView]:
     """The events matching `cond` with the `text` columns asked for (others read as "" and
     None); with a `budget`, text is charged to it and read only while it fits. With a
-    `keyset`, the first `limit` + 1 events in its order (a page and whether another follows)."""
+    `keyset`, the first `limit` + 1 events in its order (a page and whether another follows).
+    `source`: what to read from instead of the table (`event_source`)."""
     if not set(text) <= set(TEXT_COLUMNS):
         raise ValueError(f"unknown text columns {text}")
-    read = Read("events", LIGHT_COLUMNS, text, cond.sql, cond.params)
+    params = [*source[1], *cond.params]
+    read = Read("events", LIGHT_COLUMNS, text, cond.sql, params, source=source[0])
     if keyset is not None:
         read = read.paged(keyset, limit)
     return [to_event_view(row) for row in await read_rows(d, read, budget)]
 
 
+def event_source(project_id: int, f: EventFilter) -> Source:
+    """What a project's events matching `f` are read from, and its parameters: the events
+    table, or with a tag filter the tag's index rows joined to their events (`TAGGED`)."""
+    return (TAGGED, (project_id, f.tag)) if f.tag is not None else ("", ())
+
+
 def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
-    """The WHERE conditions of a project's events matching `f`."""
+    """The WHERE conditions of a project's events matching `f` (the tag: `event_source`)."""
     cond = Conditions()
     cond.add("project_id = ?", project_id)
     cond.add_equal("session_key", f.session_id)
@@ -134,9 +153,6 @@ def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
         if f.status not in STATUSES:
             raise Invalid("status must be 'ok' or 'error'")
         cond.add("status = ?", f.status)
-    if f.tag is not None:
-        tagged = "SELECT t.event_id FROM event_tags t WHERE t.project_id = ? AND t.tag = ?"
-        cond.add(f"id IN ({tagged})", project_id, f.tag)
     cond.add_range(d, "created_at", f.since, f.until)
     if f.search:
         like = "ILIKE" if d.postgres else "LIKE"
@@ -177,7 +193,10 @@ async def list_events(
     f = filter or EventFilter()
     cond = filter_events(d, project_id, f)
     EVENTS.add_after(d, cond, after)
-    rows = await read_events(d, cond, text=text, budget=budget, keyset=EVENTS, limit=limit)
+    source = event_source(project_id, f)
+    rows = await read_events(
+        d, cond, text=text, budget=budget, keyset=EVENTS, limit=limit, source=source
+    )
     total = await count_events(project_id, f) if with_total else None
     return make_page(rows, limit, EVENTS, total)
 
@@ -185,8 +204,13 @@ async def list_events(
 async def count_events(project_id: int, filter: EventFilter | None = None) -> int:
     """How many of a project's events match `filter`."""
     d = sql.dialect()
-    cond = filter_events(d, project_id, filter or EventFilter())
-    return await sql.count(d, "events", cond)
+    f = filter or EventFilter()
+    cond = filter_events(d, project_id, f)
+    source, params = event_source(project_id, f)
+    rows = await sql.fetch(
+        d, sql.select("COUNT(*) AS n", source or "events", cond.sql), [*params, *cond.params]
+    )
+    return int(rows[0]["n"])
 
 
 async def get_event(
