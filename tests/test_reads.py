@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -210,6 +210,8 @@ FILTERS = [
     EventFilter(status="error"),
     EventFilter(tag="prod", status="error"),
     EventFilter(tag="batch", model="gpt-4o", status="ok"),
+    EventFilter(tag="prod", feedback="negative", search="100"),  # through the tag's join
+    EventFilter(tag="prod", feedback="none", user_id="u1", since=datetime(2020, 1, 1, tzinfo=UTC)),
 ]
 
 

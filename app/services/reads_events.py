@@ -65,8 +65,9 @@ class EventFilter:
     `since` is inclusive, `until` exclusive; `search` is a case-insensitive substring of the
     input or the output, taken literally (`%` and `_` are not wildcards). On SQLite the case
     folding covers ASCII letters only. `tag` is one of the event's tags, exactly; `status` is
-    "ok" or "error" (events of unknown status match neither). Both are index lookups
-    (event_tags (project, tag, created_at); events (project, status, created_at)).
+    "ok" or "error" (events of unknown status match neither). Both are read along an index:
+    a tag's rows of event_tags (project, tag, created_at) joined to their events
+    (`event_source`), or events (project, status, created_at).
     """
 
     session_id: str | None = None
