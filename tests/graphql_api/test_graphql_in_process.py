@@ -22,7 +22,7 @@ from app.services.keys import create_api_key
 from app.services.projects import get_or_create_project
 from app.settings import Settings
 
-HOT_QUERY = """{ events(first: 50) { edges { node { id input createdAt
+HOT_QUERY = """{ events(first: 50) { edges { node { id input createdAt status error tags
     feedback { score comment } latestFeedback { score } session { id eventCount } } } } }"""
 
 
@@ -57,14 +57,15 @@ class QueryCounter:
         return counted
 
 
-async def test_hot_event_query_costs_three_statements(
+async def test_hot_event_query_costs_one_statement_per_relation(
     app_and_key: tuple[FastAPI, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, secret = app_and_key
     headers = {"Authorization": f"Bearer {secret}"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        body = {"events": [{"input": f"q{n}", "output": "a", "session_id": f"s{n % 7}"}
+        body = {"events": [{"input": f"q{n}", "output": "a", "session_id": f"s{n % 7}",
+                            "tags": [f"t{n % 3}", "all"], "status": "ok"}
                            for n in range(60)]}  # fmt: skip
         assert (await client.post("/api/v1/events/batch", json=body, headers=headers)).is_success
         newest = {"query": "{ events(first: 1) { edges { node { id } } } }"}
@@ -81,8 +82,10 @@ async def test_hot_event_query_costs_three_statements(
     data = response.json()
     assert "errors" not in data, data
     assert len(data["data"]["events"]["edges"]) == 50
-    # The key was just used (cached): one statement for the page, one per relation.
-    assert len(counter.statements) == 3, counter.statements
+    assert all(len(edge["node"]["tags"]) == 2 for edge in data["data"]["events"]["edges"])
+    # The key was just used (cached): one statement for the page, one per relation
+    # (feedback, session, tags).
+    assert len(counter.statements) == 4, counter.statements
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
