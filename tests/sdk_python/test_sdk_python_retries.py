@@ -84,7 +84,7 @@ def test_retries_are_bounded_then_the_error_is_raised(
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
-    from phospho._base import RetryPolicy
+    from phospho._retry import RetryPolicy
 
     policy = RetryPolicy(max_retries=10, backoff=0.5, backoff_max=4.0)
     for attempt, ceiling in enumerate([0.5, 1.0, 2.0, 4.0, 4.0, 4.0]):

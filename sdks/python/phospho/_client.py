@@ -14,7 +14,6 @@ from phospho._base import (
     DEFAULT_TIMEOUT,
     EVENTS_PATH,
     MAX_BATCH_EVENTS,
-    RetryPolicy,
     batch_body,
     batches,
     build_event,
@@ -28,6 +27,7 @@ from phospho._base import (
 )
 from phospho._errors import APIError, ConfigurationError
 from phospho._ids import new_session_id, utc_now_iso
+from phospho._retry import RetryPolicy
 from phospho._transport import AsyncTransport, SyncTransport
 from phospho._types import BackgroundStats, FeedbackResult, LogResult
 

@@ -11,16 +11,9 @@ from typing import Any, Callable
 
 import httpx
 
-from phospho._base import (
-    RetryPolicy,
-    error_from_exception,
-    error_from_response,
-    parse_retry_after,
-    parse_success,
-    retryable_exception,
-    retryable_status,
-)
+from phospho._base import error_from_exception, error_from_response, parse_success
 from phospho._errors import APIConnectionError, APIError
+from phospho._retry import RetryPolicy, parse_retry_after, retryable_exception, retryable_status
 
 
 def _sleep(seconds: float) -> bool:
