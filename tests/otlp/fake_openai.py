@@ -105,13 +105,12 @@ class _CaptureHandler(BaseHTTPRequestHandler):
     sink: CaptureServer
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
         self.sink.exports.append(
             Captured(
                 path=self.path,
                 content_type=self.headers.get("Content-Type", ""),
                 content_encoding=self.headers.get("Content-Encoding", ""),
-                body=self.rfile.read(length),
+                body=self._body(),
             )
         )
         json_body = "json" in self.headers.get("Content-Type", "")
@@ -122,6 +121,17 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        """The request body, sent with a Content-Length (Python) or chunked (Node's exporter)."""
+        if "chunked" not in self.headers.get("Transfer-Encoding", ""):
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        chunks = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+        self.rfile.readline()
+        return b"".join(chunks)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet."""

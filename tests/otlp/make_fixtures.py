@@ -46,6 +46,22 @@ def _write(out: Path, name: str, bodies: list[bytes]) -> None:
     print(f"{name}: {len(bodies)} export(s), {len(body)} bytes")
 
 
+def _js_fixture(out: Path) -> None:
+    """js_exporter.json: what the JavaScript exporter posts (OTLP/JSON, chunked), verbatim."""
+    js = Path(__file__).resolve().parent / "js"
+    if not (js / "node_modules").exists():
+        print("js_exporter: skipped (run `npm ci` in tests/otlp/js first)")
+        return
+    with capture_server() as sink:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=sink.base_url)
+        subprocess.run(["node", "send.mjs", "js-session-1", "js-user-1"], cwd=js, env=env,
+                       check=True, capture_output=True, timeout=60)  # fmt: skip
+    (body,) = [c.body for c in sink.exports]
+    (out / "js_exporter.json").write_bytes(body)
+    print(f"js_exporter: 1 export, {len(body)} bytes")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write every fixture into DIR (default tests/otlp/fixtures)."""
     args = argv if argv is not None else sys.argv[1:]
@@ -57,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 _emit(instrumentation, openai_base, sink.base_url)
             traces = [c.body for c in sink.exports if c.path == "/v1/traces"]
             _write(out, name, traces)
+    _js_fixture(out)
     from tests.otlp import crafted
 
     for name, emit_spans in crafted.CRAFTED.items():
