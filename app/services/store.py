@@ -185,8 +185,9 @@ class SessionDelta(NamedTuple):
 def upsert_sessions(d: Dialect, rows: list[SessionDelta]) -> Plan[list[dict[str, Any]]]:
     """Create or extend sessions. Returns each row's (project_id, session_key, event_count):
     a session whose count is this commit's own was created by it (the rollups count it as
-    started). `first_event_at` is the creating commit's time and never moves (a clock set
-    back does not restart a session)."""
+    started). `first_event_at` is the creating commit's earliest event time and never moves
+    (a clock set back, or a late event, does not restart a session: the rollups counted it
+    as started then, and `phospho rollups rebuild` counts it there too)."""
     if not rows:
         return []
     # `rows` has one entry per (project, session): a multi-row upsert may touch a row only once.
@@ -237,8 +238,8 @@ class EndUserDelta(NamedTuple):
 
 
 def upsert_end_users(d: Dialect, rows: list[EndUserDelta]) -> Plan[None]:
-    """Create or extend end users. A later hour replaces the counts of an earlier one, whose
-    counts the fold has already moved away."""
+    """Create or extend end users (first and last seen widened by late events). A later hour
+    replaces the counts of an earlier one, whose counts the fold has already moved away."""
     if not rows:
         return
     head = (
@@ -255,6 +256,8 @@ def upsert_end_users(d: Dialect, rows: list[EndUserDelta]) -> Plan[None]:
     tail = (
         "ON CONFLICT (project_id, user_id) DO UPDATE SET "
         f"event_count = {count}, "
+        "first_seen = CASE WHEN excluded.first_seen < end_users.first_seen "
+        "THEN excluded.first_seen ELSE end_users.first_seen END, "
         "last_seen = CASE WHEN excluded.last_seen > end_users.last_seen "
         f"THEN excluded.last_seen ELSE end_users.last_seen END, {hours}, "
         f"hour_bucket = CASE WHEN {later} THEN excluded.hour_bucket ELSE end_users.hour_bucket END"
