@@ -238,6 +238,7 @@ def _commit_events(
     seen = yield from _stored_events(d, jobs)
     outcomes: list[list[EventResult] | PhosphoError] = []
     rows: list[EventRow] = []
+    tagged: list[tuple[EventRow, tuple[str, ...]]] = []  # rows of events with tags
     sessions: dict[tuple[int, str], SessionSeen] = {}
     users: dict[tuple[int, str], UserSeen] = {}
     # New events (not retries) by project and time: one group per project unless events
@@ -257,12 +258,15 @@ def _commit_events(
             stamp = now_stamp if at is now else int(at.timestamp())
             fresh.setdefault((project, stamp), []).append(event)
             rows.append(_event_row(project, event, at))
+            if event.tags:
+                tagged.append((rows[-1], event.tags))
             count_session(sessions, project, event, at)
             if event.user_id is not None:
                 count_user(users, (project, event.user_id), at)
     for (project, stamp), events in fresh.items():
         rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
+    yield from store.insert_event_tags(d, tagged)
     yield from _upsert_sessions(d, sessions, rollups)
     yield from store.upsert_end_users(d, [
         EndUserDelta(*key, seen.first, seen.last, seen.events,
@@ -334,7 +338,7 @@ def _event_row(project_id: int, event: PreparedEvent, at: datetime) -> EventRow:
     return EventRow(
         event.id, project_id, event.session_key, event.user_id, event.input, event.output,
         event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms,
-        event.cost_nano, at,
+        event.cost_nano, event.status, event.error, at,
     )  # fmt: skip
 
 

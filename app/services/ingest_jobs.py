@@ -17,6 +17,7 @@ import orjson
 
 from app.ids import new_session_key, uuid7
 from app.services import pricing
+from app.services.event_fields import effective_status
 from app.services.keys import Principal
 from app.services.rollups import Figures, figures_of
 from app.services.validation import LogEventInput, TypedMetadata, typed_metadata
@@ -36,6 +37,9 @@ class PreparedEvent:
     typed: TypedMetadata
     cost_nano: int | None
     figures: Figures  # what the rollups count, computed here rather than in the commit
+    tags: tuple[str, ...] = ()
+    status: str | None = None  # "ok", "error" or None (unknown)
+    error: str | None = None
     # The event's own time (an OpenTelemetry span's start), or None: the commit's time.
     # Stored as min(at, the commit's time): an event is never in the future.
     at: datetime | None = None
@@ -127,5 +131,8 @@ def prepare_event(
         typed=typed,
         cost_nano=cost,
         figures=figures,
+        tags=tuple(event.tags or ()),
+        status=effective_status(event.status, event.error),
+        error=event.error,
         at=occurred,
     )

@@ -126,7 +126,7 @@ def existing_events(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID
 
 EVENT_COLUMNS = (
     "id, project_id, session_key, user_id, input, output, metadata, "
-    "model, tokens_in, tokens_out, latency_ms, cost_nano, created_at"
+    "model, tokens_in, tokens_out, latency_ms, cost_nano, status, error, created_at"
 )
 
 
@@ -145,6 +145,8 @@ class EventRow(NamedTuple):
     tokens_out: int | None
     latency_ms: float | None
     cost_nano: int | None
+    status: str | None
+    error: str | None
     created_at: datetime
 
 
@@ -157,8 +159,24 @@ def insert_events(d: Dialect, rows: list[EventRow]) -> Plan[None]:
     # they are (this runs once per event).
     params = [[d.uuid(row.id), *row[1:-1], times[id(row.created_at)]] for row in rows]
     meta = "?::jsonb" if d.postgres else "?"
-    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?)"
+    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?, ?, ?)"
     yield from insert_rows(d, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", row_sql, params)
+
+
+def insert_event_tags(d: Dialect, tagged: list[tuple[EventRow, tuple[str, ...]]]) -> Plan[None]:
+    """Insert the tags of events inserted in the same transaction (each event's row and its
+    tags, already without repeats), in the client's order; each carries its event's project
+    and time so that the tag index alone answers a filter."""
+    if not tagged:
+        return
+    times = _times(d, [row.created_at for row, _ in tagged])
+    params = [
+        [d.uuid(row.id), row.project_id, tag, times[id(row.created_at)]]
+        for row, tags in tagged
+        for tag in tags
+    ]
+    head = "INSERT INTO event_tags (event_id, project_id, tag, created_at) VALUES"
+    yield from insert_rows(d, head, "(?, ?, ?, ?)", params)
 
 
 def _times(d: Dialect, values: list[datetime]) -> dict[int, Any]:
