@@ -2,7 +2,7 @@
 
 from models.api_key import ApiKey
 from models.end_user import EndUser
-from models.event import Event
+from models.event import Event, EventTag
 from models.feedback import Feedback
 from models.login import LoginAttempt, LoginSession
 from models.project import Membership, Project
@@ -27,6 +27,7 @@ __all__ = [
     "ApiKey",
     "EndUser",
     "Event",
+    "EventTag",
     "Feedback",
     "LoginAttempt",
     "LoginSession",

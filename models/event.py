@@ -1,4 +1,5 @@
-"""Events: one logged LLM interaction, with recognised metadata lifted into typed columns."""
+"""Events: one logged LLM interaction, with recognised metadata lifted into typed columns, and
+its tags."""
 
 from tortoise import fields
 from tortoise.models import Model
@@ -26,6 +27,9 @@ class Event(Model):
     latency_ms = fields.FloatField(null=True)
     # Estimated (or client-given `cost_usd`) cost in nano-dollars; NULL when unpriced.
     cost_nano = fields.BigIntField(null=True)
+    # "ok" or "error"; NULL when the client did not say (unknown). `error` is the error text.
+    status = fields.CharField(max_length=8, null=True)
+    error = fields.TextField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -35,4 +39,25 @@ class Event(Model):
             ("project", "session_key", "created_at"),
             ("project", "user_id", "created_at"),
             ("project", "model", "created_at"),
+            ("project", "status", "created_at"),
         )
+
+
+class EventTag(Model):
+    """One tag of one event, in a table of its own so that a tag filter is an index lookup
+    (project, tag, created_at) rather than a scan of JSON. `id` keeps the client's order."""
+
+    id = fields.BigIntField(primary_key=True)
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="tags", on_delete=fields.CASCADE
+    )
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="event_tags", on_delete=fields.CASCADE
+    )
+    tag = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()  # the event's, so the tag index reads newest first
+
+    class Meta:
+        table = "event_tags"
+        unique_together = (("event", "tag"),)
+        indexes = (("project", "tag", "created_at"),)

@@ -128,8 +128,14 @@ async def _seed(world: World, clock: Clock) -> None:
         clock.now = BASE + timedelta(seconds=offset)
         bodies = [_body(rng, index + i) for i in range(rng.randint(1, 12))]
         index += len(bodies)
-        results = await world.ingestor.log_events(world.a, {"events": bodies})
+        late = _late(rng, clock.now, index) if rng.random() < 0.25 else []
+        results, timed = await asyncio.gather(  # usually one commit: the writer groups them
+            world.ingestor.log_events(world.a, {"events": bodies}),
+            world.ingestor.log_events_at(world.a, late),
+        )
+        index += len(late)
         world.events += [_raw(r, b) for r, b in zip(results, bodies, strict=True)]
+        world.events += [_raw(r, b) for r, (b, _) in zip(timed, late, strict=True)]
         noise = {"events": [{"input": "b", "output": "b", "user_id": "user-1",
                              "metadata": {"model": "gpt-4o", "tokens_in": 10**6}}]}  # fmt: skip
         await world.ingestor.log_events(world.b, noise)
@@ -140,6 +146,20 @@ async def _seed(world: World, clock: Clock) -> None:
         await world.ingestor.add_feedback(world.a, str(target.id), {"score": score})
         world.feedback.setdefault(target.id, []).append((clock.now, score))
     clock.now = BASE + timedelta(days=10)
+
+
+def _late(rng: random.Random, now: datetime, index: int) -> list[tuple[dict[str, Any], datetime]]:
+    """Events that arrive late with their own time (as OpenTelemetry spans do): seconds to two
+    days before the commit (not before BASE), so on SQLite most land in minutes and hours
+    already folded. Their
+    sessions are their own (a session's start is its first commit's earliest event)."""
+    events = []
+    for i in range(rng.randint(1, 6)):
+        body = _body(rng, index + i)
+        body["session_id"] = f"late-{index}-{i // 3}"
+        ago = timedelta(seconds=rng.choice([5, 90, 4000, 90000, 170000]))
+        events.append((body, max(BASE, now - ago)))  # the windows below start at BASE
+    return events
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

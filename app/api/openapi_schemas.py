@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.services.accounts import SESSION_COOKIE
+from app.services.event_fields import MAX_ERROR_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, STATUSES
 from app.services.validation import (
     BOUNDS,
     MAX_BATCH,
@@ -108,8 +109,24 @@ def _event_input() -> dict[str, Any]:
         "user_id": nullable(identifier),
         "metadata": nullable(ref("Metadata")),
         "event_id": nullable(_uuid("Your own id, for safe retries")),
-    }
-    return closed(["input", "output"], properties, "One event as a client sends it.")
+        "tags": nullable({
+            "type": "array", "maxItems": MAX_TAGS,
+            "items": text(minLength=1, maxLength=MAX_TAG_LENGTH),
+            "description": "Labels to filter by; repeats are dropped (the first kept)",
+        }),
+        "status": nullable({
+            "enum": list(STATUSES), "description": "Whether the call succeeded; absent: unknown"
+        }),
+        "error": nullable(text(
+            maxLength=MAX_ERROR_LENGTH,
+            description='What went wrong; without a status, the status is "error"',
+        )),
+    }  # fmt: skip
+    schema = closed(["input", "output"], properties, "One event as a client sends it.")
+    # An error beside `status: "ok"` contradicts itself (event_fields.no_error_when_ok).
+    ok_with_error = {"status": {"const": "ok"}, "error": {"type": "string"}}
+    schema["not"] = {"required": ["status", "error"], "properties": ok_with_error}
+    return schema
 
 
 def _event_result() -> dict[str, Any]:

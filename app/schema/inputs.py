@@ -19,6 +19,17 @@ class FeedbackState(Enum):
     NONE = "none"
 
 
+@strawberry.enum(description="Whether the LLM call succeeded; null on an event means unknown.")
+class EventStatus(Enum):
+    OK = "ok"
+    ERROR = "error"
+
+
+def event_status(value: str | None) -> EventStatus | None:
+    """The GraphQL enum of a stored status (None: unknown)."""
+    return EventStatus(value) if value is not None else None
+
+
 @strawberry.input(description="Narrows the event list; every field set must match (AND).")
 class EventFilter:
     session_id: str | None = None
@@ -83,15 +94,29 @@ class LogEventInput:
     event_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="A client-chosen UUID makes retries idempotent."
     )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="At most 20 tags of 1 to 64 characters; repeats are dropped.",
+    )
+    status: EventStatus | None = strawberry.UNSET
+    error: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="What went wrong (at most 4,096 characters); without a status, the status "
+        "is ERROR; refused with status OK.",
+    )
 
     def to_body(self) -> dict[str, Any]:
         """The REST body of this event (snake_case keys; unset fields left out)."""
         body: dict[str, Any] = {"input": self.input, "output": self.output}
+        status = self.status.value if isinstance(self.status, EventStatus) else self.status
         optional = {
             "session_id": self.session_id,
             "user_id": self.user_id,
             "metadata": self.metadata,
             "event_id": self.event_id,
+            "tags": self.tags,
+            "status": status,
+            "error": self.error,
         }
         body.update({k: v for k, v in optional.items() if v is not strawberry.UNSET})
         return body

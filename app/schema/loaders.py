@@ -39,6 +39,7 @@ class Loaders:
         self._events: dict[tuple[str, ...], EventLoader] = {}
         self.feedback = DataLoader[uuid.UUID, list[FeedbackView]](load_fn=self._feedback)
         self.session = DataLoader[str, SessionView | None](load_fn=self._sessions)
+        self.tags = DataLoader[uuid.UUID, list[str]](load_fn=self._tags)
 
     def event(self, text: tuple[str, ...]) -> EventLoader:
         """The loader of events with these text columns (see `reads_events.TEXT_COLUMNS`)."""
@@ -55,6 +56,10 @@ class Loaders:
 
     async def _feedback(self, ids: Sequence[uuid.UUID]) -> list[list[FeedbackView]]:
         found = await reads.feedback_for_events(self.project_id, ids, budget=self.budget)
+        return [found.get(event_id, []) for event_id in ids]
+
+    async def _tags(self, ids: Sequence[uuid.UUID]) -> list[list[str]]:
+        found = await reads.tags_of_events(self.project_id, ids)
         return [found.get(event_id, []) for event_id in ids]
 
     async def _sessions(self, keys: Sequence[str]) -> list[SessionView | None]:

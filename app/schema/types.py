@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from strawberry.types.base import get_object_definition
 
 from app.schema.context import PhosphoInfo
-from app.schema.inputs import page_size
+from app.schema.inputs import EventStatus, event_status, page_size
 from app.schema.loaders import load_existing
 from app.schema.scalars import BigInt
 from app.schema.selection import event_text
@@ -104,6 +104,10 @@ class Event:
         "`cost_usd`); null when the model has no known price or the event has no tokens."
     )
     created_at: datetime
+    status: EventStatus | None = strawberry.field(
+        description="OK or ERROR as the client (or the span's status) said; null when unknown."
+    )
+    error: str | None = strawberry.field(description="What went wrong, when the client said.")
 
     @classmethod
     def from_view(cls, view: EventView) -> Event:
@@ -121,7 +125,13 @@ class Event:
             latency_ms=view.latency_ms,
             cost_usd=view.cost_usd,
             created_at=view.created_at,
+            status=event_status(view.status),
+            error=view.error,
         )
+
+    @strawberry.field(description="The event's tags, in the order they were sent.")
+    async def tags(self, info: PhosphoInfo) -> list[str]:
+        return await info.context.load().tags.load(uuid.UUID(self.id))
 
     @strawberry.field(description="Every feedback on this event, oldest first.")
     async def feedback(self, info: PhosphoInfo) -> list[Feedback]:

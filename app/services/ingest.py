@@ -7,12 +7,13 @@ Writes are queued to the group-commit writer, so a result means the data is dura
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from app import live_pg
 from app.errors import (
@@ -37,6 +38,7 @@ from app.services.ingest_jobs import (
     PreparedEvent,
     prepare_event,
 )
+from app.services.ingest_tally import SessionSeen, UserSeen, count_session, count_user
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
 from app.services.rollups import (
     NoRollupWriter,
@@ -47,6 +49,7 @@ from app.services.rollups import (
 from app.services.sql import Dialect, as_datetime
 from app.services.store import EndUserDelta, EventRow, Plan, SessionDelta
 from app.services.validation import (
+    MAX_BATCH,
     validate_batch,
     validate_event,
     validate_feedback,
@@ -112,6 +115,33 @@ class Ingestor:
         )
         results: list[EventResult] = await self.writer.submit(EventsJob(principal, events))
         return results
+
+    async def log_events_at(
+        self, principal: Principal, items: Sequence[tuple[Any, datetime]]
+    ) -> list[EventResult | Invalid]:
+        """Store events that carry their own time (OpenTelemetry spans): each item is a REST
+        event body and when it happened (timezone-aware). Each is validated alone: an invalid
+        one comes back as its `Invalid`, in its place, and is not stored; the valid ones are
+        stored in jobs of at most MAX_BATCH (durable and visible when this returns). An event
+        is stored at min(its time, the commit's time), and counted in that time's buckets."""
+        now = datetime.now(UTC)
+        answers: list[EventResult | Invalid | None] = []
+        ready: list[PreparedEvent] = []
+        for index, (body, at) in enumerate(items):
+            loc = ("body", index)
+            try:
+                event = prepare_event(validate_event(body, loc), loc, min(at, now), occurred=at)
+            except Invalid as exc:
+                answers.append(exc)
+                continue
+            answers.append(None)
+            ready.append(event)
+        jobs = [
+            self.writer.submit(EventsJob(principal, tuple(ready[i : i + MAX_BATCH])))
+            for i in range(0, len(ready), MAX_BATCH)
+        ]
+        stored = iter([r for results in await asyncio.gather(*jobs) for r in results])
+        return [next(stored) if answer is None else answer for answer in answers]
 
     async def add_feedback(self, principal: Principal, event_id: str, body: Any) -> FeedbackResult:
         """Store feedback on one of the caller's events; any other event is NotFound."""
@@ -208,33 +238,40 @@ def _commit_events(
     seen = yield from _stored_events(d, jobs)
     outcomes: list[list[EventResult] | PhosphoError] = []
     rows: list[EventRow] = []
-    sessions: dict[tuple[int, str], _SessionSeen] = {}
-    users: dict[tuple[int, str], int] = {}  # events per end user
-    fresh: dict[int, list[PreparedEvent]] = {}  # by project: new events (not retries)
+    tagged: list[tuple[EventRow, tuple[str, ...]]] = []  # rows of events with tags
+    sessions: dict[tuple[int, str], SessionSeen] = {}
+    users: dict[tuple[int, str], UserSeen] = {}
+    # New events (not retries) by project and time: one group per project unless events
+    # carry their own time (OpenTelemetry spans), which the rollups count in its bucket.
+    fresh: dict[tuple[int, int], list[PreparedEvent]] = {}
+    now_stamp = int(now.timestamp())
     for job in jobs:
         outcome = _resolve_events(job, seen, now)
         outcomes.append(outcome)
         if isinstance(outcome, PhosphoError):
             continue
         project = job.principal.project_id
-        stored = fresh.setdefault(project, [])
         for event, result in zip(job.events, outcome, strict=True):
             if result.duplicate:
                 continue
-            stored.append(event)
-            rows.append(_event_row(project, event, now))
-            _count_session(sessions, project, event)
+            at = result.created_at  # the commit's `now` itself unless the event has its time
+            stamp = now_stamp if at is now else int(at.timestamp())
+            fresh.setdefault((project, stamp), []).append(event)
+            rows.append(_event_row(project, event, at))
+            if event.tags:
+                tagged.append((rows[-1], event.tags))
+            count_session(sessions, project, event, at)
             if event.user_id is not None:
-                key = (project, event.user_id)
-                users[key] = users.get(key, 0) + 1
-    stamp = int(now.timestamp())
-    for project, events in fresh.items():
+                count_user(users, (project, event.user_id), at)
+    for (project, stamp), events in fresh.items():
         rollups.add_events(project, stamp, events)
     yield from store.insert_events(d, rows)
-    yield from _upsert_sessions(d, sessions, now, rollups)
+    yield from store.insert_event_tags(d, tagged)
+    yield from _upsert_sessions(d, sessions, rollups)
     yield from store.upsert_end_users(d, [
-        EndUserDelta(*key, now, now, count, rollups.end_user_hour(*key, stamp))
-        for key, count in users.items()
+        EndUserDelta(*key, seen.first, seen.last, seen.events,
+                     rollups.end_user_hour(*key, now_stamp))
+        for key, seen in users.items()
     ])  # fmt: skip
     return outcomes
 
@@ -255,41 +292,20 @@ def _stored_events(
     return seen
 
 
-class _SessionSeen(NamedTuple):
-    """A session's events in one commit."""
-
-    user_id: str | None  # the last one given
-    events: int
-    first: PreparedEvent  # lowest id: its rollup cell counts the session as started
-
-
-def _count_session(
-    sessions: dict[tuple[int, str], _SessionSeen], project_id: int, event: PreparedEvent
-) -> None:
-    """Count `event` in its session's entry."""
-    key = (project_id, event.session_key)
-    seen = sessions.get(key)
-    if seen is None:
-        sessions[key] = _SessionSeen(event.user_id, 1, event)
-        return
-    first = event if event.id < seen.first.id else seen.first
-    sessions[key] = _SessionSeen(event.user_id or seen.user_id, seen.events + 1, first)
-
-
 def _upsert_sessions(
-    d: Dialect, sessions: dict[tuple[int, str], _SessionSeen], now: datetime, rollups: Rollups
+    d: Dialect, sessions: dict[tuple[int, str], SessionSeen], rollups: Rollups
 ) -> Plan[None]:
-    """Create or extend the sessions; count those this commit started in the rollups."""
+    """Create or extend the sessions; count those this commit started in the rollups, at the
+    session's first time (which a later commit never moves: `store.upsert_sessions`)."""
     upserted = yield from store.upsert_sessions(d, [
-        SessionDelta(*key, seen.user_id, now, now, seen.events)
+        SessionDelta(*key, seen.user_id, seen.first_at, seen.last_at, seen.events)
         for key, seen in sessions.items()
     ])  # fmt: skip
-    stamp = int(now.timestamp())
     for row in upserted:
         project, key = int(row["project_id"]), row["session_key"]
         seen = sessions[(project, key)]
         if int(row["event_count"]) == seen.events:  # nothing stored before: this commit started it
-            rollups.add_session(project, stamp, seen.first.figures.model)
+            rollups.add_session(project, int(seen.first_at.timestamp()), seen.first.figures.model)
 
 
 def _resolve_events(
@@ -300,13 +316,14 @@ def _resolve_events(
     local: dict[uuid.UUID, tuple[int, EventResult]] = {}
     results: list[EventResult] = []
     for event in job.events:
+        at = event.time(now)
         if not event.client_id:  # an id of ours, new: stored nowhere, repeated nowhere
-            results.append(EventResult(event.id, event.session_key, now))
+            results.append(EventResult(event.id, event.session_key, at))
             continue
         known = local.get(event.id) or seen.get(event.id)
         if known is None:
-            result = EventResult(event.id, event.session_key, now)
-            local[event.id] = (project, EventResult(event.id, event.session_key, now, True))
+            result = EventResult(event.id, event.session_key, at)
+            local[event.id] = (project, EventResult(event.id, event.session_key, at, True))
         elif known[0] != project:
             return Conflict("event_id is already in use; generate a new one")
         else:
@@ -316,12 +333,12 @@ def _resolve_events(
     return results
 
 
-def _event_row(project_id: int, event: PreparedEvent, now: datetime) -> EventRow:
+def _event_row(project_id: int, event: PreparedEvent, at: datetime) -> EventRow:
     typed = event.typed
     return EventRow(
         event.id, project_id, event.session_key, event.user_id, event.input, event.output,
         event.metadata_json, typed.model, typed.tokens_in, typed.tokens_out, typed.latency_ms,
-        event.cost_nano, now,
+        event.cost_nano, event.status, event.error, at,
     )  # fmt: skip
 
 

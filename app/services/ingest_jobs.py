@@ -17,6 +17,7 @@ import orjson
 
 from app.ids import new_session_key, uuid7
 from app.services import pricing
+from app.services.event_fields import effective_status
 from app.services.keys import Principal
 from app.services.rollups import Figures, figures_of
 from app.services.validation import LogEventInput, TypedMetadata, typed_metadata
@@ -36,6 +37,17 @@ class PreparedEvent:
     typed: TypedMetadata
     cost_nano: int | None
     figures: Figures  # what the rollups count, computed here rather than in the commit
+    tags: tuple[str, ...] = ()
+    status: str | None = None  # "ok", "error" or None (unknown)
+    error: str | None = None
+    # The event's own time (an OpenTelemetry span's start), or None: the commit's time.
+    # Stored as min(at, the commit's time): an event is never in the future.
+    at: datetime | None = None
+
+    def time(self, now: datetime) -> datetime:
+        """When the event happened, for a commit at `now`."""
+        at = self.at
+        return now if at is None or at > now else at
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +108,11 @@ class FoldJob:
 Job = EventsJob | FeedbackJob | FoldJob
 
 
-def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> PreparedEvent:
+def prepare_event(
+    event: LogEventInput, loc: tuple[Any, ...], at: datetime, *, occurred: datetime | None = None
+) -> PreparedEvent:
     """Turn a validated input into a row-to-be: ids chosen, metadata typed and serialised, cost
-    estimated at the prices of `at`."""
+    estimated at the prices of `at`. `occurred` is the event's own time, when it has one."""
     typed = typed_metadata(event.metadata, (*loc, "metadata"))
     cost: int | None
     if typed.cost_usd is not None:  # the client's own cost wins over the estimate
@@ -117,4 +131,8 @@ def prepare_event(event: LogEventInput, loc: tuple[Any, ...], at: datetime) -> P
         typed=typed,
         cost_nano=cost,
         figures=figures,
+        tags=tuple(event.tags or ()),
+        status=effective_status(event.status, event.error),
+        error=event.error,
+        at=occurred,
     )

@@ -17,6 +17,7 @@ from app.services.reads_events import (
     get_event,
     list_events,
     list_session_events,
+    tags_of_events,
 )
 from app.services.reads_feedback import (
     FeedbackFilter,
@@ -66,4 +67,5 @@ __all__ = [
     "project_name",
     "project_totals",
     "sessions_by_keys",
+    "tags_of_events",
 ]

@@ -18,10 +18,11 @@ from app.services.sql import Conditions, Dialect, as_datetime, as_json, as_uuid
 
 FeedbackState = Literal["positive", "negative", "none"]
 LIGHT_COLUMNS = (
-    "id, session_key, user_id, model, tokens_in, tokens_out, latency_ms, cost_nano, created_at"
+    "id, session_key, user_id, model, tokens_in, tokens_out, latency_ms, cost_nano, status, "
+    "created_at"
 )
 # The columns that can be large: read only when asked for (and, with a budget, while they fit).
-TEXT_COLUMNS = ("input", "output", "metadata")
+TEXT_COLUMNS = ("input", "output", "metadata", "error")
 COLUMNS = f"{LIGHT_COLUMNS}, {', '.join(TEXT_COLUMNS)}"
 
 
@@ -41,6 +42,8 @@ class EventView:
     latency_ms: float | None
     created_at: datetime
     cost_usd: float | None = None  # estimated or client-given; None when unpriced or no tokens
+    status: str | None = None  # "ok", "error" or None (unknown)
+    error: str | None = None  # read only when asked for (a text column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ def to_event_view(row: dict[str, Any]) -> EventView:
         latency_ms=float(latency) if latency is not None else None,
         created_at=as_datetime(row["created_at"]),
         cost_usd=row["cost_nano"] / NANO if row["cost_nano"] is not None else None,
+        status=row["status"],
+        error=row.get("error"),
     )
 
 
@@ -210,6 +215,22 @@ async def list_session_events(
     SESSION_EVENTS.add_after(d, cond, after)
     rows = await read_events(d, cond, text=text, budget=budget, keyset=SESSION_EVENTS, limit=limit)
     return make_page(rows, limit, SESSION_EVENTS)
+
+
+async def tags_of_events(project_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The tags of the project's events among `ids`, each event's in the order it was sent
+    (events without tags are left out). At most 20 short tags an event: not budgeted."""
+    d = sql.dialect()
+    found: dict[uuid.UUID, list[str]] = {}
+    for part in sql.in_chunks(sorted(set(ids))):
+        where = f"project_id = ? AND event_id IN ({sql.in_list(len(part))})"
+        params = [project_id, *(d.uuid(value) for value in part)]
+        rows = await sql.fetch(
+            d, sql.select("event_id, tag", "event_tags", where, "ORDER BY id"), params
+        )
+        for row in rows:
+            found.setdefault(as_uuid(row["event_id"]), []).append(row["tag"])
+    return found
 
 
 async def events_by_ids(

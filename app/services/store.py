@@ -126,7 +126,7 @@ def existing_events(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID
 
 EVENT_COLUMNS = (
     "id, project_id, session_key, user_id, input, output, metadata, "
-    "model, tokens_in, tokens_out, latency_ms, cost_nano, created_at"
+    "model, tokens_in, tokens_out, latency_ms, cost_nano, status, error, created_at"
 )
 
 
@@ -145,6 +145,8 @@ class EventRow(NamedTuple):
     tokens_out: int | None
     latency_ms: float | None
     cost_nano: int | None
+    status: str | None
+    error: str | None
     created_at: datetime
 
 
@@ -157,8 +159,24 @@ def insert_events(d: Dialect, rows: list[EventRow]) -> Plan[None]:
     # they are (this runs once per event).
     params = [[d.uuid(row.id), *row[1:-1], times[id(row.created_at)]] for row in rows]
     meta = "?::jsonb" if d.postgres else "?"
-    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?)"
+    row_sql = f"(?, ?, ?, ?, ?, ?, {meta}, ?, ?, ?, ?, ?, ?, ?, ?)"
     yield from insert_rows(d, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES", row_sql, params)
+
+
+def insert_event_tags(d: Dialect, tagged: list[tuple[EventRow, tuple[str, ...]]]) -> Plan[None]:
+    """Insert the tags of events inserted in the same transaction (each event's row and its
+    tags, already without repeats), in the client's order; each carries its event's project
+    and time so that the tag index alone answers a filter."""
+    if not tagged:
+        return
+    times = _times(d, [row.created_at for row, _ in tagged])
+    params = [
+        [d.uuid(row.id), row.project_id, tag, times[id(row.created_at)]]
+        for row, tags in tagged
+        for tag in tags
+    ]
+    head = "INSERT INTO event_tags (event_id, project_id, tag, created_at) VALUES"
+    yield from insert_rows(d, head, "(?, ?, ?, ?)", params)
 
 
 def _times(d: Dialect, values: list[datetime]) -> dict[int, Any]:
@@ -185,8 +203,9 @@ class SessionDelta(NamedTuple):
 def upsert_sessions(d: Dialect, rows: list[SessionDelta]) -> Plan[list[dict[str, Any]]]:
     """Create or extend sessions. Returns each row's (project_id, session_key, event_count):
     a session whose count is this commit's own was created by it (the rollups count it as
-    started). `first_event_at` is the creating commit's time and never moves (a clock set
-    back does not restart a session)."""
+    started). `first_event_at` is the creating commit's earliest event time and never moves
+    (a clock set back, or a late event, does not restart a session: the rollups counted it
+    as started then, and `phospho rollups rebuild` counts it there too)."""
     if not rows:
         return []
     # `rows` has one entry per (project, session): a multi-row upsert may touch a row only once.
@@ -237,8 +256,8 @@ class EndUserDelta(NamedTuple):
 
 
 def upsert_end_users(d: Dialect, rows: list[EndUserDelta]) -> Plan[None]:
-    """Create or extend end users. A later hour replaces the counts of an earlier one, whose
-    counts the fold has already moved away."""
+    """Create or extend end users (first and last seen widened by late events). A later hour
+    replaces the counts of an earlier one, whose counts the fold has already moved away."""
     if not rows:
         return
     head = (
@@ -255,6 +274,8 @@ def upsert_end_users(d: Dialect, rows: list[EndUserDelta]) -> Plan[None]:
     tail = (
         "ON CONFLICT (project_id, user_id) DO UPDATE SET "
         f"event_count = {count}, "
+        "first_seen = CASE WHEN excluded.first_seen < end_users.first_seen "
+        "THEN excluded.first_seen ELSE end_users.first_seen END, "
         "last_seen = CASE WHEN excluded.last_seen > end_users.last_seen "
         f"THEN excluded.last_seen ELSE end_users.last_seen END, {hours}, "
         f"hour_bucket = CASE WHEN {later} THEN excluded.hour_bucket ELSE end_users.hour_bucket END"

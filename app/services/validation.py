@@ -28,9 +28,11 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
 )
 
 from app.errors import Invalid, MalformedBody, PhosphoError
+from app.services.event_fields import ErrorText, Status, Tags, no_error_when_ok
 
 MAX_JSON_DEPTH = 32
 MAX_BATCH = 1000
@@ -88,6 +90,10 @@ class LogEventInput(BaseModel):
     user_id: Identifier | None = None
     metadata: dict[str, Any] | None = None
     event_id: uuid.UUID | None = None
+    tags: Tags | None = None  # the rules of these three: app/services/event_fields.py
+    status: Status | None = None
+    error: ErrorText | None = None
+    _no_error_when_ok = field_validator("error")(no_error_when_ok)
 
 
 class LogEventsInput(BaseModel):
@@ -336,14 +342,7 @@ def typed_metadata(metadata: dict[str, Any] | None, loc: tuple[Any, ...]) -> Typ
         if value is not None:
             value = _bounded(value, (*loc, key), *BOUNDS[snake])
         values.append(value)
-    tokens_in, tokens_out, latency, cost = values
-    return TypedMetadata(
-        model=model,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        latency_ms=latency,
-        cost_usd=cost,
-    )
+    return TypedMetadata(model, *values)  # tokens_in, tokens_out, latency_ms, cost_usd
 
 
 def _bounded(value: Any, loc: tuple[Any, ...], integer: bool, maximum: int) -> int | float:
