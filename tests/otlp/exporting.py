@@ -21,7 +21,7 @@ query Events($session: String) {
   events(first: 100, filter: {sessionId: $session}) {
     totalCount
     edges { node { id input output sessionId userId model tokensIn tokensOut latencyMs costUsd
-                   createdAt metadata } }
+                   createdAt metadata tags status } }
   }
 }
 """
