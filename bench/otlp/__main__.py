@@ -9,10 +9,11 @@ What it measures, precisely:
 - A round: `--clients` threads, each one keep-alive HTTP/1.1 connection, post their share of
   `--exports` bodies back to back (closed loop). OTLP: 512-span protobuf exports, half of them
   LLM spans (bench/otlp/payload.py). Batch: the same LLM spans as REST events, one batch body
-  per export (256 events), same text, session, user, model, tokens and latency. All bodies are
-  encoded before the clock starts; every export has fresh trace/span ids (a re-sent one would
-  store nothing, by design). A 429/503 is retried after its Retry-After (at most 1 s), as OTLP
-  exporters do, and counted.
+  per export (256 events), same text, session, user, model, tokens and latency. A round's
+  bodies are encoded just before it, off the clock (its spans end 0.5-2 s before that, so they
+  are a few seconds old when posted, as a BatchSpanProcessor's 5 s delay makes them). Every
+  export has fresh trace/span ids (a re-sent one would store nothing, by design). A 429/503 is
+  retried after its Retry-After (at most 1 s), as OTLP exporters do, and counted.
 - events/s = events stored by the round (counted in the database before and after, and
   required to equal what was posted) / wall time from the first post to the last answer.
 - Rounds alternate OTLP and batch in pairs (order swapped every pair) after a warm-up pair, so

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest.procs import create_key, phospho_server
+from bench.ingest.procs import cpu_seconds, create_key, phospho_server
 from bench.otlp import payload
 from bench.otlp.runner import Round, post_round, stored_events
 
@@ -33,20 +33,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _bodies(args: argparse.Namespace, run_id: int) -> tuple[list[list[bytes]], list[list[bytes]]]:
-    """Every round's exports and their REST twins, encoded before the clock starts."""
+def _bodies(args: argparse.Namespace, run_id: int, r: int) -> tuple[list[bytes], list[bytes]]:
+    """Round `r`'s exports and their REST twins, encoded just before the round (off the clock),
+    so its spans are a few seconds old when posted, as with a BatchSpanProcessor's 5 s delay."""
     now = time.time_ns()
-    otlp, rest = [], []
-    for r in range(args.rounds + 1):  # round 0 warms both routes up
-        numbers = range(r * args.exports, (r + 1) * args.exports)
-        otlp.append([payload.export(run_id, n, now) for n in numbers])
-        rest.append([payload.rest_batch(run_id, n) for n in numbers])
-    return otlp, rest
+    numbers = range(r * args.exports, (r + 1) * args.exports)
+    otlp = [payload.export(run_id, n, now) for n in numbers]
+    return otlp, [payload.rest_batch(run_id, n) for n in numbers]
 
 
 def _measure(args: argparse.Namespace, data_dir: Path) -> list[tuple[Round, Round]]:
     """Warm-up, then `rounds` pairs (OTLP then batch, order swapped every other pair)."""
-    otlp, rest = _bodies(args, run_id=int(time.time()))
+    run_id = int(time.time())
     events = args.exports * payload.LLM_PER_EXPORT
     server = phospho_server(data_dir, data_dir)
     server.start()
@@ -55,10 +53,12 @@ def _measure(args: argparse.Namespace, data_dir: Path) -> list[tuple[Round, Roun
         key = create_key(data_dir)
         for r in range(args.rounds + 1):
             by_route: dict[str, Round] = {}
+            otlp, rest = _bodies(args, run_id, r)  # round 0 warms both routes up
             for route in ("otlp", "rest") if r % 2 else ("rest", "otlp"):
-                before = stored_events(data_dir)
-                bodies = otlp[r] if route == "otlp" else rest[r]
+                before, cpu = stored_events(data_dir), cpu_seconds(server.pid)
+                bodies = otlp if route == "otlp" else rest
                 by_route[route] = post_round(server.port, key, route, bodies, events, args.clients)
+                by_route[route].cpu_seconds = cpu_seconds(server.pid) - cpu
                 stored = stored_events(data_dir) - before
                 if stored != events:
                     raise RuntimeError(f"{route}: {stored} events stored for {events} posted")
@@ -81,11 +81,15 @@ def report(args: argparse.Namespace, pairs: list[tuple[Round, Round]]) -> bool:
         f"{len(pairs)} interleaved pairs; SQLite (synchronous=FULL), server on core 0"
     )
     for o, r in pairs:
-        print(f"  round: otlp {o.events_per_s:8.0f} ev/s ({o.refused} refused)   "
-              f"batch {r.events_per_s:8.0f} ev/s ({r.refused} refused)")  # fmt: skip
+        print(f"  pair: otlp {o.events_per_s:6.0f} ev/s, {o.cpu_us_per_event:4.0f} us CPU/ev, "
+              f"{o.refused} refused | batch {r.events_per_s:6.0f} ev/s, "
+              f"{r.cpu_us_per_event:4.0f} us CPU/ev, {r.refused} refused")  # fmt: skip
     print(f"POST /v1/traces (protobuf):   {otlp:8.0f} stored events/s = LLM spans/s "
           f"({spans:.0f} spans/s in all)")  # fmt: skip
     print(f"POST /api/v1/events/batch:    {rest:8.0f} stored events/s (same events, same run)")
+    cpu_otlp = statistics.median(o.cpu_us_per_event for o, _ in pairs)
+    cpu_rest = statistics.median(r.cpu_us_per_event for _, r in pairs)
+    print(f"server CPU per stored event:  {cpu_otlp:8.0f} us OTLP, {cpu_rest:.0f} us batch")
     ok_ratio, ok_rate = ratio >= TARGET_RATIO, otlp >= TARGET_LLM_SPANS_PER_S
     print(f"ratio OTLP / batch:           {ratio:8.2f}x   target >= {TARGET_RATIO}x: "
           f"{'PASS' if ok_ratio else 'FAIL'}")  # fmt: skip

@@ -110,7 +110,7 @@ def export(run_id: int, number: int, now_ns: int) -> bytes:
     for t in range(TRACES_PER_EXPORT):
         trace_id = struct.pack(">QQ", run_id, base + t)
         root_n = (base + t) * (LLM_PER_TRACE + HTTP_PER_TRACE)
-        start = now_ns - (t + 1) * 2_000 * MS
+        start = now_ns - 2_000 * MS + t * 10 * MS  # ended 0.5-2 s before `now_ns`
         root = _http_span(root_n, trace_id, None, start)
         spans.append(root)
         for k in range(1, HTTP_PER_TRACE):

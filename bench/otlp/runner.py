@@ -23,11 +23,17 @@ class Round:
     seconds: float
     refused: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # the server's CPU time (all threads) during the round
 
     @property
     def events_per_s(self) -> float:
         """Stored events per second of wall time."""
         return self.events / self.seconds
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        """The server's CPU time per stored event, in microseconds."""
+        return self.cpu_seconds / self.events * 1e6
 
 
 def _client(port: int, headers: dict[str, str], path: str, bodies: list[bytes], out: Round) -> None:
