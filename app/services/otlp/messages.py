@@ -132,7 +132,8 @@ def _semconv(value: Any, role: str = "user") -> list[Message]:
         items = [items]
     if not isinstance(items, list):
         return []
-    if items and all(isinstance(item, dict) and "role" not in item for item in items):
+    if items and all(isinstance(item, dict) and "type" in item and "role" not in item
+                     for item in items):  # fmt: skip
         items = [{"role": role, "parts": items}]  # system instructions: parts only
     return [_message(item, role) for item in items[-MAX_MESSAGES:] if isinstance(item, dict)]
 

@@ -18,7 +18,7 @@ from app.services.validation import MAX_BIGINT, MIN_BIGINT
 # What one export may hold, and what is copied of each span. OTel SDKs export at most 512
 # spans a request by default and keep at most 128 attributes and 128 events per span.
 MAX_SPANS = 8192
-MAX_ATTRIBUTES = 256  # per span, per resource and per span event; the rest are dropped
+MAX_ATTRIBUTES = 1024  # per span, resource and span event; the rest are dropped (SDKs keep 128)
 MAX_EVENTS = 128  # span events read per span
 MAX_ITEMS = 256  # items kept of one array or key-value list value
 MAX_VALUE_DEPTH = 8  # nested arrays / key-value lists kept; deeper levels become TOO_DEEP
