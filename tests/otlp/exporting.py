@@ -46,13 +46,14 @@ def export_calls(
     session: str,
     user: str,
     calls: int = 3,
+    **extra_env: str,
 ) -> list[dict[str, Any]]:
     """Run `calls` chat completions under `instrumentation`; the spans the SDK exported."""
     done = subprocess.run(
         [sys.executable, "-m", "tests.otlp.emit", instrumentation, "--openai-base", openai_base,
          "--calls", str(calls), "--session", session, "--user", user],
-        env=otel_env(server, tenant.key), capture_output=True, text=True, timeout=120,
-        check=False,
+        env={**otel_env(server, tenant.key), **extra_env}, capture_output=True, text=True,
+        timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     # The SDK's exporter logs (never raises) when the server refuses an export.
