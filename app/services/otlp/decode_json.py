@@ -70,12 +70,12 @@ def _request(data: Any) -> list[Span]:
     for r, item in enumerate(resource_spans):
         where = f"resourceSpans[{r}]"
         item = _object(item, where)
-        resource = _object(_field(item, "resource", "resource") or {}, where + ".resource")
+        resource = _member(item, "resource", "resource", where)
         attrs = _attributes(resource, where + ".resource")
         for s, scope_spans in enumerate(_list(item, "scopeSpans", "scope_spans", where)):
             at = f"{where}.scopeSpans[{s}]"
             scope_spans = _object(scope_spans, at)
-            scope = _object(_field(scope_spans, "scope", "scope") or {}, at + ".scope")
+            scope = _member(scope_spans, "scope", "scope", at)
             spans = _list(scope_spans, "spans", "spans", at)
             count += len(spans)
             scopes.append((attrs, _text(scope, "name", "name", at + ".scope"), spans, at))
@@ -89,7 +89,7 @@ def _request(data: Any) -> list[Span]:
 
 
 def _span(span: dict[str, Any], resource: dict[str, Any], scope: str, where: str) -> Span:
-    status = _object(_field(span, "status", "status") or {}, where + ".status")
+    status = _member(span, "status", "status", where)
     events = _list(span, "events", "events", where)[:MAX_EVENTS]
     return Span(
         trace_id=_id(span, "traceId", "trace_id", 16, where),
@@ -123,6 +123,12 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _Wrong(where, "an object")
     return value
+
+
+def _member(obj: dict[str, Any], camel: str, snake: str, where: str) -> dict[str, Any]:
+    """An object member; absent or null: empty."""
+    found = _field(obj, camel, snake)
+    return {} if found is None else _object(found, f"{where}.{camel}")
 
 
 def _list(obj: dict[str, Any], camel: str, snake: str, where: str) -> list[Any]:
@@ -173,9 +179,11 @@ def _enum(obj: dict[str, Any], camel: str, snake: str, names: dict[str, int], wh
         return 0
     if isinstance(found, str) and found in names:
         return names[found]
-    if isinstance(found, int) and not isinstance(found, bool):
-        return found
-    raise _Wrong(f"{where}.{camel}", f"one of {', '.join(names)} or its number")
+    if isinstance(found, float) and found.is_integer():  # JSON Schema's integer allows 1.0
+        found = int(found)
+    if isinstance(found, int) and not isinstance(found, bool) and -(2**31) <= found < 2**31:
+        return found  # enums are 32-bit: a number not named is kept, as protobuf does
+    raise _Wrong(f"{where}.{camel}", f"one of {', '.join(names)} or its (32-bit) number")
 
 
 def _id(obj: dict[str, Any], camel: str, snake: str, length: int, where: str) -> str:
@@ -183,7 +191,7 @@ def _id(obj: dict[str, Any], camel: str, snake: str, length: int, where: str) ->
     bytes). OTLP/JSON writes hex; base64 (protobuf's JSON form, which some exporters send)
     is read too."""
     found = _field(obj, camel, snake)
-    if not found:
+    if found is None:
         return ""
     if not isinstance(found, str):
         raise _Wrong(f"{where}.{camel}", "a hex string")
@@ -212,25 +220,28 @@ def _pairs(pairs: list[Any], depth: int, where: str) -> dict[str, Any]:
 
 
 def _value(value: dict[str, Any], depth: int, where: str) -> Any:
-    """An AnyValue as JSON-ready Python (see `spans.py` for the bounds)."""
+    """An AnyValue as JSON-ready Python (see `spans.py` for the bounds). It should set one
+    member; when it sets several, each is checked (a wrong one is a 400) and the first kept."""
+    found: list[Any] = []
     for camel, snake in _SCALARS:
-        found = value.get(camel, value.get(snake))
-        if found is not None:
-            return _scalar(camel, found, f"{where}.{camel}")
+        member = _field(value, camel, snake)
+        if member is not None:
+            found.append(_scalar(camel, member, f"{where}.{camel}"))
     array = _field(value, "arrayValue", "array_value")
     kvlist = _field(value, "kvlistValue", "kvlist_value")
-    if array is None and kvlist is None:
-        return None
-    if depth >= MAX_VALUE_DEPTH:
-        return TOO_DEEP
-    if array is not None:
-        items = _list(_object(array, where + ".arrayValue"), "values", "values", where)
-        return [
-            _value(_object(item, f"{where}.values[{n}]"), depth + 1, f"{where}.values[{n}]")
-            for n, item in enumerate(items[:MAX_ITEMS])
-        ]
-    pairs = _list(_object(kvlist, where + ".kvlistValue"), "values", "values", where)
-    return _pairs(pairs[:MAX_ITEMS], depth + 1, where + ".kvlistValue.values")
+    if (array is not None or kvlist is not None) and depth >= MAX_VALUE_DEPTH:
+        found.append(TOO_DEEP)
+    else:
+        if array is not None:
+            items = _list(_object(array, where + ".arrayValue"), "values", "values", where)
+            found.append([
+                _value(_object(item, f"{where}.values[{n}]"), depth + 1, f"{where}.values[{n}]")
+                for n, item in enumerate(items[:MAX_ITEMS])
+            ])  # fmt: skip
+        if kvlist is not None:
+            pairs = _list(_object(kvlist, where + ".kvlistValue"), "values", "values", where)
+            found.append(_pairs(pairs[:MAX_ITEMS], depth + 1, where + ".kvlistValue.values"))
+    return found[0] if found else None
 
 
 _SCALARS = (
