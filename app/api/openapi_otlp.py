@@ -48,7 +48,8 @@ def _list(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enum(names: list[str]) -> dict[str, Any]:
-    return {"anyOf": [{"enum": names}, {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}]}
+    number = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    return {"anyOf": [{"enum": names}, number]}
 
 
 def _schemas() -> dict[str, Any]:
