@@ -1,8 +1,8 @@
 """Span -> event mapping, in process: real exported fixtures and requests built here.
 
 What the server stores from these bodies is checked end to end in test_otlp_endpoint.py;
-here each rule of the mapping (app/services/otlp/mapping.py, messages.py) and the decoders'
-bounds are pinned one by one.
+here each rule of the mapping (app/services/otlp/mapping.py, messages.py) and the bounds on
+what an event keeps are pinned one by one (reading the body: test_otlp_decode.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ import orjson
 import pytest
 
 from app.services.otlp import map_spans
-from app.services.otlp.decode import (
-    Encoding,
-    decode_spans,
-)
+from app.services.otlp.decode import Encoding, decode_spans
 from app.services.otlp.mapping import MappedSpan, event_id
 from app.services.otlp.spans import TOO_DEEP
 from app.services.validation import check_json_values
