@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
+import orjson
 import pytest
 
 from app.errors import MalformedBody, PayloadTooLarge
@@ -89,3 +90,15 @@ def test_a_zip_bomb_stops_at_the_limit() -> None:
         for at in range(0, len(bomb), 65536):
             inflater.feed(bomb[at : at + 65536])
     assert inflater.size <= (16 << 20) + 1 and sum(map(len, inflater.chunks)) <= 16 << 20
+
+
+def test_a_json_error_names_its_place() -> None:
+    value = {"arrayValue": {"values": [{"intValue": "x"}]}}
+    span = {"attributes": [{"key": "k", "value": value}]}
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [{}, span]}]}]}
+    with pytest.raises(MalformedBody) as raised:
+        decode_spans(orjson.dumps(body), Encoding.JSON)
+    assert (
+        "resourceSpans[0].scopeSpans[0].spans[1].attributes[0].value.arrayValue.values[0]"
+        ".intValue must be an integer" in raised.value.message
+    )
