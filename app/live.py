@@ -41,6 +41,8 @@ class EventLogged:
     user_id: str | None
     model: str | None
     created_at: datetime
+    status: str | None = None  # "ok", "error" or None (unknown)
+    tags: tuple[str, ...] = ()
     kind: Literal["event"] = "event"
 
 
@@ -90,9 +92,10 @@ class LiveFilter:
     """Which just-committed events a live stream shows; every field set must match (AND).
 
     The one rule for the dashboard's streams and GraphQL's `eventLogged`, kept in step with the
-    stored lists (app/services/reads_events.py): ids and model match exactly, `until` is
-    exclusive, `search` is a case-insensitive substring of the input or the output. The other
-    fields are judged on the bus message alone, so a stream loads only the events it shows;
+    stored lists (app/services/reads_events.py): ids, model and status match exactly, `tag` is
+    one of the event's tags, `until` is exclusive, `search` is a case-insensitive substring of
+    the input or the output. The other fields are judged on the bus message alone (which
+    carries model, status and tags for this), so a stream loads only the events it shows;
     `search` needs the loaded text (`admits_text`).
     """
 
@@ -101,6 +104,8 @@ class LiveFilter:
     model: str | None = None
     until: datetime | None = None
     search: str | None = None
+    tag: str | None = None
+    status: str | None = None
 
     def admits(self, message: EventLogged) -> bool:
         """Whether the message's event passes every field but `search`."""
@@ -109,6 +114,8 @@ class LiveFilter:
             and (self.user_id is None or self.user_id == message.user_id)
             and (self.model is None or self.model == message.model)
             and (self.until is None or message.created_at < self.until)
+            and (self.tag is None or self.tag in message.tags)
+            and (self.status is None or self.status == message.status)
         )
 
     def admits_text(self, input: str, output: str) -> bool:

@@ -57,14 +57,17 @@ def decode(payload: str) -> tuple[str, list[LiveMessage]]:
 def _row(m: LiveMessage) -> list[Any]:
     when = m.created_at.isoformat()
     if isinstance(m, EventLogged):
-        return ["e", m.project_id, str(m.event_id), m.session_id, m.user_id, m.model, when]
+        return ["e", m.project_id, str(m.event_id), m.session_id, m.user_id, m.model, m.status,
+                m.tags, when]  # fmt: skip
     return ["f", m.project_id, str(m.feedback_id), str(m.event_id), m.score, when]
 
 
 def _message(row: list[Any]) -> LiveMessage:
     when = datetime.fromisoformat(row[-1])
     if row[0] == "e":
-        return EventLogged(row[1], uuid.UUID(row[2]), row[3], row[4], row[5], when)
+        # Status and tags (a row of 9) are absent from a release before them (a row of 7).
+        status, tags = (row[6], tuple(row[7])) if len(row) == 9 else (None, ())
+        return EventLogged(row[1], uuid.UUID(row[2]), row[3], row[4], row[5], when, status, tags)
     return FeedbackAdded(row[1], uuid.UUID(row[2]), uuid.UUID(row[3]), row[4], when)
 
 
@@ -147,7 +150,9 @@ class PostgresBridge:
         marks = [t for t in (self._last_seen, self._lost_at) if t is not None]
         since = min(marks, default=datetime.now(UTC)) - CATCH_UP_MARGIN
         events = await self._conn.fetch(
-            "SELECT id, project_id, session_key, user_id, model, created_at FROM events "
+            "SELECT id, project_id, session_key, user_id, model, created_at, status, "
+            "ARRAY(SELECT tag FROM event_tags t WHERE t.event_id = events.id ORDER BY t.id) "
+            "AS tags FROM events "
             "WHERE project_id = ANY($1::int[]) AND created_at >= $2 ORDER BY created_at, id",
             projects, since,
         )  # fmt: skip
@@ -158,7 +163,7 @@ class PostgresBridge:
         )  # fmt: skip
         messages: list[LiveMessage] = [
             EventLogged(r["project_id"], r["id"], r["session_key"], r["user_id"], r["model"],
-                        r["created_at"])
+                        r["created_at"], r["status"], tuple(r["tags"]))
             for r in events
         ] + [
             FeedbackAdded(r["project_id"], r["id"], r["event_id"], r["score"], r["created_at"])

@@ -2,9 +2,9 @@
 
 `metric_rollups` holds, per project, level (bucket size in seconds: minute, hour, day), bucket
 and model, the counts and sums of the events in that bucket, a logarithmic latency histogram,
-feedback counts and the sessions started. `user_rollups` holds the same counts per end user,
-at hour and day level. Buckets are UTC epoch seconds (multiples of the level). See
-the package `app/services/rollups/`.
+feedback counts, the sessions started and the events that failed (status "error").
+`user_rollups` holds the same counts per end user, at hour and day level. Buckets are UTC
+epoch seconds (multiples of the level). See the package `app/services/rollups/`.
 """
 
 from tortoise import fields
@@ -37,6 +37,7 @@ class MetricRollup(Model):
     # Sessions started in the bucket, counted in the cell of the session's first event (the
     # lowest id among the events of the commit that created it).
     sessions = fields.BigIntField(default=0)
+    errors = fields.BigIntField(default=0)  # events whose status is "error"
 
     class Meta:
         table = "metric_rollups"

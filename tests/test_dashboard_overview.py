@@ -70,7 +70,7 @@ def test_figures_equal_what_was_logged(server: Server, account: Account) -> None
     ] + [
         {"user_id": "u-2", "session_id": "s-2",
          "metadata": {"model": "my-own-model", "tokens_in": 10, "tokens_out": 5}},
-        {"user_id": "u-2", "session_id": "s-3"},
+        {"user_id": "u-2", "session_id": "s-3", "error": "timeout"},
     ])  # fmt: skip
     feedback(server, key, ids[0], 1)
     feedback(server, key, ids[1], 1)
@@ -85,6 +85,8 @@ def test_figures_equal_what_was_logged(server: Server, account: Account) -> None
     assert float(shown["positive_rate"]) == pytest.approx(2 / 3)
     assert float(shown["latency_p50"]) == pytest.approx(200, rel=0.02)
     assert "of 3 feedback" in page.text
+    assert float(shown["error_rate"]) == pytest.approx(1 / 5) and "1 error of 5 events" in page.text
+    assert 'href="/events?status=error"' in page.text  # the model table's errors, to the events
     assert "+ 1 unpriced event (no known price)" in page.text, "unpriced is not $0"
     assert "my-own-model" in page.text and "(no model)" in page.text
     assert 'href="/events?user=u-1"' in page.text and 'href="/events?model=gpt-4o"' in page.text

@@ -3,12 +3,13 @@ and returned the same over REST, batch and GraphQL, refused with a 422 naming th
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.graphql_api.helpers import gql
+from tests.graphql_api.helpers import gql, live, log_rest
 from tests.graphql_api.helpers import post as gql_post
 from tests.harness import Server, Tenant
 
@@ -171,3 +172,46 @@ def test_integral_float_tokens_are_integers_and_fractions_are_refused(
     assert response.json()["errors"][0]["loc"] == ["body", "metadata", "tokens_in"]
     [error] = gql_post(server, tenant, graph, input=body).json()["errors"]
     assert "metadata.tokens_in" in error["message"]
+
+
+FILTERED = """query($filter: EventFilter) { events(first: 100, filter: $filter) {
+    totalCount edges { node { id tags status } } } }"""
+
+
+def test_graphql_event_filter_by_tag_and_status(server: Server, tenant: Tenant) -> None:
+    bodies = [
+        {"input": "1", "output": "", "tags": ["prod", "eu"], "status": "ok"},
+        {"input": "2", "output": "", "tags": ["prod"], "error": "timeout"},
+        {"input": "3", "output": "", "tags": ["dev"], "status": "error"},
+        {"input": "4", "output": ""},
+    ]
+    response = rest(server, tenant, "/api/v1/events/batch", {"events": bodies})
+    ids = [item["event_id"] for item in response.json()["results"]]
+
+    def listed(**f: Any) -> set[str]:
+        page = gql(server, tenant, FILTERED, filter=f)["events"]
+        assert page["totalCount"] == len(page["edges"])
+        return {edge["node"]["id"] for edge in page["edges"]}
+
+    assert listed(tag="prod") == {ids[0], ids[1]}
+    assert listed(status="ERROR") == {ids[1], ids[2]}
+    assert listed(status="OK") == {ids[0]}
+    assert listed(tag="prod", status="ERROR") == {ids[1]}
+    assert listed(tag="nope") == set()
+    assert listed() == set(ids)
+
+
+async def test_live_event_filter_by_tag_and_status(server: Server, tenant: Tenant) -> None:
+    query = """subscription($tag: String, $status: EventStatus) {
+        eventLogged(filter: {tag: $tag, status: $status}) { id tags status error } }"""
+    async with live(server, tenant) as conn:
+        await conn.subscribe(query, tag="prod", status="ERROR")
+        await asyncio.sleep(0.2)  # let the subscription reach the bus
+        for body in ({"tags": ["prod"], "status": "ok"}, {"tags": ["dev"], "error": "x"},
+                     {"error": "x"}):  # fmt: skip
+            await asyncio.to_thread(log_rest, server, tenant, **body)
+        wanted = await asyncio.to_thread(log_rest, server, tenant, tags=["a", "prod"], error="e")
+        got = (await conn.next_data())["eventLogged"]
+        assert got == {"id": wanted["event_id"], "tags": ["a", "prod"], "status": "ERROR",
+                       "error": "e"}  # fmt: skip
+        await conn.nothing_for(0.3)

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from app.db import apply_migrations, close_orm, init_orm
-from app.live import EventLogged, FeedbackAdded, LiveBus, Overflow, Subscription
+from app.live import EventLogged, FeedbackAdded, LiveBus, LiveFilter, Overflow, Subscription
 from app.live_pg import PostgresBridge
 from app.services.ingest import Ingestor
 from app.services.keys import Principal, create_api_key
@@ -75,6 +75,17 @@ async def test_a_stalled_reader_never_slows_publishing() -> None:
         started = time.perf_counter()
         bus.publish(messages)
         assert time.perf_counter() - started < 1.0
+
+
+def test_live_filter_matches_tag_and_status_on_the_message() -> None:
+    """A stream filtered by tag or status judges the bus message alone (no read needed)."""
+    now = datetime.now(UTC)
+    tagged = EventLogged(1, uuid.uuid4(), "s", None, None, now, "error", ("prod", "eu"))
+    plain = EventLogged(1, uuid.uuid4(), "s", None, None, now)
+    assert LiveFilter(tag="eu").admits(tagged) and not LiveFilter(tag="eu").admits(plain)
+    assert LiveFilter(status="error").admits(tagged) and not LiveFilter(status="ok").admits(tagged)
+    assert not LiveFilter(status="error").admits(plain)  # unknown status matches neither
+    assert not LiveFilter(tag="prod", status="ok").admits(tagged)
 
 
 async def test_closing_releases_the_subscription() -> None:
@@ -183,13 +194,19 @@ async def test_postgres_commits_reach_other_processes_once(
 ) -> None:
     _, a, b, _, principal = pg_pair
     async with a.bus.subscribe(principal.project_id) as sub:
-        remote = await b.log_event(principal, {"input": "q", "output": "a", "session_id": "from-b"})
+        remote = await b.log_event(principal, {"input": "q", "output": "a", "session_id": "from-b",
+                                               "tags": ["x", "y"], "error": "boom"})  # fmt: skip
         local = await a.log_event(principal, {"input": "q", "output": "a", "session_id": "from-a"})
         got = [await next_message(sub), await next_message(sub)]
         assert {m.event_id for m in got if isinstance(m, EventLogged)} == {
             remote.event_id,
             local.event_id,
         }
+        # What streams filter on crosses processes too (app/live.py's LiveFilter).
+        heard_remote = next(
+            m for m in got if isinstance(m, EventLogged) and m.session_id == "from-b"
+        )
+        assert (heard_remote.status, heard_remote.tags) == ("error", ("x", "y"))
         feedback = await b.add_feedback(principal, str(local.event_id), {"score": 1})
         heard = await next_message(sub)
         assert isinstance(heard, FeedbackAdded) and heard.feedback_id == feedback.feedback_id
@@ -211,12 +228,14 @@ async def test_after_a_lost_connection_the_bridge_catches_up(
                     break
                 await asyncio.sleep(0.05)
             assert not bridge.connected.is_set()
-            missed = await b.log_event(principal, {"input": "while down", "output": "a"})
+            missed = await b.log_event(principal, {"input": "while down", "output": "a",
+                                                   "tags": ["late"], "status": "ok"})  # fmt: skip
             await asyncio.sleep(0.3)  # the NOTIFY went nowhere: the bridge cannot reconnect yet
             assert sub._queue.empty()
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         caught = await next_message(sub)
         assert isinstance(caught, EventLogged) and caught.event_id == missed.event_id
+        assert (caught.status, caught.tags) == ("ok", ("late",))
         after = await b.log_event(principal, {"input": "after", "output": "a"})
         again = await next_message(sub)
         assert isinstance(again, EventLogged) and again.event_id == after.event_id

@@ -52,6 +52,7 @@ class Raw:
     tokens_out: int | None
     latency: float | None
     cost_usd: float | None
+    status: str | None = None
 
     def cost_nano(self) -> int | None:
         """The expected cost, from the client's cost_usd or genai-prices itself."""
@@ -108,6 +109,14 @@ def _body(rng: random.Random, index: int) -> dict[str, Any]:
     body["session_id"] = f"s{index // 4}"
     if user is not None:
         body["user_id"] = user
+    # Status by index (not from `rng`, so the other figures stay as they were): some errors
+    # with their text, some with status only, some ok, the rest unknown.
+    if index % 7 == 0:
+        body["error"] = f"failure {index}"
+    elif index % 11 == 0:
+        body["status"] = "error"
+    elif index % 3 == 0:
+        body["status"] = "ok"
     return body
 
 
@@ -117,6 +126,7 @@ def _raw(result: Any, body: dict[str, Any]) -> Raw:
         result.event_id, result.created_at, result.session_id, body.get("user_id"),
         meta.get("model"), meta.get("tokens_in"), meta.get("tokens_out", meta.get("tokensOut")),
         meta.get("latency_ms"), meta.get("cost_usd"),
+        "error" if "error" in body else body.get("status"),
     )  # fmt: skip
 
 
@@ -219,6 +229,7 @@ def expected(
         ),
         "feedback": (positive, negative),
         "latencies": latencies,
+        "errors": sum(1 for e in events if e.status == "error"),
     }
 
 
@@ -229,6 +240,9 @@ def check_figures(figures: metrics_service.Figures, want: dict[str, Any]) -> Non
     assert round(figures.cost_usd * pricing.NANO) == want["cost_nano"]
     assert figures.unpriced_events == want["unpriced"]
     assert (figures.feedback_positive, figures.feedback_negative) == want["feedback"]
+    assert figures.errors == want["errors"]
+    rate = want["errors"] / want["events"] if want["events"] else None
+    assert figures.error_rate == rate  # errors over every event, unknown status included
     got = (figures.latency_p50, figures.latency_p95, figures.latency_p99)
     if not want["latencies"]:
         assert got == (None, None, None)
@@ -568,6 +582,7 @@ async def test_rebuild_reproduces_the_rollups_and_prices_old_events(world: World
     this release) are priced by the rebuild."""
     window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["1h"])
     before = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
+    assert before.summary.figures.errors > 0  # the rebuild must count them too
     estimated = [
         str(e.id) for e in world.events
         if e.model == "gpt-4o" and e.cost_usd is None and e.cost_nano() is not None
@@ -782,3 +797,22 @@ async def test_rollup_reads_are_index_ranges(world: World) -> None:
     ranges = [text for text in details if "SEARCH r USING COVERING INDEX" in text]
     assert len(ranges) == 2, details
     assert all("user_id=? AND bucket>? AND bucket<?" in text for text in ranges), details
+
+
+async def test_error_counts_equal_a_query_of_the_events(world: World) -> None:
+    """Errors per model over a window, from the rollups, equal a count of the stored events
+    whose status is "error" (not only what the test sent)."""
+    window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["1d"])
+    got = await metrics_service.metrics(world.a.project_id, window, GroupBy.MODEL)
+    d = POSTGRES if world.backend == "postgres" else SQLITE
+    rows = await reader().execute_query_dict(
+        d.sql("SELECT model, COUNT(*) AS n FROM events WHERE project_id = ? AND status = 'error' "
+              "AND created_at >= ? AND created_at < ? GROUP BY model"),
+        [world.a.project_id, d.time(window.since), d.time(window.until)],
+    )  # fmt: skip
+    stored = {row["model"]: int(row["n"]) for row in rows}
+    assert sum(stored.values()) > 0
+    assert {row.model: row.figures.errors for row in got.models if row.figures.errors} == stored
+    assert got.summary.figures.errors == sum(stored.values())
+    by_series = {s.model: sum(p.figures.errors for p in s.points) for s in got.series}
+    assert {model: n for model, n in by_series.items() if n} == stored

@@ -16,12 +16,14 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.errors import Invalid
 from app.live import EventLogged, LiveFilter
+from app.services.event_fields import MAX_TAG_LENGTH, STATUSES
 from app.services.reads import (
     EventFilter,
     events_by_ids,
     feedback_for_events,
     get_event,
     list_events,
+    tags_of_events,
 )
 from web.deps import Cursor, Param, ProjectId, current_project_id, parse_time
 from web.htmx import page_or_rows
@@ -31,10 +33,12 @@ from web.security import SignedIn
 from web.templating import fragment, render
 
 FEEDBACK_STATES = {"positive", "negative", "none"}
+COLUMNS = 11  # of the events table
 # Admits no event: a table of events with feedback cannot gain a just-logged one (it has none).
 NO_EVENT = LiveFilter(until=datetime.min.replace(tzinfo=UTC))
 OVERFLOW_NOTICE = (
-    '<tr class="notice"><td colspan="9">Some events were not shown live: reload the page.</td></tr>'
+    f'<tr class="notice"><td colspan="{COLUMNS}">Some events were not shown live: reload the '
+    "page.</td></tr>"
 )
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +46,8 @@ router = APIRouter(include_in_schema=False)
 
 @dataclass(frozen=True)
 class Filters:
-    """The table's filters, as they appear in the URL."""
+    """The table's filters, as they appear in the URL; a field left empty in the form ("") is
+    no filter (`url_filters` makes it None)."""
 
     model: str | None = None
     user: str | None = None
@@ -51,6 +56,8 @@ class Filters:
     since: str | None = None
     until: str | None = None
     q: str | None = None
+    tag: str | None = None
+    status: str | None = None
 
     def query(self, **extra: str) -> str:
         """The URL query string of these filters (plus `extra`)."""
@@ -61,11 +68,14 @@ class Filters:
         """The read service's filter; bad values are a 422 with a clear message."""
         if self.feedback and self.feedback not in FEEDBACK_STATES:
             raise Invalid("feedback must be positive, negative or none")
+        if self.status and self.status not in STATUSES:
+            raise Invalid("status must be ok or error")
         return EventFilter(
             session_id=self.session, user_id=self.user, model=self.model,
             feedback=self.feedback or None,  # type: ignore[arg-type]  # checked just above
             since=parse_time(self.since, "since"),
             until=parse_time(self.until, "until"), search=self.q or None,
+            tag=self.tag or None, status=self.status or None,
         )  # fmt: skip
 
     def to_live(self) -> LiveFilter:
@@ -73,16 +83,21 @@ class Filters:
         f = self.to_service()
         if f.feedback not in (None, "none"):
             return NO_EVENT
-        return LiveFilter(f.session_id, f.user_id, f.model, f.until, f.search)
+        return LiveFilter(
+            f.session_id, f.user_id, f.model, f.until, f.search, tag=f.tag, status=f.status
+        )
 
 
 def url_filters(
     model: Param = None, user: Param = None,
     session: Annotated[str | None, Query(max_length=256)] = None,
     feedback: Param = None, since: Param = None, until: Param = None, q: Param = None,
+    tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None, status: Param = None,
 ) -> Filters:  # fmt: skip
-    """Dependency: the table's filters from the query string."""
-    return Filters(model, user, session, feedback, since, until, q)
+    """Dependency: the table's filters from the query string. The form sends every field, the
+    empty ones as "" (issue 20): those are no filter, not a filter matching "" (nothing)."""
+    values = (model, user, session, feedback, since, until, q, tag, status)
+    return Filters(*(value or None for value in values))
 
 
 UrlFilters = Annotated[Filters, Depends(url_filters)]
@@ -97,8 +112,10 @@ async def events_page(
     page = await list_events(project_id, after=after, filter=filters.to_service())
     history = await feedback_for_events(project_id, [event.id for event in page.items])
     latest = {event_id: items[-1] for event_id, items in history.items() if items}
+    tags = await tags_of_events(project_id, [event.id for event in page.items])
     context = {"session": session, "page": page, "filters": filters, "after": after,
-               "latest": latest, "base_url": str(request.base_url).rstrip("/"),
+               "latest": latest, "tags": tags, "columns": COLUMNS,
+               "base_url": str(request.base_url).rstrip("/"),
                "can_create_key": await may_create_keys(session, project_id)}  # fmt: skip
     return page_or_rows(request, after is not None, "events.html", "_event_rows.html", context)
 
@@ -115,7 +132,8 @@ async def events_stream(
         event = (await events_by_ids(project_id, [message.event_id])).get(message.event_id)
         if event is None or not wanted.admits_text(event.input, event.output):
             return None
-        return fragment("_event_row.html", event=event, latest={})
+        tags = {event.id: list(message.tags)}
+        return fragment("_event_row.html", event=event, latest={}, tags=tags)
 
     stream = live_fragments(
         request, session, project_id, "event", row, wanted=wanted, overflow=OVERFLOW_NOTICE
@@ -131,7 +149,8 @@ async def event_page(request: Request, event_id: str, session: SignedIn) -> HTML
     project_id = await current_project_id(session)
     event = await get_event(project_id, event_id)
     history = (await feedback_for_events(project_id, [event.id]))[event.id]
-    context = {"session": session, "event": event, "feedback": history,
+    tags = (await tags_of_events(project_id, [event.id])).get(event.id, [])
+    context = {"session": session, "event": event, "feedback": history, "tags": tags,
                "metadata": json.dumps(event.metadata, indent=2, ensure_ascii=False)
                if event.metadata is not None else None}  # fmt: skip
     return render(request, "event.html", context)

@@ -58,7 +58,18 @@ def cards(current: Summary, previous: Summary) -> list[Card]:
              change(now.cost_usd, before.cost_usd),
              f"+ {unpriced:,} unpriced event{'s' if unpriced != 1 else ''} (no known price)"
              if unpriced else ""),
+        _errors(now, before),
     ]  # fmt: skip
+
+
+def _errors(now: Figures, before: Figures) -> Card:
+    """The error rate: errors over every event (unknown status counts as an event, not an
+    error; app/services/metrics.py), with the count beside it."""
+    rate, errors = now.error_rate, now.errors
+    note = f"{errors:,} error{'s' if errors != 1 else ''} of {now.events:,} events"
+    shown = NO_VALUE if rate is None else f"{rate:.1%}"  # a small rate matters: one decimal
+    return Card("error_rate", "Error rate", shown, rate,
+                _points(rate, before.error_rate), note if now.events else "")  # fmt: skip
 
 
 def _count(key: str, label: str, value: int, previous: int) -> Card:

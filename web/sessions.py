@@ -45,6 +45,7 @@ async def sessions_page(
 ) -> HTMLResponse:
     """Sessions, most recently active first, with their feedback summary."""
     project_id = await current_project_id(session)
+    user = user or None  # an empty form field is no filter (issue 20)
     page = await list_sessions(project_id, after=after, filter=SessionFilter(user_id=user))
     scores = await feedback_by_session(project_id, [item.id for item in page.items])
     context = {"session": session, "page": page, "scores": scores, "user": user, "after": after}
@@ -79,7 +80,7 @@ async def sessions_stream(
         return fragment("_session_rows.html", page=page, scores=scores, user=user)
 
     stream = live_fragments(
-        request, session, project_id, "session", row, wanted=LiveFilter(user_id=user)
+        request, session, project_id, "session", row, wanted=LiveFilter(user_id=user or None)
     )
     async with aclosing(stream):
         async for item in stream:

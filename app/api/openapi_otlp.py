@@ -4,16 +4,25 @@ decode_json.py) and every answer, in both encodings.
 
 The protobuf body is described as binary: its schema is OTLP's .proto, not JSON Schema.
 Trace and span ids are plain strings here because a malformed one is not a 400: that span
-alone is refused and counted in `partialSuccess`. Unknown members are ignored, as OTLP asks.
+alone is refused and counted in `partialSuccess`. Unknown members are ignored, as OTLP asks;
+NUL characters in strings are kept as U+FFFD.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.api.openapi_schemas import JSON, ref, text
+from app.api.openapi_schemas import JSON, nullable, ref
 
 PROTOBUF = "application/x-protobuf"
+
+
+def text(**rules: Any) -> dict[str, Any]:
+    """Any string: a NUL character is stored as U+FFFD, not refused (spans are not ours to
+    reject for it)."""
+    return {"type": "string", **rules}
+
+
 BINARY = {"type": "string", "format": "binary"}
 UINT64 = {
     "anyOf": [
@@ -28,8 +37,10 @@ STATUS_CODES = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"]
 
 
 def _object(properties: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+    """An object whose members may each be null (OTLP/JSON: null is the default value)."""
     described = {"description": description} if description else {}
-    return {"type": "object", **described, "properties": properties}
+    members = {name: nullable(schema) for name, schema in properties.items()}
+    return {"type": "object", **described, "properties": members}
 
 
 def _list(item: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +48,8 @@ def _list(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enum(names: list[str]) -> dict[str, Any]:
-    return {"anyOf": [{"enum": names}, {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}]}
+    number = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    return {"anyOf": [{"enum": names}, number]}
 
 
 def _schemas() -> dict[str, Any]:

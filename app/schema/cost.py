@@ -58,6 +58,7 @@ from strawberry.extensions import SchemaExtension
 from app.errors import PhosphoError
 from app.schema.refusals import refuse
 from app.services import metrics as metrics_service
+from app.services.event_fields import MAX_TAGS
 from app.services.reads import MAX_PAGE
 from app.services.validation import MAX_BATCH
 
@@ -81,6 +82,7 @@ LIST_ESTIMATES: dict[tuple[str, str], int | Estimator] = {
     # Unbounded: an end user may change their verdict any number of times. Counted as 5 (most
     # events have none or one); the response byte limit bounds what an event really has.
     ("Event", "feedback"): 5,
+    ("Event", "tags"): MAX_TAGS,  # bounded by validation (app/services/event_fields.py)
     # Bounds enforced by the metrics service: the busiest models plus one row for the others,
     # at most MAX_POINTS buckets, the top users.
     ("Metrics", "series"): metrics_service.MAX_MODELS + 1,

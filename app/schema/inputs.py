@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.live import LiveFilter
 from app.services import reads
 
 
@@ -41,6 +42,10 @@ class EventFilter:
     search: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of the input or output."
     )
+    tag: str | None = strawberry.field(default=None, description="One of the event's tags.")
+    status: EventStatus | None = strawberry.field(
+        default=None, description="Events of unknown status match neither OK nor ERROR."
+    )
 
     def to_service(self) -> reads.EventFilter:
         """The read service's filter."""
@@ -52,6 +57,8 @@ class EventFilter:
             since=self.since,
             until=self.until,
             search=self.search,
+            tag=self.tag,
+            status=self.status.value if self.status else None,
         )
 
 
@@ -82,6 +89,13 @@ class LiveEventFilter:
     session_id: str | None = None
     user_id: str | None = None
     model: str | None = None
+    tag: str | None = strawberry.field(default=None, description="One of the event's tags.")
+    status: EventStatus | None = None
+
+    def to_live(self) -> LiveFilter:
+        """The live bus's filter (the one rule for live streams)."""
+        status = self.status.value if self.status else None
+        return LiveFilter(self.session_id, self.user_id, self.model, tag=self.tag, status=status)
 
 
 @strawberry.input(description="One event to log, as `POST /api/v1/events` takes it.")

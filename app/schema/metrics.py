@@ -76,6 +76,11 @@ class MetricsFigures:
     )
     latency_p95_ms: float | None = strawberry.field(description="95th percentile latency (ms).")
     latency_p99_ms: float | None = strawberry.field(description="99th percentile latency (ms).")
+    error_count: int = strawberry.field(description='Events whose status is "error".')
+    error_rate: float | None = strawberry.field(
+        description="errorCount / events, 0 to 1 (events of unknown status count as events, "
+        "not errors); null without events."
+    )
 
 
 def figures(value: Figures) -> dict[str, Any]:
@@ -93,6 +98,8 @@ def figures(value: Figures) -> dict[str, Any]:
         "latency_p50_ms": value.latency_p50,
         "latency_p95_ms": value.latency_p95,
         "latency_p99_ms": value.latency_p99,
+        "error_count": value.errors,
+        "error_rate": value.error_rate,
     }
 
 

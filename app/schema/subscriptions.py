@@ -22,7 +22,6 @@ from app.live import (
     EVERY_EVENT,
     EventLogged,
     FeedbackAdded,
-    LiveFilter,
     LiveMessage,
     Overflow,
     Revoked,
@@ -91,7 +90,7 @@ class Subscription:
     ) -> AsyncGenerator[Event, None]:
         wanted = EVERY_EVENT
         if filter is not None:
-            wanted = LiveFilter(filter.session_id, filter.user_id, filter.model)
+            wanted = filter.to_live()
         async for message in _messages(info):
             if isinstance(message, EventLogged) and wanted.admits(message):
                 try:

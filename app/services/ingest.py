@@ -217,7 +217,7 @@ def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]
             if not result.duplicate:
                 yield EventLogged(
                     project, event.id, event.session_key, event.user_id, event.typed.model,
-                    result.created_at,
+                    result.created_at, event.status, event.tags,
                 )  # fmt: skip
 
 

@@ -119,7 +119,10 @@ def prepare_event(
         cost = pricing.to_nano(typed.cost_usd)
     else:
         cost = pricing.cost_nano(typed.model, typed.tokens_in, typed.tokens_out, at)
-    figures = figures_of(typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms)
+    status = effective_status(event.status, event.error)
+    figures = figures_of(
+        typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms, status
+    )
     return PreparedEvent(
         id=event.event_id or uuid7(),
         client_id=event.event_id is not None,
@@ -132,7 +135,7 @@ def prepare_event(
         cost_nano=cost,
         figures=figures,
         tags=tuple(event.tags or ()),
-        status=effective_status(event.status, event.error),
+        status=status,
         error=event.error,
         at=occurred,
     )

@@ -77,7 +77,8 @@ class Window:
 class Figures:
     """Totals over a window (or one bucket). Costs are in US dollars; `unpriced_events` counts
     events with tokens whose model has no known price (their cost is not in `cost_usd`).
-    Latency percentiles are in milliseconds, None when no event in the window had a latency."""
+    Latency percentiles are in milliseconds, None when no event in the window had a latency.
+    `errors` counts events whose status is "error"."""
 
     events: int
     tokens_in: int
@@ -89,6 +90,14 @@ class Figures:
     latency_p50: float | None
     latency_p95: float | None
     latency_p99: float | None
+    errors: int = 0
+
+    @property
+    def error_rate(self) -> float | None:
+        """Errors over all events (0..1), None without events. Events of unknown status count
+        as events, not errors: the rate is "the share of calls known to have failed", which
+        stays comparable whether or not a client reports success."""
+        return self.errors / self.events if self.events else None
 
     @property
     def feedback_count(self) -> int:
@@ -322,6 +331,7 @@ def _figures(cell: Cell) -> Figures:
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
+        errors=capped(cell.errors),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from app.errors import Invalid, NotFound
 from app.services import sql
+from app.services.event_fields import STATUSES
 from app.services.pricing import NANO
 from app.services.reads_budget import NO_PAGE, Read, ReadBudget, read_rows
 from app.services.reads_pages import Keyset, Page, check_first, make_page
@@ -53,7 +54,9 @@ class EventFilter:
     `feedback` looks at each event's latest feedback (1 is positive, 0 negative) or its absence;
     `since` is inclusive, `until` exclusive; `search` is a case-insensitive substring of the
     input or the output, taken literally (`%` and `_` are not wildcards). On SQLite the case
-    folding covers ASCII letters only.
+    folding covers ASCII letters only. `tag` is one of the event's tags, exactly; `status` is
+    "ok" or "error" (events of unknown status match neither). Both are index lookups
+    (event_tags (project, tag, created_at); events (project, status, created_at)).
     """
 
     session_id: str | None = None
@@ -63,6 +66,8 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     search: str | None = None
+    tag: str | None = None
+    status: str | None = None
 
 
 def to_event_view(row: dict[str, Any]) -> EventView:
@@ -125,6 +130,13 @@ def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
     cond.add_equal("session_key", f.session_id)
     cond.add_equal("user_id", f.user_id)
     cond.add_equal("model", f.model)
+    if f.status is not None:
+        if f.status not in STATUSES:
+            raise Invalid("status must be 'ok' or 'error'")
+        cond.add("status = ?", f.status)
+    if f.tag is not None:
+        tagged = "SELECT t.event_id FROM event_tags t WHERE t.project_id = ? AND t.tag = ?"
+        cond.add(f"id IN ({tagged})", project_id, f.tag)
     cond.add_range(d, "created_at", f.since, f.until)
     if f.search:
         like = "ILIKE" if d.postgres else "LIKE"

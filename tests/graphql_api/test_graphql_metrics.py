@@ -20,7 +20,7 @@ from tests.harness import Server, Tenant
 FIGURES = """
 fragment Figures on MetricsFigures {
   events tokensIn tokensOut costUsd unpricedEvents positiveFeedback negativeFeedback
-  feedbackCount positiveRate latencyP50Ms latencyP95Ms latencyP99Ms
+  feedbackCount positiveRate latencyP50Ms latencyP95Ms latencyP99Ms errorCount errorRate
 }
 """
 METRICS = (
@@ -58,6 +58,7 @@ class Logged:
     latency_ms: float | None
     user_id: str | None
     score: int | None = None
+    status: str | None = None
 
     @property
     def cost(self) -> float | None:
@@ -103,6 +104,9 @@ def assert_figures(got: dict[str, Any], events: list[Logged]) -> None:
         assert got["positiveRate"] == pytest.approx(positive / (positive + negative))
     else:
         assert got["positiveRate"] is None
+    errors = sum(e.status == "error" for e in events)
+    assert got["errorCount"] == errors
+    assert got["errorRate"] == (pytest.approx(errors / len(events)) if events else None)
     latencies = [e.latency_ms for e in events if e.latency_ms is not None]
     for field, q in (("latencyP50Ms", 0.5), ("latencyP95Ms", 0.95), ("latencyP99Ms", 0.99)):
         exact = nearest_rank(latencies, q)
@@ -170,6 +174,11 @@ def log_dataset(server: Server, tenant: Tenant) -> tuple[list[Logged], list[str]
         }
         if user:
             body["user_id"] = user
+        if n % 4 == 1:  # errors in every model, some said by `error` alone; some ok
+            body.update({"error": "boom"} if n % 8 == 1 else {"status": "error"})
+            event.status = "error"
+        elif n % 4 == 2:
+            body["status"] = event.status = "ok"
         planned.append(event)
         bodies.append(body)
     logged = log_batch_ids(server, tenant, bodies)

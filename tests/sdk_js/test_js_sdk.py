@@ -41,6 +41,8 @@ EXPECTED_SESSIONS = {
     "batch-feedback": 1,
     "log-batch": 3,
     "log-batch-many": 1001,
+    "fields": 1,
+    "fields-batch": 2,
 }
 
 
@@ -200,6 +202,18 @@ def test_node_suite_passes_against_the_server(
         "nested": {"someKey": [1, "two", None]},
         "tokens_in": 3,
     }
+    # tags, status and error (sdks/js/test/fields.test.mjs), as the server stored them.
+    stored = sqlite_server.query(
+        "SELECT e.session_key, e.status, e.error, (SELECT group_concat(t.tag, ',') FROM "
+        "(SELECT tag FROM event_tags WHERE event_id = e.id ORDER BY id) t) FROM events e "
+        "WHERE e.session_key IN (?, ?) ORDER BY e.created_at, e.id",
+        f"fields-{run_id}", f"fields-batch-{run_id}",
+    )  # fmt: skip
+    assert stored == [
+        (f"fields-{run_id}", "error", "timeout", "prod,eu"),
+        (f"fields-batch-{run_id}", "ok", None, "x"),
+        (f"fields-batch-{run_id}", "error", "boom", None),
+    ]
 
 
 def test_docs_app_ts_snippet_runs_verbatim(

@@ -82,8 +82,25 @@ def _span(span: ProtoSpan, resource: dict[str, Any], scope: str) -> Span:
 
 
 def attributes(pairs: Sequence[KeyValue]) -> dict[str, Any]:
-    """Key-value pairs as a dict (the first MAX_ATTRIBUTES; a repeated key: the last wins)."""
-    return {clean_text(pair.key): value(pair.value, 1) for pair in pairs[:MAX_ATTRIBUTES]}
+    """Key-value pairs as a dict (the first MAX_ATTRIBUTES; a repeated key: the last wins).
+
+    Strings and integers, nearly every attribute, are read inline: the per-pair function calls
+    were half of decoding (cProfile of a 512-span export)."""
+    result: dict[str, Any] = {}
+    for pair in pairs[:MAX_ATTRIBUTES] if len(pairs) > MAX_ATTRIBUTES else pairs:
+        any_value = pair.value
+        kind = any_value.WhichOneof("value")
+        if kind == "string_value":
+            found: Any = any_value.string_value
+            if "\x00" in found:
+                found = clean_text(found)
+        elif kind == "int_value":
+            found = any_value.int_value
+        else:
+            found = value(any_value, 1)
+        key = pair.key
+        result[key if "\x00" not in key else clean_text(key)] = found
+    return result
 
 
 def value(any_value: AnyValue, depth: int) -> Any:

@@ -53,7 +53,7 @@ class Rollups:
         hour = stamp - stamp % HOUR
         minutes, hours = self.minutes, self.hours
         for event in events:
-            model, tokens_in, tokens_out, cost, unpriced, latency_bin = event.figures
+            model, tokens_in, tokens_out, cost, unpriced, latency_bin, error = event.figures
             key = (project_id, minute, model)
             cell = minutes.get(key)
             if cell is None:
@@ -63,6 +63,7 @@ class Rollups:
             cell.tokens_out += tokens_out
             cell.cost_nano += cost
             cell.unpriced += unpriced
+            cell.errors += error
             if latency_bin is not None:
                 histogram = cell.histogram
                 histogram[latency_bin] = histogram.get(latency_bin, 0) + 1

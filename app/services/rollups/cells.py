@@ -37,6 +37,7 @@ class Figures(NamedTuple):
     cost_nano: int
     unpriced: int  # 1 if unpriced (`is_unpriced`) else 0
     latency_bin: int | None  # `bin_of` the latency, None without one
+    error: int = 0  # 1 if the event's status is "error" else 0
 
 
 def figures_of(
@@ -45,12 +46,13 @@ def figures_of(
     tokens_out: int | None,
     cost_nano: int | None,
     latency_ms: float | None,
+    status: str | None = None,
 ) -> Figures:
     """An event's figures, as `Rollups.add_events` counts them."""
     return Figures(
         model or NO_MODEL, tokens_in or 0, tokens_out or 0, cost_nano or 0,
         int(is_unpriced(cost_nano, tokens_in, tokens_out)),
-        None if latency_ms is None else bin_of(latency_ms),
+        None if latency_ms is None else bin_of(latency_ms), int(status == "error"),
     )  # fmt: skip
 
 
@@ -79,6 +81,7 @@ class Cell:
     feedback_positive: int = 0
     feedback_negative: int = 0
     sessions: int = 0  # sessions started (counted in the cell of their first event)
+    errors: int = 0  # events whose status is "error"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Cell:
@@ -88,6 +91,7 @@ class Cell:
             tokens_out=int(row["tokens_out"]), cost_nano=int(row["cost_nano"]),
             unpriced=int(row["unpriced"]), feedback_positive=int(row["feedback_positive"]),
             feedback_negative=int(row["feedback_negative"]), sessions=int(row["sessions"]),
+            errors=int(row["errors"]),
         )  # fmt: skip
         merge_into(cell.histogram, row["latency_hist"])
         return cell
@@ -102,6 +106,7 @@ class Cell:
         self.feedback_positive += other.feedback_positive
         self.feedback_negative += other.feedback_negative
         self.sessions += other.sessions
+        self.errors += other.errors
         for index, count in other.histogram.items():
             self.histogram[index] = self.histogram.get(index, 0) + count
 

@@ -18,7 +18,7 @@ from app.services.sql import POSTGRES, SQLITE, Dialect, db_time, fetch, select
 
 _ROLLUP_COLUMNS = (
     "bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, latency_hist, "
-    "feedback_positive, feedback_negative, sessions"
+    "feedback_positive, feedback_negative, sessions, errors"
 )
 
 

@@ -110,8 +110,9 @@ def _rebuild_events(
                 if cost is not None:
                     repriced.append([row["id"], cost])
             figures = figures_of(
-                row["model"], row["tokens_in"], row["tokens_out"], cost, row["latency_ms"]
-            )
+                row["model"], row["tokens_in"], row["tokens_out"], cost, row["latency_ms"],
+                row["status"],
+            )  # fmt: skip
             rollups.add_events(
                 project_id, int(at.timestamp()), (StoredEvent(figures, row["user_id"]),)
             )
@@ -188,7 +189,8 @@ def _event_chunk(
         where += " AND (created_at > ? OR (created_at = ? AND id > ?))"
         values += [after[0], after[0], after[1]]
     sql = select(
-        "id, project_id, created_at, model, tokens_in, tokens_out, cost_nano, latency_ms, user_id",
+        "id, project_id, created_at, model, tokens_in, tokens_out, cost_nano, latency_ms, user_id, "
+        "status",
         "events",
         where,
         f"ORDER BY created_at, id LIMIT {REBUILD_CHUNK}",

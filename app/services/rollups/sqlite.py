@@ -295,7 +295,7 @@ def _passed(
 
 _UNFOLDED_MINUTES = select(
     "project_id, bucket, model, events, tokens_in, tokens_out, cost_nano, unpriced, "
-    "latency_hist, feedback_positive, feedback_negative, sessions",
+    "latency_hist, feedback_positive, feedback_negative, sessions, errors",
     "metric_rollups",
     "project_id IN (SELECT id FROM projects) AND level = 60 AND bucket >= ? AND bucket < ?",
 )

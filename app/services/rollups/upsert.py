@@ -17,14 +17,14 @@ from app.services.store import Plan, capped, insert_rows, saturated
 
 _SUMMED = (
     "events", "tokens_in", "tokens_out", "cost_nano", "unpriced",
-    "feedback_positive", "feedback_negative", "sessions",
+    "feedback_positive", "feedback_negative", "sessions", "errors",
 )  # fmt: skip
 _METRIC_HEAD = (
     "INSERT INTO metric_rollups (project_id, level, bucket, model, events, tokens_in, "
     "tokens_out, cost_nano, unpriced, latency_hist, feedback_positive, feedback_negative, "
-    "sessions) VALUES"
+    "sessions, errors) VALUES"
 )
-_METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_METRIC_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 # The merged histogram. PostgreSQL sums the two JSON objects key by key (several processes may
@@ -81,7 +81,8 @@ def upsert(
         rows = [
             [*key, capped(c.events), capped(c.tokens_in), capped(c.tokens_out),
              capped(c.cost_nano), capped(c.unpriced), histograms[key],
-             capped(c.feedback_positive), capped(c.feedback_negative), capped(c.sessions)]
+             capped(c.feedback_positive), capped(c.feedback_negative), capped(c.sessions),
+             capped(c.errors)]
             for key, c in sorted(cells.items())
         ]  # fmt: skip
         yield from insert_rows(d, _METRIC_HEAD, _METRIC_ROW, rows, tail=_METRIC_TAIL[d.postgres])

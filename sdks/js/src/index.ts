@@ -14,6 +14,7 @@ export {
   ValidationError,
 } from "./errors.js";
 export type { APIErrorInit, ErrorItem } from "./errors.js";
+export type { EventStatus } from "./fields.js";
 export type {
   BatchOptions,
   BatchStats,

@@ -1,6 +1,7 @@
 /** Public types: what the client accepts and what it resolves to (camelCase throughout). */
 
 import type { PhosphoError } from "./errors.js";
+import type { EventStatus } from "./fields.js";
 
 /** JSON-serialisable metadata. Sent untouched; the server lifts `model`, tokens and latency. */
 export type Metadata = Record<string, unknown>;
@@ -22,6 +23,12 @@ export interface LogEventParams {
   metadata?: Metadata | undefined;
   /** A UUID for the event. The SDK makes one (before the first try) when omitted. */
   eventId?: string | undefined;
+  /** Labels to filter by: at most 20, each 1–64 characters (repeats are dropped). */
+  tags?: readonly string[] | undefined;
+  /** Whether the call succeeded; leave it out when unknown. */
+  status?: EventStatus | undefined;
+  /** What went wrong (at most 4,096 characters); alone, it means status "error". */
+  error?: string | undefined;
 }
 
 /**

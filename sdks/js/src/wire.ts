@@ -6,6 +6,7 @@
  */
 
 import { APIError, invalid } from "./errors.js";
+import { eventFields } from "./fields.js";
 import { uuid7 } from "./ids.js";
 import type { FeedbackParams, FeedbackResult, LogEventParams, LogResult } from "./types.js";
 
@@ -21,6 +22,9 @@ const EVENT_FIELDS: Record<keyof LogEventParams, string> = {
   userId: "user_id",
   metadata: "metadata",
   eventId: "event_id",
+  tags: "tags",
+  status: "status",
+  error: "error",
 };
 const FEEDBACK_FIELDS = new Set<keyof FeedbackParams>(["eventId", "score", "comment"]);
 
@@ -128,6 +132,7 @@ export function encodeEvent(
     checkObject(at("metadata"), params.metadata);
     body.metadata = params.metadata;
   }
+  Object.assign(body, eventFields(at, params.tags, params.status, params.error));
   body.event_id = eventId;
   const json = strictJson(at("metadata"), body);
   // A cheap pre-check on the encoding; the walk rules out false positives (an escaped "\\u0000").

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from phospho._base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from phospho._client import (
@@ -173,6 +173,9 @@ def log(
     user_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     event_id: str | None = None,
+    tags: Sequence[str] | None = None,
+    status: Literal["ok", "error"] | None = None,
+    error: str | None = None,
 ) -> LogResult:
     """Log one LLM interaction with the client made by `init`; returns a dict with
     `event_id`, `session_id` and `created_at`. See `Client.log`."""
@@ -183,6 +186,9 @@ def log(
         user_id=user_id,
         metadata=metadata,
         event_id=event_id,
+        tags=tags,
+        status=status,
+        error=error,
     )
 
 

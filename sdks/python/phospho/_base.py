@@ -26,6 +26,7 @@ from phospho._errors import (
     RateLimitError,
     ValidationError,
 )
+from phospho._fields import event_fields
 from phospho._ids import new_event_id
 from phospho._version import __version__
 
@@ -35,7 +36,9 @@ ENV_BASE_URL = "PHOSPHO_BASE_URL"
 DEFAULT_TIMEOUT = 10.0
 MAX_BATCH_EVENTS = 1000  # the server's limit per /events/batch request
 MAX_ID_LENGTH = 256
-EVENT_FIELDS = frozenset({"input", "output", "session_id", "user_id", "metadata", "event_id"})
+EVENT_FIELDS = frozenset(
+    {"input", "output", "session_id", "user_id", "metadata", "event_id", "tags", "status", "error"}
+)
 
 EVENTS_PATH = "/api/v1/events"
 BATCH_PATH = "/api/v1/events/batch"
@@ -299,6 +302,9 @@ def build_event(
     event_id: Any = None,
     *,
     session_default: str | None = None,
+    tags: Any = None,
+    status: Any = None,
+    error: Any = None,
 ) -> tuple[dict[str, Any], bytes]:
     """Check an event locally and encode it; the event id is generated here, before any try.
 
@@ -327,6 +333,7 @@ def build_event(
         if not isinstance(metadata, Mapping):
             raise _invalid("metadata", f"must be a dict (got {type(metadata).__name__})")
         event["metadata"] = dict(metadata)
+    event.update(event_fields(tags, status, error))
     try:
         encoded = dumps(event)
     except (TypeError, ValueError) as exc:
@@ -361,6 +368,9 @@ def build_event_from_mapping(
             item.get("metadata"),
             item.get("event_id"),
             session_default=session_default,
+            tags=item.get("tags"),
+            status=item.get("status"),
+            error=item.get("error"),
         )
     except ValidationError as exc:
         raise _invalid(f"events[{index}].{exc.errors[0]['loc'][0]}", exc.errors[0]["msg"]) from None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import httpx
 
@@ -156,6 +156,9 @@ class Client:
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         event_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        status: Literal["ok", "error"] | None = None,
+        error: str | None = None,
     ) -> LogResult:
         """Log one LLM interaction; returns its event_id, session_id and created_at.
 
@@ -166,11 +169,31 @@ class Client:
         """
         sender = self._sender
         if sender is None:
-            _, body = build_event(input, output, session_id, user_id, metadata, event_id)
+            _, body = build_event(
+                input,
+                output,
+                session_id,
+                user_id,
+                metadata,
+                event_id,
+                tags=tags,
+                status=status,
+                error=error,
+            )
             return _log_result(self._transport.post(EVENTS_PATH, body, idempotent=True))
         if session_id is None:
             session_id = new_session_id()
-        event, body = build_event(input, output, session_id, user_id, metadata, event_id)
+        event, body = build_event(
+            input,
+            output,
+            session_id,
+            user_id,
+            metadata,
+            event_id,
+            tags=tags,
+            status=status,
+            error=error,
+        )
         sender.put(body)
         return LogResult(
             event_id=event["event_id"], session_id=session_id, created_at=utc_now_iso()
@@ -311,9 +334,22 @@ class AsyncClient:
         user_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         event_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        status: Literal["ok", "error"] | None = None,
+        error: str | None = None,
     ) -> LogResult:
         """Log one LLM interaction; see `Client.log`."""
-        _, body = build_event(input, output, session_id, user_id, metadata, event_id)
+        _, body = build_event(
+            input,
+            output,
+            session_id,
+            user_id,
+            metadata,
+            event_id,
+            tags=tags,
+            status=status,
+            error=error,
+        )
         return _log_result(await self._transport.post(EVENTS_PATH, body, idempotent=True))
 
     async def log_batch(self, events: Iterable[Mapping[str, Any]]) -> list[LogResult]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class LogResult(TypedDict):
@@ -39,6 +39,9 @@ class EventInput(_EventRequired, total=False):
     user_id: str | None
     metadata: dict[str, Any] | None
     event_id: str | None
+    tags: list[str] | None
+    status: Literal["ok", "error"] | None
+    error: str | None
 
 
 class BackgroundStats(TypedDict):
