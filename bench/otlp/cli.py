@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -10,12 +11,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest.procs import cpu_seconds, create_key, phospho_server
+from bench.ingest.procs import REPO, cpu_seconds, create_key, phospho_server
 from bench.otlp import payload
 from bench.otlp.runner import Round, post_round, stored_events
 
 TARGET_RATIO = 0.7
 TARGET_LLM_SPANS_PER_S = 5_000
+RESULTS_DIR = REPO / "bench" / "results"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -105,7 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     os.sched_setaffinity(0, {1 if (os.cpu_count() or 1) > 1 else 0})  # the server has core 0
     with tempfile.TemporaryDirectory(prefix="bench-otlp-") as tmp:
         pairs = _measure(args, Path(tmp))
-    return 0 if report(args, pairs) else 1
+    passed = report(args, pairs)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"otlp-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    raw = [{**vars(o), "pair": n} for n, pair in enumerate(pairs) for o in pair]
+    path.write_text(json.dumps({"options": vars(args), "rounds": raw, "passed": passed}, indent=1))
+    print(f"raw figures: {path}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
