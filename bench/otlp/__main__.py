@@ -8,17 +8,27 @@ What it measures, precisely:
   disk), default settings, pinned to core 0 with taskset; this process (the clients) on core 1.
 - A round: `--clients` threads, each one keep-alive HTTP/1.1 connection, post their share of
   `--exports` bodies back to back (closed loop). OTLP: 512-span protobuf exports, half of them
-  LLM spans (bench/otlp/payload.py). Batch: the same LLM spans as REST events, one batch body
-  per export (256 events), same text, session, user, model, tokens and latency. A round's
-  bodies are encoded just before it, off the clock (its spans end 0.5-2 s before that, so they
-  are a few seconds old when posted, as a BatchSpanProcessor's 5 s delay makes them). Every
-  export has fresh trace/span ids (a re-sent one would store nothing, by design). A 429/503 is
-  retried after its Retry-After (at most 1 s), as OTLP exporters do, and counted.
+  LLM spans (bench/otlp/payload.py). Every export has fresh trace/span ids (a re-sent one would
+  store nothing, by design). A 429/503 is retried after its Retry-After (at most 1 s), as OTLP
+  exporters do, and counted.
+- The reference, "the same events posted to /api/v1/events/batch", means the same stored rows:
+  the "same rows" twin of each export is one batch body of the 256 event bodies the server's
+  own mapping (app.services.otlp, run here, off the clock) makes of it: same text, metadata
+  (`otel`, `messages`), session, user, tags, status, and a client-chosen event_id as OTLP's
+  (so both routes pay the retry check). Only the ids' values differ (derived for another
+  project number, so a twin is never a retry of its OTLP export, and fresh every round). The
+  ratio to it, the target, is then what OTLP costs over REST for the same rows: decoding,
+  mapping and the events' own time. The "minimal" twin (same text, session, user, model,
+  tokens, latency; ids and service.name only in metadata: what a REST client typically sends)
+  is measured too, for information.
+- A round's bodies are encoded just before it, off the clock (its spans end 0.5-2 s before
+  that, so they are a few seconds old when posted, as a BatchSpanProcessor's 5 s delay makes
+  them).
 - events/s = events stored by the round (counted in the database before and after, and
   required to equal what was posted) / wall time from the first post to the last answer.
-- Rounds alternate OTLP and batch in pairs (order swapped every pair) after a warm-up pair, so
-  both routes meet the same database size and machine state; the figures are medians over the
-  pairs, and the ratio is the median of the per-pair ratios.
+- Rounds come in sets of one per route (OTLP, same rows, minimal; the order rotated every set)
+  after a warm-up set, so the routes meet the same database size and machine state; the
+  figures are medians over the sets, and each ratio is the median of the per-set ratios.
 - Targets (issue 18): OTLP >= 0.7x the batch route's events/s, and >= 5,000 LLM spans stored
   per second. Not a test: figures depend on the machine and its load (printed at the end).
 """

@@ -4,9 +4,16 @@ An export holds 64 traces of 8 spans: each trace is a web request (one SERVER sp
 CLIENT spans) around four chat calls in the current GenAI conventions (model, tokens, input and
 output messages as JSON, `session.id` / `user.id`). Every export has its own trace and span ids:
 the server derives event ids from them, so a re-used body would be an idempotent retry, stored
-once. The REST twin of an export is one `/api/v1/events/batch` body with its 256 LLM spans as
-events carrying the same text, session, user, model, tokens and latency (and the ids in
-metadata, as the OTLP mapping keeps them), so both routes store the same content.
+once. Each export has two REST twins, one `/api/v1/events/batch` body of 256 events each:
+- `same_rows`: the event bodies the server's own mapping (app.services.otlp) makes of the
+  export, nothing dropped (text, metadata with `otel` and `messages`, tags, status, event_id),
+  so both routes store the same rows and the ratio isolates what OTLP costs over REST (decode
+  and map, and the event's own time). Only the event ids differ: they are derived for another
+  project number (`TWIN_PROJECT`), so a twin never collides with its export's OTLP events
+  (which would make it a retry, stored nothing); they are still client-chosen ids, checked for
+  retries like the OTLP ones, and unique per export (fresh trace ids).
+- `minimal`: the same text, session, user, model, tokens and latency with only the ids and
+  `service.name` in metadata: what a REST client typically sends (for information).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from app.services.otlp import map_spans
+from app.services.otlp.decode_proto import decode_proto
+
 TRACES_PER_EXPORT = 64
 LLM_PER_TRACE = 4
 HTTP_PER_TRACE = 4  # one SERVER span and three CLIENT spans
@@ -26,6 +36,7 @@ SPANS_PER_EXPORT = TRACES_PER_EXPORT * (LLM_PER_TRACE + HTTP_PER_TRACE)
 LLM_PER_EXPORT = TRACES_PER_EXPORT * LLM_PER_TRACE
 SESSIONS = 32
 MS = 1_000_000
+TWIN_PROJECT = -1  # the project number the same-rows twin's event ids are derived for
 
 _PROMPT = (
     "I ordered a hardback copy of a novel two weeks ago and the tracking page has not changed "
@@ -121,8 +132,16 @@ def export(run_id: int, number: int, now_ns: int) -> bytes:
     return request.SerializeToString()
 
 
+def same_rows(otlp_body: bytes) -> bytes:
+    """The same-rows REST twin of an export: its mapped event bodies as one batch body."""
+    mapped, problems = map_spans(decode_proto(otlp_body), TWIN_PROJECT)
+    if problems or len(mapped) != LLM_PER_EXPORT:
+        raise RuntimeError(f"the bench's export did not map cleanly: {problems[:1]}")
+    return orjson.dumps({"events": [one.body for one in mapped]})
+
+
 def rest_batch(run_id: int, number: int) -> bytes:
-    """The REST twin of `export(run_id, number, ...)`: its 256 LLM spans as one batch body."""
+    """The minimal REST twin of `export(run_id, number, ...)`: its 256 LLM spans, one body."""
     events = []
     base = number * TRACES_PER_EXPORT
     for t in range(TRACES_PER_EXPORT):
