@@ -58,8 +58,10 @@ def test_real_instrumentations_map_to_their_questions_and_answers(name: str) -> 
             9,
         )
         assert meta["latency_ms"] > 0
-        # The system turn stays in the metadata's messages, not in the input text.
-        assert meta["messages"]["input"][0]["role"] == "system"
+        # A single turn: the system message stays in the metadata, the question and answer
+        # are the event's input and output, stored once.
+        assert [m["role"] for m in meta["messages"]["system"]] == ["system"]
+        assert set(meta["messages"]) == {"system"}
         assert meta["otel"]["resource"]["service.name"].startswith("bookshop-")
         assert len(meta["otel"]["trace_id"]) == 32 and len(meta["otel"]["span_id"]) == 16
 
@@ -101,6 +103,32 @@ def test_one_llm_span_among_five_http_spans_is_one_event_and_no_rejection() -> N
     assert event["session_id"] == "checkout-conversation-1"
     assert event["user_id"] == "checkout-user-1"
     assert event["metadata"]["messages"]["system"][0]["content"].startswith("You are a terse")
+
+
+def test_a_single_turn_keeps_no_text_twice_and_a_longer_conversation_keeps_its_lists() -> None:
+    system = '[{"type":"text","content":"be brief"}]'
+    (single,) = bodies(export([chat(1, **{"gen_ai.system_instructions": system})]))
+    assert (single["input"], single["output"]) == ("hi", "hello")
+    assert single["metadata"]["messages"] == {"system": [{"role": "system", "content": "be brief"}]}
+    assert '"hi"' not in orjson.dumps(single["metadata"]).decode()
+    (bare,) = bodies(export([chat(1)]))
+    assert "messages" not in bare["metadata"]
+    turns = [
+        {"role": "user", "parts": [{"type": "text", "content": "first"}]},
+        {"role": "assistant", "parts": [{"type": "text", "content": "reply"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "second"}]},
+    ]
+    calls = [{"role": "assistant", "parts": [
+        {"type": "tool_call", "name": "stock", "arguments": {"isbn": "1"}}]}]  # fmt: skip
+    (multi,) = bodies(export([chat(1, **{"gen_ai.input.messages": json.dumps(turns)})]))
+    (tool,) = bodies(export([chat(1, **{"gen_ai.output.messages": json.dumps(calls)})]))
+    assert multi["input"] == "second"
+    assert [m["content"] for m in multi["metadata"]["messages"]["input"]] == [
+        "first", "reply", "second"]  # fmt: skip
+    assert multi["metadata"]["messages"]["output"] == [{"role": "assistant", "content": "hello"}]
+    assert tool["output"] == '→ stock({"isbn":"1"})'
+    assert tool["metadata"]["messages"]["output"][0]["tool_calls"][0]["name"] == "stock"
+    assert tool["metadata"]["messages"]["input"] == [{"role": "user", "content": "hi"}]
 
 
 def test_openai_v2_without_content_still_has_model_and_tokens() -> None:

@@ -11,7 +11,9 @@ event's time:
 - latency: end - start; input and output text: `messages.py`;
 - session, user and tags from the span, else its nearest ancestor in the export that has them,
   else the resource; no session id: one session per trace;
-- the span's other attributes, its resource's and its ids under `metadata["otel"]`.
+- the span's other attributes, its resource's and its ids under `metadata["otel"]`; the
+  system messages, and the whole message lists when they hold more than the input and output
+  text (`messages.kept_messages`), under `metadata["messages"]`.
 The event id is derived from (project, trace id, span id), so a re-sent export is an
 idempotent retry of the same ids: stored once, counted once.
 """
@@ -31,6 +33,7 @@ from app.services.otlp.messages import (
     Conversation,
     as_json,
     conversation,
+    kept_messages,
 )
 from app.services.otlp.spans import STATUS_ERROR, STATUS_OK, Span, SpanEvent, clean_int
 
@@ -107,10 +110,9 @@ def map_span(span: Span, lineage: Lineage, project_id: int, now: datetime) -> Ma
     found = conversation(attrs, span.events)
     metadata = _typed(span, min(time, now))
     metadata["otel"] = _otel(span, found)
-    if found.input or found.output or found.system:
-        metadata["messages"] = {"input": found.input, "output": found.output}
-        if found.system:
-            metadata["messages"]["system"] = found.system
+    messages = kept_messages(found)
+    if messages:
+        metadata["messages"] = messages
     body: dict[str, Any] = {
         "event_id": str(event_id(project_id, span.trace_id, span.span_id, span.start_ns)),
         "input": found.input_text,

@@ -68,6 +68,38 @@ class Conversation:
         return "\n\n".join(text for text in map(readable, self.output) if text)
 
 
+def kept_messages(found: Conversation) -> dict[str, list[Message]]:
+    """What `metadata.messages` keeps: only what the event's input and output text do not
+    already hold. A single turn ([system...] + one user text -> one assistant text, no tool
+    calls) is exactly the readable input and output: only its system messages are kept (under
+    `system`), so the text is not stored twice. Anything more (several turns, tool calls, other
+    roles, several choices) keeps the full lists, `input` and `output`, and `system`."""
+    if _single_turn(found):
+        system = found.system or found.input[:-1]
+        return {"system": system} if system else {}
+    if not (found.input or found.output or found.system):
+        return {}
+    kept = {"input": found.input, "output": found.output}
+    if found.system:
+        kept["system"] = found.system
+    return kept
+
+
+def _single_turn(found: Conversation) -> bool:
+    """Whether the message lists are rebuilt exactly from the input and output text (and the
+    system messages): `[*system, {user: input}]` -> `[{assistant: output}]`."""
+    inputs, outputs = found.input, found.output
+    if len(outputs) != 1 or not inputs:
+        return False
+    if outputs[0] != {"role": "assistant", "content": found.output_text}:
+        return False
+    if inputs[-1] != {"role": "user", "content": found.input_text}:
+        return False
+    if found.system and len(inputs) > 1:  # system text from two places: keep where each was
+        return False
+    return all(m.keys() == {"role", "content"} and m["role"] == "system" for m in inputs[:-1])
+
+
 def readable(message: Message) -> str:
     """A message's text, with the tools it calls written as `→ name(arguments)`."""
     lines = [message["content"]] if message["content"] else []
