@@ -68,13 +68,14 @@ class Conversation:
         return "\n\n".join(text for text in map(readable, self.output) if text)
 
 
-def kept_messages(found: Conversation) -> dict[str, list[Message]]:
+def kept_messages(found: Conversation, text_in: str, text_out: str) -> dict[str, list[Message]]:
     """What `metadata.messages` keeps: only what the event's input and output text do not
     already hold. A single turn ([system...] + one user text -> one assistant text, no tool
     calls) is exactly the readable input and output: only its system messages are kept (under
     `system`), so the text is not stored twice. Anything more (several turns, tool calls, other
-    roles, several choices) keeps the full lists, `input` and `output`, and `system`."""
-    if _single_turn(found):
+    roles, several choices) keeps the full lists, `input` and `output`, and `system`.
+    `text_in` and `text_out` are the conversation's `input_text` and `output_text`."""
+    if _single_turn(found, text_in, text_out):
         system = found.system or found.input[:-1]
         return {"system": system} if system else {}
     if not (found.input or found.output or found.system):
@@ -85,15 +86,15 @@ def kept_messages(found: Conversation) -> dict[str, list[Message]]:
     return kept
 
 
-def _single_turn(found: Conversation) -> bool:
+def _single_turn(found: Conversation, text_in: str, text_out: str) -> bool:
     """Whether the message lists are rebuilt exactly from the input and output text (and the
     system messages): `[*system, {user: input}]` -> `[{assistant: output}]`."""
     inputs, outputs = found.input, found.output
     if len(outputs) != 1 or not inputs:
         return False
-    if outputs[0] != {"role": "assistant", "content": found.output_text}:
+    if outputs[0] != {"role": "assistant", "content": text_out}:
         return False
-    if inputs[-1] != {"role": "user", "content": found.input_text}:
+    if inputs[-1] != {"role": "user", "content": text_in}:
         return False
     if found.system and len(inputs) > 1:  # system text from two places: keep where each was
         return False
@@ -174,6 +175,13 @@ def _message(item: dict[str, Any], role: str) -> Message:
     """One message from its JSON: `parts` (semconv) or `content` (OpenAI-like) and
     `tool_calls`."""
     parts = item.get("parts")
+    if type(parts) is list and len(parts) == 1 and "tool_calls" not in item:
+        # The usual message, one text part: read directly (a third of mapping a chat span).
+        part, name = parts[0], item.get("role")
+        if type(part) is dict and part.get("type") == "text" and type(name) is str and name:
+            content = part.get("content")
+            if type(content) is str:
+                return {"role": clean_text(name), "content": clean_text(content)}
     calls: list[dict[str, str]] = []
     if isinstance(parts, list):
         content = _parts_text(parts, calls)
