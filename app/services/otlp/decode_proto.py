@@ -61,6 +61,7 @@ def too_many_spans(count: int) -> str:
 
 
 def _span(span: ProtoSpan, resource: dict[str, Any], scope: str) -> Span:
+    status = span.status
     return Span(
         trace_id=hex_id(span.trace_id, 16),
         span_id=hex_id(span.span_id, 8),
@@ -70,8 +71,8 @@ def _span(span: ProtoSpan, resource: dict[str, Any], scope: str) -> Span:
         start_ns=span.start_time_unix_nano,
         end_ns=span.end_time_unix_nano,
         attributes=attributes(span.attributes),
-        status_code=span.status.code,
-        status_message=clean_text(span.status.message),
+        status_code=status.code,
+        status_message=clean_text(status.message),
         resource=resource,
         scope=scope,
         events=[
@@ -85,16 +86,15 @@ def attributes(pairs: Sequence[KeyValue]) -> dict[str, Any]:
     """Key-value pairs as a dict (the first MAX_ATTRIBUTES; a repeated key: the last wins).
 
     Strings and integers, nearly every attribute, are read inline: the per-pair function calls
-    were half of decoding (cProfile of a 512-span export)."""
+    were half of decoding (cProfile of a 512-span export), WhichOneof a fifth of the rest."""
     result: dict[str, Any] = {}
     for pair in pairs[:MAX_ATTRIBUTES] if len(pairs) > MAX_ATTRIBUTES else pairs:
         any_value = pair.value
-        kind = any_value.WhichOneof("value")
-        if kind == "string_value":
-            found: Any = any_value.string_value
+        found: Any = any_value.string_value  # "" unless a non-empty string: asked first,
+        if found:  # as most values are, it spares their WhichOneof
             if "\x00" in found:
                 found = clean_text(found)
-        elif kind == "int_value":
+        elif any_value.WhichOneof("value") == "int_value":
             found = any_value.int_value
         else:
             found = value(any_value, 1)

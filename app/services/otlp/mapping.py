@@ -159,7 +159,7 @@ def _typed(span: Span, at: datetime) -> dict[str, Any]:
     attrs = span.attributes
     metadata: dict[str, Any] = {}
     models = [_model(attrs.get(key)) for key in MODEL_KEYS]
-    model = next((name for name in models if name), None)
+    model = models[0] or models[1] or models[2]
     tokens_in = _tokens(_first(attrs, TOKENS_IN))
     tokens_out = _tokens(_first(attrs, TOKENS_OUT))
     if model:

@@ -165,10 +165,13 @@ def _semconv(value: Any, role: str = "user") -> list[Message]:
         items = [items]
     if not isinstance(items, list):
         return []
-    if items and all(isinstance(item, dict) and "type" in item and "role" not in item
-                     for item in items):  # fmt: skip
+    if items and _is_part(items[0]) and all(map(_is_part, items)):
         items = [{"role": role, "parts": items}]  # system instructions: parts only
     return [_message(item, role) for item in items[-MAX_MESSAGES:] if isinstance(item, dict)]
+
+
+def _is_part(item: Any) -> bool:
+    return isinstance(item, dict) and "type" in item and "role" not in item
 
 
 def _message(item: dict[str, Any], role: str) -> Message:

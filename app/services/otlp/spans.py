@@ -76,6 +76,6 @@ def clean_float(value: float) -> float | str:
 def hex_id(raw: bytes, length: int) -> str:
     """A trace or span id as hex; "" unless it has `length` bytes and is not all zeros (the
     spec's invalid id)."""
-    if len(raw) != length or not any(raw):
+    if len(raw) != length or raw.count(0) == length:
         return ""
     return raw.hex()
