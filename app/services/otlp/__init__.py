@@ -17,6 +17,7 @@ from app.services.ingest import Ingestor
 from app.services.keys import Principal
 from app.services.otlp.decode import Encoding, Inflater, UnsupportedMediaType, encoding_of
 from app.services.otlp.mapping import Lineage, MappedSpan, Unmappable, is_llm_span, map_span
+from app.services.otlp.messages import Memo
 from app.services.otlp.spans import Span
 
 
@@ -33,13 +34,14 @@ def map_spans(spans: list[Span], project_id: int) -> tuple[list[MappedSpan], lis
     """The event of each LLM span, and a reason for each LLM span that cannot be one."""
     now = datetime.now(UTC)
     lineage = Lineage(spans)
+    memo: Memo = {}
     mapped: list[MappedSpan] = []
     problems: list[str] = []
     for span in spans:
         if not is_llm_span(span.attributes):
             continue
         try:
-            mapped.append(map_span(span, lineage, project_id, now))
+            mapped.append(map_span(span, lineage, project_id, now, memo))
         except Unmappable as exc:
             problems.append(_about(span, str(exc)))
     return mapped, problems

@@ -31,6 +31,7 @@ from app.services.otlp.messages import (
     MESSAGE_KEYS,
     MESSAGE_PREFIXES,
     Conversation,
+    Memo,
     as_json,
     conversation,
     kept_messages,
@@ -99,15 +100,18 @@ class Lineage:
         return _first(span.resource, keys)
 
 
-def map_span(span: Span, lineage: Lineage, project_id: int, now: datetime) -> MappedSpan:
-    """The event of one LLM span, or Unmappable naming what is wrong with it."""
+def map_span(
+    span: Span, lineage: Lineage, project_id: int, now: datetime, memo: Memo | None = None
+) -> MappedSpan:
+    """The event of one LLM span, or Unmappable naming what is wrong with it (`memo`: the
+    export's messages read so far, `messages.conversation`)."""
     if not span.trace_id or not span.span_id:
         raise Unmappable("trace_id or span_id is missing, all zeros or of the wrong length")
     if not span.start_ns:
         raise Unmappable("the span has no start time")
     time = _EPOCH + timedelta(microseconds=span.start_ns // 1000)
     attrs = span.attributes
-    found = conversation(attrs, span.events)
+    found = conversation(attrs, span.events, memo)
     metadata = _typed(span, min(time, now))
     metadata["otel"] = _otel(span, found)
     text_in, text_out = found.input_text, found.output_text

@@ -108,12 +108,20 @@ def readable(message: Message) -> str:
     return "\n".join(lines)
 
 
-def conversation(attributes: dict[str, Any], events: list[SpanEvent]) -> Conversation:
-    """Read a span's conversation (see the module docstring for the order)."""
+Memo = dict[tuple[str, str], list[Message]]
+
+
+def conversation(
+    attributes: dict[str, Any], events: list[SpanEvent], memo: Memo | None = None
+) -> Conversation:
+    """Read a span's conversation (see the module docstring for the order). `memo` keeps the
+    messages read from each JSON text across the spans of an export: an application's calls
+    mostly share their system instructions, read once then (its lists are shared between
+    events: never mutated)."""
     found = Conversation()
-    found.input = _semconv(attributes.get("gen_ai.input.messages"), "user")
-    found.output = _semconv(attributes.get("gen_ai.output.messages"), "assistant")
-    found.system = _semconv(attributes.get("gen_ai.system_instructions"), "system")
+    found.input = _read(attributes.get("gen_ai.input.messages"), "user", memo)
+    found.output = _read(attributes.get("gen_ai.output.messages"), "assistant", memo)
+    found.system = _read(attributes.get("gen_ai.system_instructions"), "system", memo)
     if not (found.input and found.output):
         _from_events(found, events)
     if not (found.input and found.output):
@@ -128,6 +136,15 @@ def conversation(attributes: dict[str, Any], events: list[SpanEvent]) -> Convers
         found.output = _raw_value(attributes.get("output.value"), "assistant")
     found.input = found.input[-MAX_MESSAGES:]
     found.output = found.output[:MAX_MESSAGES]
+    return found
+
+
+def _read(value: Any, role: str, memo: Memo | None) -> list[Message]:
+    if memo is None or type(value) is not str:
+        return _semconv(value, role)
+    found = memo.get((value, role))
+    if found is None:
+        found = memo[(value, role)] = _semconv(value, role)
     return found
 
 
