@@ -21,9 +21,10 @@ What it measures, precisely:
   mapping and the events' own time. The "minimal" twin (same text, session, user, model,
   tokens, latency; ids and service.name only in metadata: what a REST client typically sends)
   is measured too, for information.
-- A round's bodies are encoded just before it, off the clock (its spans end 0.5-2 s before
-  that, so they are a few seconds old when posted, as a BatchSpanProcessor's 5 s delay makes
-  them).
+- A round's bodies are encoded just before it, off the clock (its last export's spans end
+  0.5-2 s before that, each export before it 40 ms earlier, as an exporter's successive
+  exports carry successive spans: a few seconds old when posted, as a BatchSpanProcessor's
+  5 s delay makes them).
 - events/s = events stored by the round (counted in the database before and after, and
   required to equal what was posted) / wall time from the first post to the last answer.
 - Rounds come in sets of one per route (OTLP, same rows, minimal; the order rotated every set)
