@@ -156,5 +156,14 @@ def create_app(settings: Settings | None = None, *, prepared: bool = False) -> F
         default=settings.max_body_bytes,
         per_path={api.events.BATCH: settings.max_batch_body_bytes},
     )
+    # OTLP/HTTP (app/api/otlp.py): outside the body limit, which it applies itself after
+    # inflating, so that even its 413 is an OTLP answer.
+    app.add_middleware(
+        api.OtlpRoutes,
+        ingestor=ingestor,
+        keys=keys,
+        limiter=limiter,
+        max_body=settings.max_batch_body_bytes,
+    )
     app.add_middleware(FaultBarrier)  # outermost: a 500 leaves the connection usable
     return app

@@ -91,7 +91,10 @@ class Settings(BaseSettings):
     max_batch_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Largest body accepted by POST /api/v1/events/batch (bytes).",
+        description=(
+            "Largest body accepted by POST /api/v1/events/batch (bytes), and by OTLP's "
+            "/v1/traces, /v1/metrics and /v1/logs on the wire and once decompressed."
+        ),
     )
     commit_batch_max: int = _at_least_one(
         512,

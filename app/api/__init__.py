@@ -4,10 +4,11 @@ from fastapi import APIRouter
 
 from app.api import health
 from app.api.events import IngestRoutes
+from app.api.otlp import OtlpRoutes
 
 PREFIX = "/api/v1"
 
 router = APIRouter(prefix=PREFIX)
 router.include_router(health.router)
 
-__all__ = ["PREFIX", "IngestRoutes", "router"]
+__all__ = ["PREFIX", "IngestRoutes", "OtlpRoutes", "router"]

@@ -94,7 +94,7 @@ class IngestRoutes:
         self.limiter = limiter  # per-key rate limit, checked before the body is read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = match(_route_path(scope)) if scope["type"] == "http" else None
+        route = match(route_path(scope)) if scope["type"] == "http" else None
         if route is None:
             if scope["type"] == "http" and await _redirect_slash(scope, receive, send):
                 return
@@ -107,7 +107,7 @@ class IngestRoutes:
         handler, event_id = route
         headers: list[tuple[bytes, bytes]] = []
         try:
-            principal = await authenticate(_authorization(scope), cache=self.keys)
+            principal = await authenticate(authorization(scope), cache=self.keys)
             if self.limiter is not None:
                 await self.limiter.check(principal.key_id)
             raw = await _read_body(receive)
@@ -120,8 +120,9 @@ class IngestRoutes:
         await _send_json(send, status, answer, headers)
 
 
-def _route_path(scope: Scope) -> str:
-    """The path without the app's root path (as Starlette's router matches it)."""
+def route_path(scope: Scope) -> str:
+    """The path without the app's root path (as Starlette's router matches it; the OTLP
+    routes match theirs the same way)."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root + "/") else path
@@ -130,14 +131,15 @@ def _route_path(scope: Scope) -> str:
 async def _redirect_slash(scope: Scope, receive: Receive, send: Send) -> bool:
     """`/api/v1/events/` answers 307 to `/api/v1/events`, as the router does for its routes."""
     path: str = scope["path"]
-    if not path.endswith("/") or match(_route_path(scope).rstrip("/")) is None:
+    if not path.endswith("/") or match(route_path(scope).rstrip("/")) is None:
         return False
     url = URL(scope={**scope, "path": path.rstrip("/")})
     await RedirectResponse(str(url))(scope, receive, send)
     return True
 
 
-def _authorization(scope: Scope) -> str | None:
+def authorization(scope: Scope) -> str | None:
+    """The Authorization header's value (also read by the OTLP routes, otlp.py)."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             return bytes(value).decode("latin-1")

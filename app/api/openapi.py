@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.openapi_otlp import OTLP_SCHEMAS, otlp_paths
 from app.api.openapi_schemas import (
     EXAMPLES,
     JSON,
@@ -31,7 +32,8 @@ CONVENTIONS = (
     "Errors are JSON (`Error`) except GraphQL's transport errors (text). On every path, a "
     "method the path does not list answers 405 with `Allow`, and the path with a trailing "
     "slash answers 307 to the path without it. GraphQL subscriptions run over WebSocket at "
-    "`/graphql` (`graphql-transport-ws`)."
+    "`/graphql` (`graphql-transport-ws`). OpenTelemetry exporters send to `/v1/traces` "
+    "(OTLP/HTTP), whose errors are OTLP's `google.rpc.Status` in the request's encoding."
 )
 RETRY_AFTER = {
     "description": "Seconds after which a retry can succeed",
@@ -251,11 +253,14 @@ def document_ingest_routes(app: FastAPI) -> None:
         schema["info"]["description"] = CONVENTIONS
         components = schema.setdefault("components", {})
         components.setdefault("schemas", {}).update(SCHEMAS)
+        components["schemas"].update(OTLP_SCHEMAS)
         components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
         paths = schema.setdefault("paths", {})
         max_body = _bytes(settings.max_body_bytes)
         paths.update(ingest_paths(max_body, _bytes(settings.max_batch_body_bytes)))
         paths.update(graphql_paths(max_body))
+        max_batch_body = _bytes(settings.max_batch_body_bytes)
+        paths.update(otlp_paths(max_batch_body, _guarded(max_batch_body)))
         app.openapi_schema = schema
         return schema
 

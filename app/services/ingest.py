@@ -37,6 +37,7 @@ from app.services.ingest_jobs import (
     Job,
     PreparedEvent,
     prepare_event,
+    validate_each,
 )
 from app.services.ingest_tally import SessionSeen, UserSeen, count_session, count_user
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
@@ -127,10 +128,12 @@ class Ingestor:
         now = datetime.now(UTC)
         answers: list[EventResult | Invalid | None] = []
         ready: list[PreparedEvent] = []
-        for index, (body, at) in enumerate(items):
-            loc = ("body", index)
+        inputs = validate_each([body for body, _ in items], ("body",))
+        for index, (valid, (_, at)) in enumerate(zip(inputs, items, strict=True)):
             try:
-                event = prepare_event(validate_event(body, loc), loc, min(at, now), occurred=at)
+                if isinstance(valid, Invalid):
+                    raise valid
+                event = prepare_event(valid, ("body", index), min(at, now), occurred=at)
             except Invalid as exc:
                 answers.append(exc)
                 continue

@@ -14,13 +14,15 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
 
+from app.errors import Invalid
 from app.ids import new_session_key, uuid7
 from app.services import pricing
 from app.services.event_fields import effective_status
 from app.services.keys import Principal
 from app.services.rollups import Figures, figures_of
-from app.services.validation import LogEventInput, TypedMetadata, typed_metadata
+from app.services.validation import LogEventInput, TypedMetadata, typed_metadata, validate_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +141,24 @@ def prepare_event(
         error=event.error,
         at=occurred,
     )
+
+
+_EVENT_LIST = TypeAdapter(list[LogEventInput])
+
+
+def validate_each(bodies: list[Any], loc: tuple[Any, ...]) -> list[LogEventInput | Invalid]:
+    """Validate events each on its own (item `i` is named `(*loc, i)`): its input, or the
+    `Invalid` it is. All valid, the usual case, costs one pydantic call (~1 µs an event less
+    than one call each); otherwise each is validated alone, for its own answer."""
+    if all(type(body) is dict for body in bodies):
+        try:
+            return list(_EVENT_LIST.validate_python(bodies))
+        except ValidationError:
+            pass
+    results: list[LogEventInput | Invalid] = []
+    for index, body in enumerate(bodies):
+        try:
+            results.append(validate_event(body, (*loc, index)))
+        except Invalid as exc:
+            results.append(exc)
+    return results
