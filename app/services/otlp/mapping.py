@@ -112,7 +112,7 @@ def map_span(span: Span, lineage: Lineage, project_id: int, now: datetime) -> Ma
         if found.system:
             metadata["messages"]["system"] = found.system
     body: dict[str, Any] = {
-        "event_id": str(event_id(project_id, span.trace_id, span.span_id, span.start_ns)),
+        "event_id": _uuid_text(_event_id(project_id, span.trace_id, span.span_id, span.start_ns)),
         "input": found.input_text,
         "output": found.output_text,
         "session_id": _identifier(lineage.find(span, SESSION_KEYS)) or f"trace_{span.trace_id}",
@@ -131,6 +131,10 @@ def map_span(span: Span, lineage: Lineage, project_id: int, now: datetime) -> Ma
 def event_id(project_id: int, trace_id: str, span_id: str, start_ns: int) -> uuid.UUID:
     """The span's event id: the start in ms (48 bits, so ids stay time-ordered like UUIDv7),
     version 8, and the rest from SHA-256 of (project, trace id, span id)."""
+    return uuid.UUID(int=_event_id(project_id, trace_id, span_id, start_ns))
+
+
+def _event_id(project_id: int, trace_id: str, span_id: str, start_ns: int) -> int:
     digest = hashlib.sha256(f"{project_id}:{trace_id}:{span_id}".encode()).digest()
     rest = int.from_bytes(digest[:10], "big")
     value = ((start_ns // 1_000_000) & 0xFFFF_FFFF_FFFF) << 80
@@ -138,7 +142,13 @@ def event_id(project_id: int, trace_id: str, span_id: str, start_ns: int) -> uui
     value |= ((rest >> 64) & 0xFFF) << 64
     value |= 0b10 << 62  # variant
     value |= rest & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+    return value
+
+
+def _uuid_text(value: int) -> str:
+    """The UUID `value` as text, without building a uuid.UUID (~2 µs a span less)."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _typed(span: Span, at: datetime) -> dict[str, Any]:
@@ -161,7 +171,7 @@ def _typed(span: Span, at: datetime) -> dict[str, Any]:
     if model and requested and requested != model and (tokens_in or tokens_out):
         # The response model (dated, say) may be unknown to the price list where the
         # requested alias is known: the cost is then the request model's.
-        if pricing.price_of(model, at) is None:
+        if not pricing.knows(model):
             cost = pricing.cost_nano(requested, tokens_in, tokens_out, at)
             if cost is not None:
                 metadata["cost_usd"] = cost / pricing.NANO
@@ -170,13 +180,11 @@ def _typed(span: Span, at: datetime) -> dict[str, Any]:
 
 def _otel(span: Span, found: Conversation) -> dict[str, Any]:
     """The span as it came, less what became the event's messages."""
-    attrs = span.attributes
-    if any(key in MESSAGE_KEYS or key.startswith(MESSAGE_PREFIXES) for key in attrs):
-        attrs = {
-            key: value
-            for key, value in attrs.items()
-            if key not in MESSAGE_KEYS and not key.startswith(MESSAGE_PREFIXES)
-        }
+    attrs = {
+        key: value
+        for key, value in span.attributes.items()
+        if key not in MESSAGE_KEYS and not key.startswith(MESSAGE_PREFIXES)
+    }
     otel: dict[str, Any] = {
         "trace_id": span.trace_id,
         "span_id": span.span_id,

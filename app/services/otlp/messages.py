@@ -132,8 +132,8 @@ def _semconv(value: Any, role: str = "user") -> list[Message]:
         items = [items]
     if not isinstance(items, list):
         return []
-    if items and all(isinstance(item, dict) and "type" in item and "role" not in item
-                     for item in items):  # fmt: skip
+    first = items[0] if items else None
+    if isinstance(first, dict) and "type" in first and "role" not in first:
         items = [{"role": role, "parts": items}]  # system instructions: parts only
     return [_message(item, role) for item in items[-MAX_MESSAGES:] if isinstance(item, dict)]
 
@@ -142,6 +142,17 @@ def _message(item: dict[str, Any], role: str) -> Message:
     """One message from its JSON: `parts` (semconv) or `content` (OpenAI-like) and
     `tool_calls`."""
     parts = item.get("parts")
+    given = item.get("role")
+    if (
+        type(given) is str
+        and type(parts) is list
+        and len(parts) == 1
+        and type(part := parts[0]) is dict
+        and part.get("type") == "text"
+        and type(text := part.get("content")) is str
+        and "tool_calls" not in item
+    ):  # one text part, as nearly every chat turn: ~3x faster than the general path
+        return {"role": given or role, "content": clean_text(text)}
     calls: list[dict[str, str]] = []
     if isinstance(parts, list):
         content = _parts_text(parts, calls)
@@ -151,7 +162,7 @@ def _message(item: dict[str, Any], role: str) -> Message:
     for call in tool_calls if isinstance(tool_calls, list) else ():
         if isinstance(call, dict):
             calls.append(_tool_call(call.get("function", call)))
-    message: Message = {"role": _text(item.get("role")) or role, "content": content}
+    message: Message = {"role": _text(given) or role, "content": content}
     if calls:
         message["tool_calls"] = calls
     return message
