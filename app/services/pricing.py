@@ -90,6 +90,11 @@ def price_of(model: str, at: datetime) -> Price | None:
 _PRICES: dict[int, Price] = {}
 
 
+def knows(model: str) -> bool:
+    """Whether genai-prices has the model at all (remembered per name; ~0.1 µs)."""
+    return _model_info(model) is not None
+
+
 def load() -> None:
     """Load the bundled price data now (the first lookup would: ~16,000 objects, which the
     server wants loaded before it freezes its start-up objects out of the collector)."""

@@ -178,7 +178,7 @@ def _typed(span: Span, at: datetime) -> dict[str, Any]:
     if model and requested and requested != model and (tokens_in or tokens_out):
         # The response model (dated, say) may be unknown to the price list where the
         # requested alias is known: the cost is then the request model's.
-        if pricing.price_of(model, at) is None:
+        if not pricing.knows(model):
             cost = pricing.cost_nano(requested, tokens_in, tokens_out, at)
             if cost is not None:
                 metadata["cost_usd"] = cost / pricing.NANO
