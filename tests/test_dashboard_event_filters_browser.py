@@ -11,11 +11,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Browser, Page
 
-from app.services.accounts import SESSION_COOKIE
 from tests import test_dashboard_browser as browser_tests
+from tests.browser_session import signed_in_tab
 from tests.harness import Server
-from tests.test_dashboard_accounts import browser as http_client
-from tests.test_dashboard_accounts import create_key, sign_up
 from tests.test_dashboard_browser import browser  # noqa: F401  (fixture)
 from tests.test_dashboard_overview import log_batch
 
@@ -31,18 +29,8 @@ OPEN_STREAM = """() => {
 @pytest.fixture
 def signed_in(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  # noqa: F811
     """A tab signed in to a fresh account (failing on page errors), and a key of its project."""
-    with http_client(server) as client:
-        sign_up(client)
-        key = create_key(client)
-        cookie = client.cookies[SESSION_COOKIE]
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.base_url}])
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab, key
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    with signed_in_tab(browser, server, width=1440) as signed:
+        yield signed
 
 
 def shown(page: Page) -> list[str]:

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.services.accounts import SESSION_COOKIE
 from tests import test_dashboard_browser as browser_tests
+from tests.browser_session import signed_in_tab
 from tests.harness import REPO, Server
-from tests.test_dashboard_accounts import browser as http_client
-from tests.test_dashboard_accounts import create_key, sign_up
 from tests.test_dashboard_browser import browser  # noqa: F401  (fixture)
 from tests.test_dashboard_overview import feedback, log_batch
 
@@ -31,19 +29,8 @@ def signed_in(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  
     """A tab signed in to a fresh account (failing on page errors or CSP violations), and a key."""
     if server.backend != "sqlite":
         pytest.skip("the browser flows run once, on the SQLite server")
-    with http_client(server) as client:
-        sign_up(client)
-        key = create_key(client)
-        cookie = client.cookies[SESSION_COOKIE]
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.base_url}])
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield tab, key
-    context.close()
-    assert not errors, f"JavaScript errors or CSP violations: {errors}"
+    with signed_in_tab(browser, server, console_errors=True) as signed:
+        yield signed
 
 
 def log(server: Server, key: str, count: int, model: str = "gpt-4o") -> list[str]:

@@ -11,13 +11,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from app.services.accounts import SESSION_COOKIE
 from tests import test_dashboard_browser as browser_tests
+from tests.browser_session import signed_in_tab
 from tests.harness import Server, Tenant
 from tests.otlp.exporting import export_calls
 from tests.otlp.fake_openai import COMPLETION_TOKENS, MODEL, PROMPT_TOKENS, fake_openai
-from tests.test_dashboard_accounts import browser as http_client
-from tests.test_dashboard_accounts import create_key, sign_up
 from tests.test_dashboard_browser import browser  # noqa: F401  (fixture)
 
 pytestmark = browser_tests.pytestmark
@@ -28,18 +26,8 @@ def signed_in(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  
     """A tab signed in to a fresh account (failing on page errors), and a key of its project."""
     if server.backend != "sqlite":
         pytest.skip("the browser flows run once, on the SQLite server")
-    with http_client(server) as client:
-        sign_up(client)
-        key = create_key(client)
-        cookie = client.cookies[SESSION_COOKIE]
-    context = browser.new_context()
-    context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.base_url}])
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab, key
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    with signed_in_tab(browser, server) as signed:
+        yield signed
 
 
 @pytest.mark.parametrize("instrumentation", ["openinference", "openllmetry"])
