@@ -78,7 +78,7 @@ class OtlpRoutes:
                                 self.max_body)  # fmt: skip
             if not await self._read(headers, receive, inflater, keep=path == TRACES):
                 return  # the client went away before sending all of it: nothing stored
-            outcome = ExportOutcome(0, 0, "")
+            outcome = ExportOutcome(0, "")
             if path == TRACES:
                 spans = decode_spans(inflater.body(), encoding)
                 outcome = await export_traces(self.ingestor, principal, spans)

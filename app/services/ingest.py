@@ -130,15 +130,14 @@ class Ingestor:
         ready: list[PreparedEvent] = []
         inputs = validate_each([body for body, _ in items], ("body",))
         for index, (valid, (_, at)) in enumerate(zip(inputs, items, strict=True)):
-            try:
-                if isinstance(valid, Invalid):
-                    raise valid
-                event = prepare_event(valid, ("body", index), min(at, now), occurred=at)
-            except Invalid as exc:
-                answers.append(exc)
+            if isinstance(valid, Invalid):
+                answers.append(valid)
                 continue
-            answers.append(None)
-            ready.append(event)
+            try:
+                ready.append(prepare_event(valid, ("body", index), min(at, now), occurred=at))
+                answers.append(None)  # stored: its result comes from the writer
+            except Invalid as exc:  # a figure out of its bound
+                answers.append(exc)
         jobs = [
             self.writer.submit(EventsJob(principal, tuple(ready[i : i + MAX_BATCH])))
             for i in range(0, len(ready), MAX_BATCH)

@@ -269,6 +269,14 @@ def test_session_and_user_from_ancestors_then_resource_else_one_session_per_trac
     assert events[0]["tags"] == ["a", "b"]
 
 
+def test_tags_are_clipped_to_the_write_paths_bounds_so_the_span_is_kept() -> None:
+    """More tags than an event may carry, a tag too long, blanks and repeats: the span is still
+    stored, with the first 20 distinct tags, each cut to 64 characters."""
+    given = [" ", "x" * 100, "dup", "dup", *(f"t{n}" for n in range(30))]
+    events = bodies(export([chat(**{"tag.tags": given})]))
+    assert events[0]["tags"] == ["x" * 64, "dup", *(f"t{n}" for n in range(18))]
+
+
 def test_error_status_and_ok_status() -> None:
     failed = S("chat", {"gen_ai.system": "openai"}, status=2, message="rate limited")
     ok = S("chat", {"gen_ai.system": "openai"}, span=2, status=1)

@@ -25,7 +25,6 @@ from app.services.otlp.spans import Span
 class ExportOutcome:
     """What an export's answer reports: spans refused, and the first reason."""
 
-    stored: int
     rejected: int
     message: str
 
@@ -52,19 +51,16 @@ async def export_traces(
 ) -> ExportOutcome:
     """Store the LLM spans of an export as events (committed when this returns)."""
     mapped, problems = map_spans(spans, principal.project_id)
-    stored = 0
     if mapped:
         items = [(one.body, one.time) for one in mapped]
         results = await ingestor.log_events_at(principal, items)
         for one, result in zip(mapped, results, strict=True):
             if isinstance(result, Invalid):
                 problems.append(_about(one.span, result.message))
-            else:
-                stored += 1
     message = problems[0] if problems else ""
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more)"
-    return ExportOutcome(stored, len(problems), message)
+    return ExportOutcome(len(problems), message)
 
 
 def _about(span: Span, problem: str) -> str:

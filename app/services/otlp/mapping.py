@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.services import pricing
+from app.services.event_fields import MAX_ERROR_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, unique
 from app.services.otlp.messages import (
     MESSAGE_KEYS,
     MESSAGE_PREFIXES,
@@ -51,7 +52,6 @@ LLM_MARKERS = ("gen_ai.request.model", "gen_ai.system", "gen_ai.provider.name")
 # GenAI operations that are not a model call: their spans are tools and agents, like chains.
 NOT_LLM_OPERATIONS = frozenset(("execute_tool", "invoke_agent", "create_agent"))
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
-MAX_TAGS, MAX_TAG_LENGTH, MAX_ERROR_LENGTH = 20, 64, 4096
 MAX_ANCESTORS = 64  # parents walked up for a session, user or tags
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -268,8 +268,5 @@ def _tags(value: Any) -> list[str]:
         value = as_json(value) if value[:1] == "[" else [value]
     if not isinstance(value, list):
         return []
-    tags: dict[str, None] = {}
-    for tag in value:
-        if isinstance(tag, str) and tag.strip():
-            tags.setdefault(tag.strip()[:MAX_TAG_LENGTH], None)
-    return list(tags)[:MAX_TAGS]
+    kept = [tag.strip()[:MAX_TAG_LENGTH] for tag in value if isinstance(tag, str) and tag.strip()]
+    return unique(kept)[:MAX_TAGS]
