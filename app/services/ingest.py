@@ -35,6 +35,7 @@ from app.services.ingest_jobs import (
     FeedbackResult,
     FoldJob,
     Job,
+    MaintenanceJob,
     PreparedEvent,
     prepare_event,
     validate_each,
@@ -145,6 +146,11 @@ class Ingestor:
         stored = iter([r for results in await asyncio.gather(*jobs) for r in results])
         return [next(stored) if answer is None else answer for answer in answers]
 
+    async def maintain(self, job: MaintenanceJob) -> Any:
+        """Run a maintenance write (retention, erasure) in the writer's next transaction and
+        return its plan's outcome once committed."""
+        return await self.writer.submit(job)
+
     async def add_feedback(self, principal: Principal, event_id: str, body: Any) -> FeedbackResult:
         """Store feedback on one of the caller's events; any other event is NotFound."""
         target = _parse_event_id(event_id)
@@ -161,15 +167,21 @@ class Ingestor:
         """The group's transaction: check keys, store events, then feedback (which may target
         events of the same group)."""
         now = self.clock()
-        key_ids = sorted({job.principal.key_id for job in jobs if not isinstance(job, FoldJob)})
+        key_ids = sorted(
+            {job.principal.key_id for job in jobs if isinstance(job, EventsJob | FeedbackJob)}
+        )
         active = yield from store.active_key_ids(d, key_ids)
         outcomes: list[Any] = [None] * len(jobs)
         events: list[tuple[int, EventsJob]] = []
         feedback: list[tuple[int, FeedbackJob]] = []
+        maintenance: list[tuple[int, MaintenanceJob]] = []
         fold_everything = False
         for index, job in enumerate(jobs):
             if isinstance(job, FoldJob):
                 fold_everything = True  # done by the rollup writer's `begin` below
+                continue
+            if isinstance(job, MaintenanceJob):
+                maintenance.append((index, job))
                 continue
             if job.principal.key_id not in active:
                 outcomes[index] = Unauthorized(UNAUTHORIZED_MESSAGE)
@@ -188,6 +200,8 @@ class Ingestor:
         )
         for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
             outcomes[index] = feedback_outcome
+        for index, chore in maintenance:  # after what the group stored, in the same commit
+            outcomes[index] = yield from chore.plan(d, rollups, now)
         yield from self._rollups.write(rollups)
         yield from self._touch_keys(d, [key for key in key_ids if key in active], now)
         if d.postgres:  # other processes hear about the commit through LISTEN (app/live_pg.py)
@@ -207,7 +221,7 @@ class Ingestor:
 def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]:
     """The live-bus messages for what a group commit stored (retries of stored events excluded)."""
     for job, outcome in zip(jobs, outcomes, strict=True):
-        if isinstance(outcome, BaseException) or isinstance(job, FoldJob):
+        if isinstance(outcome, BaseException) or isinstance(job, FoldJob | MaintenanceJob):
             continue
         project = job.principal.project_id
         if isinstance(job, FeedbackJob):

@@ -9,6 +9,7 @@ Jobs go to the group-commit writer (app/services/writer.py); the Ingestor's plan
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,9 @@ from app.ids import new_session_key, uuid7
 from app.services import pricing
 from app.services.event_fields import effective_status
 from app.services.keys import Principal
-from app.services.rollups import Figures, figures_of
+from app.services.rollups import Figures, Rollups, figures_of
+from app.services.sql import Dialect
+from app.services.store import Plan
 from app.services.validation import LogEventInput, TypedMetadata, typed_metadata, validate_event
 
 
@@ -107,7 +110,27 @@ class FoldJob:
     """Fold every fine rollup row into the coarser levels (SQLite, when the server stops)."""
 
 
-Job = EventsJob | FeedbackJob | FoldJob
+@dataclass(frozen=True, slots=True)
+class MaintenanceJob:
+    """A write that no client's request makes (a retention sweep's chunk, an end user's
+    erasure): it runs in the writer's transaction after the group's events and feedback, so on
+    SQLite it queues behind ingest instead of contending for the database lock, and it shares
+    the group's commit. `plan` gets the dialect, the transaction's `Rollups` and the commit's
+    time, and its return value is the job's outcome. To refuse, it returns a PhosphoError
+    (checked before it writes anything); anything it raises is a fault: its writes roll back
+    and the job alone fails as a 500, after the writer's bisection."""
+
+    project_id: int
+    plan: Callable[[Dialect, Rollups, datetime], Plan[Any]]
+    label: str  # for logs: what the job does
+
+    @property
+    def source(self) -> tuple[str, int]:
+        """Quarantine key: maintenance of one project, never an API key's source."""
+        return ("maintenance", self.project_id)
+
+
+Job = EventsJob | FeedbackJob | FoldJob | MaintenanceJob
 
 
 def prepare_event(
