@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     ucreate.add_argument("--password", required=True)
     ucreate.add_argument("--project", help="project to own (default: a new one)")
     ucreate.set_defaults(func=cmd_users_create)
+    from app.cli_erasure import add_parser as add_users_forget
+
+    add_users_forget(users_sub)
 
     rollups = sub.add_parser("rollups", help="maintain the metrics rollups")
     rollups_sub = rollups.add_subparsers(dest="action", required=True)

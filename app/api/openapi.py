@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.openapi_erasure import ERASURE_SCHEMAS, erasure_paths
 from app.api.openapi_otlp import OTLP_SCHEMAS, otlp_paths
 from app.api.openapi_schemas import (
     EXAMPLES,
@@ -254,6 +255,7 @@ def document_ingest_routes(app: FastAPI) -> None:
         components = schema.setdefault("components", {})
         components.setdefault("schemas", {}).update(SCHEMAS)
         components["schemas"].update(OTLP_SCHEMAS)
+        components["schemas"].update(ERASURE_SCHEMAS)
         components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
         paths = schema.setdefault("paths", {})
         max_body = _bytes(settings.max_body_bytes)
@@ -261,6 +263,7 @@ def document_ingest_routes(app: FastAPI) -> None:
         paths.update(graphql_paths(max_body))
         max_batch_body = _bytes(settings.max_batch_body_bytes)
         paths.update(otlp_paths(max_batch_body, _guarded(max_batch_body)))
+        paths.update(erasure_paths(_guarded(max_body)))
         app.openapi_schema = schema
         return schema
 

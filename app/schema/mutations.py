@@ -13,9 +13,26 @@ from app.schema.permissions import ProjectKey
 from app.schema.selection import event_text
 from app.schema.types import Event, Feedback
 from app.services import reads
+from app.services.erasure import forget_end_user
 from app.services.reads import FeedbackView
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
+
+
+@strawberry.type(description="What erasing an end user deleted (zeros when nothing was left).")
+class EndUserErasure:
+    """The counts of `Erasure` (app/services/erasure.py)."""
+
+    user_id: str
+    events: int
+    feedback: int
+    event_tags: int
+    sessions: int = strawberry.field(description="Sessions left without events, deleted.")
+    sessions_updated: int = strawberry.field(
+        description="Sessions that keep other users' events, no longer naming the end user."
+    )
+    end_users: int
+    user_rollups: int
 
 
 @strawberry.type
@@ -60,3 +77,14 @@ class Mutation:
             created_at=result.created_at,
         )
         return Feedback.from_view(view)
+
+    @strawberry.mutation(
+        permission_classes=AUTH,
+        description="Erase an end user (GDPR): its events, feedback, tags, sessions left "
+        "empty and per-user metrics are deleted and its share of the project's metrics "
+        "subtracted, in one transaction. A repeat returns zeros.",
+    )
+    async def delete_end_user(self, info: PhosphoInfo, user_id: str) -> EndUserErasure:
+        ctx = info.context
+        erased = await forget_end_user(ctx.ingestor, ctx.writer.project_id, user_id, ("userId",))
+        return EndUserErasure(user_id=user_id, **erased.as_dict())

@@ -37,7 +37,7 @@ from app.services.reads_sessions import (
     list_sessions,
     sessions_by_keys,
 )
-from app.services.reads_users import EndUserView, list_end_users
+from app.services.reads_users import EndUserView, get_end_user, list_end_users
 
 __all__ = [
     "MAX_PAGE",
@@ -57,6 +57,7 @@ __all__ = [
     "events_by_ids",
     "feedback_by_session",
     "feedback_for_events",
+    "get_end_user",
     "get_event",
     "get_session",
     "list_end_users",

@@ -59,6 +59,20 @@ async def list_end_users(
     return make_page(views, limit, END_USERS)
 
 
+async def get_end_user(project_id: int, user_id: str) -> EndUserView | None:
+    """One end user of a project (its page), or None."""
+    d = sql.dialect()
+    columns = "user_id, event_count, first_seen, last_seen"
+    rows = await sql.fetch(
+        d, sql.select(columns, "end_users", "project_id = ? AND user_id = ?"), [project_id, user_id]
+    )
+    if not rows:
+        return None
+    sessions = await _sessions_by_user(d, project_id, [user_id])
+    scores = await current_feedback_by("user_id", project_id, [user_id])
+    return _to_view(rows[0], sessions, scores)
+
+
 async def _sessions_by_user(d: Dialect, project_id: int, user_ids: list[str]) -> dict[str, int]:
     """How many distinct sessions each of these end users' events belong to (a page: ≤ 100)."""
     if not user_ids:

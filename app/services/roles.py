@@ -21,6 +21,7 @@ class Action(StrEnum):
     REVOKE_KEY = "revoke an API key"
     RENAME_PROJECT = "rename the project"
     ADD_MEMBER = "add a member"
+    ERASE_END_USER = "erase an end user's data"
 
 
 OWNER = "owner"

@@ -20,6 +20,7 @@ from app.services.rollups.cells import (
     Cell,
     CellKey,
     Counted,
+    Figures,
     UserCounts,
     add_cell,
     add_user_counts,
@@ -89,9 +90,36 @@ class Rollups:
         else:
             cell.feedback_negative += change
 
-    def add_session(self, project_id: int, stamp: int, model: str) -> None:
-        """Count a session started by this commit (at `stamp`), in its first event's cell."""
-        self._minute_cell(project_id, stamp, model).sessions += 1
+    def add_session(self, project_id: int, stamp: int, model: str, change: int = 1) -> None:
+        """Count (change=1) a session started by this commit (at `stamp`), in its first
+        event's cell, or uncount it (change=-1: an erased one)."""
+        self._minute_cell(project_id, stamp, model).sessions += change
+
+    def remove_event(self, project_id: int, stamp: int, figures: Figures) -> None:
+        """Uncount a stored event counted at `stamp` (an erasure): the exact opposite of
+        `add_events`, in the same minute cell, so the writer subtracts it at every level
+        (and SQLite's writer from the histograms it remembers). The end user's counts are
+        not touched: an erasure deletes that user's rows (`forget_user`)."""
+        model, tokens_in, tokens_out, cost, unpriced, latency_bin, error = figures
+        cell = self._minute_cell(project_id, stamp, model)
+        cell.events -= 1
+        cell.tokens_in -= tokens_in
+        cell.tokens_out -= tokens_out
+        cell.cost_nano -= cost
+        cell.unpriced -= unpriced
+        cell.errors -= error
+        if latency_bin is not None:
+            cell.histogram[latency_bin] = cell.histogram.get(latency_bin, 0) - 1
+
+    def forget_user(self, project_id: int, user_id: str) -> None:
+        """Drop what this transaction would write for one end user (its hours, and what the
+        SQLite writer folded of its end_users row): the user's rows are being deleted."""
+        for key in [key for key in self.hours if key[0] == project_id and key[2] == user_id]:
+            del self.hours[key]
+            self.in_end_users.discard(key)
+        folded = self.folded_users
+        for user_key in [k for k in folded if k[0] == project_id and k[3] == user_id]:
+            del folded[user_key]
 
     def _minute_cell(self, project_id: int, stamp: int, model: str) -> Cell:
         """The accumulated cell of (project, the minute of `stamp`, model), created empty."""
@@ -159,3 +187,9 @@ class NoRollups(Rollups):
 
     def add_session(self, *args: Any) -> None:
         """Ignore the session."""
+
+    def remove_event(self, *args: Any) -> None:
+        """Ignore the erased event."""
+
+    def forget_user(self, *args: Any) -> None:
+        """Nothing kept to forget."""

@@ -152,7 +152,7 @@ def _scope(projects: list[int], column: str) -> tuple[str, list[Any]]:
 
 # The model of a session's first event: the lowest id among the events of the commit that
 # created the session (stored at its first_event_at), as the ingest counted it.
-_FIRST_MODEL = (
+FIRST_MODEL = (
     "COALESCE((SELECT e.model FROM events e WHERE e.project_id = s.project_id AND "
     "e.session_key = s.session_key AND e.created_at >= s.first_event_at "
     "ORDER BY e.created_at, e.id LIMIT 1), '')"
@@ -166,7 +166,7 @@ def _rebuild_sessions(
     after = 0
     while True:
         sql = select(
-            f"s.id, s.first_event_at, {_FIRST_MODEL} AS model", "sessions s",
+            f"s.id, s.first_event_at, {FIRST_MODEL} AS model", "sessions s",
             "s.project_id = ? AND s.id > ?", f"ORDER BY s.id LIMIT {REBUILD_CHUNK}",
         )  # fmt: skip
         rows: list[dict[str, Any]] = yield Query(d.sql(sql), [project_id, after])

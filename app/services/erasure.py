@@ -1,0 +1,227 @@
+"""End-user erasure (GDPR): every row of one end user of one project deleted, and exactly that
+user's contribution subtracted from the project's rollups, in one transaction.
+
+An erasure is a `MaintenanceJob` of the write path (`Ingestor.maintain`): it runs in the
+writer's transaction after the group's events and feedback, so on SQLite it queues behind
+ingest rather than contending for the database lock, and it commits (or rolls back) with the
+group. The rollups are changed only through the transaction's `Rollups` accumulator
+(`remove_event`, `add_feedback(..., -1)`, `add_session(..., -1)`, `forget_user`), never by
+recomputing cells from events: raw events may already be gone (retention) while the rollups
+keep their history, and on SQLite the writer remembers the histograms it wrote and folds
+minute rows behind a watermark (app/services/rollups/sqlite.py) — an accumulator's negative
+delta is folded, merged and remembered exactly like ingest's positive ones.
+
+What is removed: the user's events with their feedback and tags, their `end_users` row (with
+SQLite's not-yet-folded hour counts) and `user_rollups` rows; sessions left without events
+are deleted (and uncounted as started); sessions that keep other events get their count, last
+time and user recomputed (never naming the erased user) and, when their first event was the
+user's, their "started" count moves to the model `rollups rebuild` now gives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from app.errors import Invalid
+from app.services.ingest import Ingestor
+from app.services.ingest_jobs import MaintenanceJob
+from app.services.roles import Action, require
+from app.services.rollups import Rollups, figures_of
+from app.services.rollups.rebuild import FIRST_MODEL
+from app.services.sql import IS_LATEST, Dialect, as_datetime, select
+from app.services.store import Plan, Query, select_in
+from app.services.validation import check_json_values
+
+MAX_USER_ID = 256  # as the ingest's `user_id` (validation.Identifier)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What one erasure deleted (all zeros when the user had nothing left: a repeat)."""
+
+    events: int = 0
+    feedback: int = 0
+    event_tags: int = 0
+    sessions: int = 0  # sessions left without events, deleted
+    sessions_updated: int = 0  # sessions that keep other users' events, no longer naming it
+    end_users: int = 0
+    user_rollups: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name (the REST answer, the CLI's report)."""
+        return asdict(self)
+
+
+def end_user_id(value: Any, loc: tuple[Any, ...]) -> str:
+    """A `user_id` as the ingest accepts it (1-256 characters of Unicode text, no NUL), or
+    the 422 `Invalid` naming `loc`."""
+    if not isinstance(value, str):
+        raise Invalid(f"{_dotted(loc)}: must be a string", details=[_detail(loc, "string_type")])
+    check_json_values(value, loc)
+    if not 1 <= len(value) <= MAX_USER_ID:
+        msg = f"must be 1 to {MAX_USER_ID} characters long"
+        raise Invalid(f"{_dotted(loc)}: {msg}", details=[_detail(loc, "string_length", msg)])
+    return value
+
+
+def _detail(loc: tuple[Any, ...], kind: str, msg: str = "must be a string") -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg, "type": kind}
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def forget_end_user(
+    ingestor: Ingestor, project_id: int, user_id: Any, loc: tuple[Any, ...] = ("user_id",)
+) -> Erasure:
+    """Erase one end user of a project (validated as at ingest, `loc` naming it in a 422);
+    the counts once committed. Idempotent: a repeat finds nothing and returns zeros."""
+    erased: Erasure = await ingestor.maintain(erasure_job(project_id, end_user_id(user_id, loc)))
+    return erased
+
+
+async def forget_end_user_as(
+    ingestor: Ingestor, account_id: int, project_id: int, user_id: Any
+) -> Erasure:
+    """`forget_end_user` for a dashboard account: owners only (Forbidden for a member)."""
+    await require(account_id, project_id, Action.ERASE_END_USER)
+    return await forget_end_user(ingestor, project_id, user_id)
+
+
+def erasure_job(project_id: int, user_id: str) -> MaintenanceJob:
+    """The write-path job that erases one end user of one project (`erase_end_user`)."""
+    plan = partial(_plan, project_id=project_id, user_id=user_id)
+    return MaintenanceJob(project_id, plan, "erase an end user")
+
+
+def _plan(
+    d: Dialect, rollups: Rollups, now: datetime, *, project_id: int, user_id: str
+) -> Plan[Erasure]:
+    return (yield from erase_end_user(d, rollups, project_id, user_id))
+
+
+_OF_USER = "project_id = ? AND user_id = ?"
+_USER_EVENT_IDS = f"event_id IN (SELECT id FROM events WHERE {_OF_USER})"  # noqa: S608
+# Only these constant fragments are interpolated; the project and user are bound parameters.
+_DELETE = {
+    "event_tags": f"DELETE FROM event_tags WHERE {_USER_EVENT_IDS} RETURNING 1",  # noqa: S608
+    "feedback": f"DELETE FROM feedback WHERE {_USER_EVENT_IDS} RETURNING 1",  # noqa: S608
+    "events": f"DELETE FROM events WHERE {_OF_USER}",  # noqa: S608
+    "user_rollups": f"DELETE FROM user_rollups WHERE {_OF_USER} RETURNING 1",  # noqa: S608
+    "end_users": f"DELETE FROM end_users WHERE {_OF_USER} RETURNING 1",  # noqa: S608
+}
+
+
+def erase_end_user(d: Dialect, rollups: Rollups, project_id: int, user_id: str) -> Plan[Erasure]:
+    """Delete one end user's rows and subtract its contribution from `rollups` (see the
+    module's docstring). Reads before it deletes: the figures of what it deletes."""
+    who = [project_id, user_id]
+    if d.postgres:  # ingest upserts this row too: later commits of the user wait for this one
+        yield Query(d.sql(select("id", "end_users", _OF_USER, "FOR UPDATE")), who)
+    events = yield from _uncount_events(d, rollups, project_id, who)
+    yield from _uncount_feedback(d, rollups, project_id, who)
+    before = yield from _sessions_before(d, who)
+    tags = yield Query(d.sql(_DELETE["event_tags"]), who)
+    feedback = yield Query(d.sql(_DELETE["feedback"]), who)
+    yield Query(d.sql(_DELETE["events"]), who)
+    deleted, updated = yield from _settle_sessions(d, rollups, project_id, user_id, before)
+    user_rows = yield Query(d.sql(_DELETE["user_rollups"]), who)
+    end_users = yield Query(d.sql(_DELETE["end_users"]), who)
+    rollups.forget_user(project_id, user_id)  # nor what this commit would write of it
+    return Erasure(
+        events=events, feedback=len(feedback), event_tags=len(tags), sessions=deleted,
+        sessions_updated=updated, end_users=len(end_users), user_rollups=len(user_rows),
+    )  # fmt: skip
+
+
+def _uncount_events(d: Dialect, rollups: Rollups, project_id: int, who: list[Any]) -> Plan[int]:
+    """Subtract each of the user's events from the cell ingest counted it in; how many."""
+    columns = "created_at, model, tokens_in, tokens_out, cost_nano, latency_ms, status"
+    rows = yield Query(d.sql(select(columns, "events", _OF_USER)), who)
+    for row in rows:
+        figures = figures_of(
+            row["model"], row["tokens_in"], row["tokens_out"], row["cost_nano"],
+            row["latency_ms"], row["status"],
+        )  # fmt: skip
+        rollups.remove_event(project_id, int(as_datetime(row["created_at"]).timestamp()), figures)
+    return len(rows)
+
+
+def _uncount_feedback(d: Dialect, rollups: Rollups, project_id: int, who: list[Any]) -> Plan[None]:
+    """Subtract the current (latest) feedback of each of the user's events, where it was
+    counted: the minute it was given, the event's model."""
+    sql = select(
+        "f.score, f.created_at, e.model",
+        "feedback f JOIN events e ON e.id = f.event_id",
+        f"e.project_id = ? AND e.user_id = ? AND {IS_LATEST.format(f='f')}",
+    )
+    for row in (yield Query(d.sql(sql), who)):
+        at = as_datetime(row["created_at"])
+        rollups.add_feedback(project_id, at, row["model"], int(row["score"]), -1)
+
+
+# The sessions an erasure touches: those holding the user's events, and those naming it.
+_TOUCHED = (
+    "s.project_id = ? AND (s.user_id = ? OR s.session_key IN "
+    "(SELECT e.session_key FROM events e WHERE e.project_id = ? AND e.user_id = ?))"
+)
+
+
+def _sessions_before(d: Dialect, who: list[Any]) -> Plan[dict[int, tuple[int, str]]]:
+    """The touched sessions: id -> (when it started, epoch seconds; the model `rebuild`
+    counts its start under), read before the user's events are deleted."""
+    sql = select(f"s.id, s.first_event_at, {FIRST_MODEL} AS model", "sessions s", _TOUCHED)
+    rows = yield Query(d.sql(sql), [*who, *who])
+    return {
+        int(row["id"]): (int(as_datetime(row["first_event_at"]).timestamp()), row["model"])
+        for row in rows
+    }
+
+
+_SAME_SESSION = "e.project_id = sessions.project_id AND e.session_key = sessions.session_key"
+_RECOUNT = (
+    f"UPDATE sessions SET event_count = (SELECT COUNT(*) FROM events e WHERE {_SAME_SESSION}), "  # noqa: S608
+    f"last_event_at = (SELECT MAX(e.created_at) FROM events e WHERE {_SAME_SESSION}), "
+    "user_id = CASE WHEN user_id = ? THEN (SELECT e.user_id FROM events e WHERE "
+    f"{_SAME_SESSION} AND e.user_id IS NOT NULL ORDER BY e.created_at DESC, e.id DESC LIMIT 1) "
+    "ELSE user_id END WHERE id IN ({in})"
+)
+
+
+_AFTER = select(
+    f"s.id, {FIRST_MODEL} AS model, EXISTS (SELECT 1 FROM events e WHERE "  # noqa: S608
+    "e.project_id = s.project_id AND e.session_key = s.session_key) AS kept",
+    "sessions s",
+    "s.id IN ({in})",
+)
+
+
+def _settle_sessions(
+    d: Dialect, rollups: Rollups, project_id: int, user_id: str, before: dict[int, tuple[int, str]]
+) -> Plan[tuple[int, int]]:
+    """After the user's events are gone: delete the touched sessions left empty (uncounted
+    as started), recount the others (their start moved to their new first model if it
+    changed). How many deleted and updated."""
+    if not before:
+        return 0, 0
+    after = yield from select_in(d, _AFTER, sorted(before))
+    empty: list[int] = []
+    kept: list[int] = []
+    for row in after:
+        session = int(row["id"])
+        started, model = before[session]
+        if not row["kept"]:
+            empty.append(session)
+            rollups.add_session(project_id, started, model, -1)
+        else:
+            kept.append(session)
+            if row["model"] != model:
+                rollups.add_session(project_id, started, model, -1)
+                rollups.add_session(project_id, started, row["model"], 1)
+    yield from select_in(d, "DELETE FROM sessions WHERE id IN ({in})", empty)
+    yield from select_in(d, _RECOUNT, kept, prefix=[user_id])
+    return len(empty), len(kept)
