@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from app.errors import Invalid
+from app.services import deletion
 from app.services.ingest import Ingestor
 from app.services.ingest_jobs import MaintenanceJob
 from app.services.roles import Action, require
@@ -105,42 +106,39 @@ def _plan(
 
 
 _OF_USER = "project_id = ? AND user_id = ?"
-_USER_EVENT_IDS = f"event_id IN (SELECT id FROM events WHERE {_OF_USER})"  # noqa: S608
 # Only these constant fragments are interpolated; the project and user are bound parameters.
-_DELETE = {
-    "event_tags": f"DELETE FROM event_tags WHERE {_USER_EVENT_IDS} RETURNING 1",  # noqa: S608
-    "feedback": f"DELETE FROM feedback WHERE {_USER_EVENT_IDS} RETURNING 1",  # noqa: S608
-    "events": f"DELETE FROM events WHERE {_OF_USER}",  # noqa: S608
-    "user_rollups": f"DELETE FROM user_rollups WHERE {_OF_USER} RETURNING 1",  # noqa: S608
-    "end_users": f"DELETE FROM end_users WHERE {_OF_USER} RETURNING 1",  # noqa: S608
-}
+_DELETE_ROLLUPS = f"DELETE FROM user_rollups WHERE {_OF_USER} RETURNING 1"  # noqa: S608
+# An end-user row left without events (its SQLite hour counts included) that `settle` kept.
+_DELETE_END_USER = f"DELETE FROM end_users WHERE {_OF_USER} RETURNING 1"  # noqa: S608
 
 
 def erase_end_user(d: Dialect, rollups: Rollups, project_id: int, user_id: str) -> Plan[Erasure]:
     """Delete one end user's rows and subtract its contribution from `rollups` (see the
-    module's docstring). Reads before it deletes: the figures of what it deletes."""
+    module's docstring). Reads before it deletes: the figures of what it deletes. The events
+    go through the shared `deletion.delete_events` (feedback, tags, emptied sessions)."""
     who = [project_id, user_id]
     if d.postgres:  # ingest upserts this row too: later commits of the user wait for this one
         yield Query(d.sql(select("id", "end_users", _OF_USER, "FOR UPDATE")), who)
-    events = yield from _uncount_events(d, rollups, project_id, who)
+    ids = yield from _uncount_events(d, rollups, project_id, who)
     yield from _uncount_feedback(d, rollups, project_id, who)
     before = yield from _sessions_before(d, who)
-    tags = yield Query(d.sql(_DELETE["event_tags"]), who)
-    feedback = yield Query(d.sql(_DELETE["feedback"]), who)
-    yield Query(d.sql(_DELETE["events"]), who)
-    deleted, updated = yield from _settle_sessions(d, rollups, project_id, user_id, before)
-    user_rows = yield Query(d.sql(_DELETE["user_rollups"]), who)
-    end_users = yield Query(d.sql(_DELETE["end_users"]), who)
+    deleted = yield from deletion.delete_events(d, project_id, ids)
+    updated = yield from _settle_session_starts(d, rollups, project_id, user_id, before)
+    user_rows = yield Query(d.sql(_DELETE_ROLLUPS), who)
+    end_users = yield Query(d.sql(_DELETE_END_USER), who)
     rollups.forget_user(project_id, user_id)  # nor what this commit would write of it
     return Erasure(
-        events=events, feedback=len(feedback), event_tags=len(tags), sessions=deleted,
-        sessions_updated=updated, end_users=len(end_users), user_rollups=len(user_rows),
+        events=deleted.events, feedback=deleted.feedback, event_tags=deleted.tags,
+        sessions=deleted.sessions, sessions_updated=updated,
+        end_users=deleted.end_users + len(end_users), user_rollups=len(user_rows),
     )  # fmt: skip
 
 
-def _uncount_events(d: Dialect, rollups: Rollups, project_id: int, who: list[Any]) -> Plan[int]:
-    """Subtract each of the user's events from the cell ingest counted it in; how many."""
-    columns = "created_at, model, tokens_in, tokens_out, cost_nano, latency_ms, status"
+def _uncount_events(
+    d: Dialect, rollups: Rollups, project_id: int, who: list[Any]
+) -> Plan[list[Any]]:
+    """Subtract each of the user's events from the cell ingest counted it in; their ids."""
+    columns = "id, created_at, model, tokens_in, tokens_out, cost_nano, latency_ms, status"
     rows = yield Query(d.sql(select(columns, "events", _OF_USER)), who)
     for row in rows:
         figures = figures_of(
@@ -148,7 +146,7 @@ def _uncount_events(d: Dialect, rollups: Rollups, project_id: int, who: list[Any
             row["latency_ms"], row["status"],
         )  # fmt: skip
         rollups.remove_event(project_id, int(as_datetime(row["created_at"]).timestamp()), figures)
-    return len(rows)
+    return [row["id"] for row in rows]
 
 
 def _uncount_feedback(d: Dialect, rollups: Rollups, project_id: int, who: list[Any]) -> Plan[None]:
@@ -169,59 +167,47 @@ _TOUCHED = (
     "s.project_id = ? AND (s.user_id = ? OR s.session_key IN "
     "(SELECT e.session_key FROM events e WHERE e.project_id = ? AND e.user_id = ?))"
 )
+_STARTS = f"s.id, s.first_event_at, {FIRST_MODEL} AS model"
 
 
 def _sessions_before(d: Dialect, who: list[Any]) -> Plan[dict[int, tuple[int, str]]]:
-    """The touched sessions: id -> (when it started, epoch seconds; the model `rebuild`
-    counts its start under), read before the user's events are deleted."""
-    sql = select(f"s.id, s.first_event_at, {FIRST_MODEL} AS model", "sessions s", _TOUCHED)
-    rows = yield Query(d.sql(sql), [*who, *who])
-    return {
-        int(row["id"]): (int(as_datetime(row["first_event_at"]).timestamp()), row["model"])
-        for row in rows
-    }
+    """The touched sessions: id -> where `rollups rebuild` counts its start (epoch seconds,
+    model), read before the user's events are deleted."""
+    rows = yield Query(d.sql(select(_STARTS, "sessions s", _TOUCHED)), [*who, *who])
+    return {int(row["id"]): _start(row) for row in rows}
 
 
+def _start(row: dict[str, Any]) -> tuple[int, str]:
+    return int(as_datetime(row["first_event_at"]).timestamp()), row["model"]
+
+
+_AFTER = select(_STARTS, "sessions s", "s.id IN ({in})")
 _SAME_SESSION = "e.project_id = sessions.project_id AND e.session_key = sessions.session_key"
-_RECOUNT = (
-    f"UPDATE sessions SET event_count = (SELECT COUNT(*) FROM events e WHERE {_SAME_SESSION}), "  # noqa: S608
-    f"last_event_at = (SELECT MAX(e.created_at) FROM events e WHERE {_SAME_SESSION}), "
-    "user_id = CASE WHEN user_id = ? THEN (SELECT e.user_id FROM events e WHERE "
+# A kept session that named the erased user names the last other user given in it, if any.
+_RENAME = (
+    "UPDATE sessions SET user_id = (SELECT e.user_id FROM events e WHERE "  # noqa: S608
     f"{_SAME_SESSION} AND e.user_id IS NOT NULL ORDER BY e.created_at DESC, e.id DESC LIMIT 1) "
-    "ELSE user_id END WHERE id IN ({in})"
+    f"WHERE {_OF_USER}"
 )
 
 
-_AFTER = select(
-    f"s.id, {FIRST_MODEL} AS model, EXISTS (SELECT 1 FROM events e WHERE "  # noqa: S608
-    "e.project_id = s.project_id AND e.session_key = s.session_key) AS kept",
-    "sessions s",
-    "s.id IN ({in})",
-)
-
-
-def _settle_sessions(
+def _settle_session_starts(
     d: Dialect, rollups: Rollups, project_id: int, user_id: str, before: dict[int, tuple[int, str]]
-) -> Plan[tuple[int, int]]:
-    """After the user's events are gone: delete the touched sessions left empty (uncounted
-    as started), recount the others (their start moved to their new first model if it
-    changed). How many deleted and updated."""
+) -> Plan[int]:
+    """After the user's events are gone (and `deletion.settle` deleted the sessions left
+    empty, recounting the others): uncount the deleted sessions' starts, move a kept one's
+    start where `rollups rebuild` now counts it (first time and model recounted), and stop
+    kept sessions naming the user. How many sessions were kept."""
     if not before:
-        return 0, 0
-    after = yield from select_in(d, _AFTER, sorted(before))
-    empty: list[int] = []
-    kept: list[int] = []
-    for row in after:
-        session = int(row["id"])
-        started, model = before[session]
-        if not row["kept"]:
-            empty.append(session)
+        return 0
+    after = {
+        int(row["id"]): _start(row) for row in (yield from select_in(d, _AFTER, sorted(before)))
+    }
+    for session, (started, model) in before.items():
+        now = after.get(session)
+        if now != (started, model):
             rollups.add_session(project_id, started, model, -1)
-        else:
-            kept.append(session)
-            if row["model"] != model:
-                rollups.add_session(project_id, started, model, -1)
-                rollups.add_session(project_id, started, row["model"], 1)
-    yield from select_in(d, "DELETE FROM sessions WHERE id IN ({in})", empty)
-    yield from select_in(d, _RECOUNT, kept, prefix=[user_id])
-    return len(empty), len(kept)
+            if now is not None:
+                rollups.add_session(project_id, *now, 1)
+    yield Query(d.sql(_RENAME), [project_id, user_id])
+    return len(after)
