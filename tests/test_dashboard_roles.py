@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -78,6 +79,19 @@ def add_member(p: Project, client: httpx.Client) -> httpx.Response:
     return post_form(client, f"/projects/{p.id}/members", email=email)
 
 
+def erase_end_user(p: Project, client: httpx.Client) -> httpx.Response:
+    """Erase an end user the owner's key just logged (its event stays unless it answers 200)."""
+    user = f"end-user-{secrets.token_hex(4)}"
+    key = create_key(p.owner)
+    body = {"input": "q", "output": "a", "user_id": user}
+    httpx.post(f"{p.server.base_url}/api/v1/events", json=body,
+               headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    answer = post_form(client, "/users/erase", user=user)
+    kept = p.server.query("SELECT COUNT(*) FROM events WHERE user_id = ?", user)[0][0]
+    assert kept == (0 if answer.status_code == 200 else 1), "the user's state must match"
+    return answer
+
+
 def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
     """Read every page (the keys page answers)."""
     for path in ("/", "/events", "/sessions", "/users", "/settings/project"):
@@ -107,6 +121,7 @@ TABLE: list[tuple[str, Action, int, int]] = [
     ("revoke an API key", revoke, 303, 403),
     ("rename the project", rename, 303, 403),
     ("add a member", add_member, 303, 403),
+    ("erase an end user's data", erase_end_user, 200, 403),
 ]
 
 
