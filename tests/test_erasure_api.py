@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.harness import Server, Tenant, make_server
+from tests.harness import REPO, Server, Tenant, make_server
 
 COUNTS = ("events", "feedback", "event_tags", "sessions", "sessions_updated", "end_users",
           "user_rollups")  # fmt: skip
@@ -113,8 +113,7 @@ def test_no_key_or_a_revoked_key_erases_nothing(server: Server, tenant: Tenant) 
     assert rows_of(server, tenant.project_id, "kept")["events"] == 1
 
 
-MUTATION = """mutation Forget($userId: String!) { deleteEndUser(userId: $userId) {
-  userId events feedback eventTags sessions sessionsUpdated endUsers userRollups } }"""
+MUTATION = (REPO / "graphql" / "operations" / "delete_end_user.graphql").read_text()  # as published
 
 
 def graphql(server: Server, tenant: Tenant, user_id: str) -> dict[str, Any]:
