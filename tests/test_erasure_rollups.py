@@ -31,7 +31,7 @@ from app.services.ingest_jobs import EventsJob, FoldJob, MaintenanceJob, prepare
 from app.services.keys import Principal
 from app.services.rollups import Rollups
 from app.services.sql import Dialect, dialect, fetch
-from app.services.store import Plan
+from app.services.store import Plan, Query
 from app.services.validation import validate_event
 from tests.factories import fresh_database, new_principal
 from tests.harness import BACKENDS
@@ -197,6 +197,38 @@ async def _rollups(project_ids: list[int]) -> tuple[dict[Any, Any], dict[Any, An
 async def _count(sql: str, *params: Any) -> int:
     rows = await fetch(dialect(), sql, list(params))
     return int(next(iter(rows[0].values())))
+
+
+def _drop_rollups_before(project_id: int, cutoff: int) -> Any:
+    """What a rollup window does: a project's rollup rows of whole days before `cutoff`
+    deleted."""
+
+    def plan(d: Dialect, accumulated: Rollups, now: datetime) -> Plan[None]:
+        sql = "DELETE FROM metric_rollups WHERE project_id = ? AND bucket < ?"
+        yield Query(d.sql(sql), [project_id, cutoff])
+
+    return plan
+
+
+async def test_cells_a_rollup_window_deleted_are_not_subtracted(world: World) -> None:
+    """Events older than the rollups kept (retention's rollup window) are deleted without
+    writing rows of negative counts; the cells kept drop by the user's share."""
+    key, ingestor = await new_principal("erase-window"), world.ingestor
+    now = world.clock.now
+    old = now - timedelta(days=3)
+    items = [(_fixed(user, f"{user}-old", "gpt-4o"), old) for user in ("x", "x", "y")]
+    await ingestor.log_events_at(key, items)
+    await ingestor.log_events(key, {"events": [_fixed(u, f"{u}-new", "gpt-4o") for u in "xy"]})
+    cutoff = int(now.timestamp()) - int(now.timestamp()) % 86400 - 86400
+    await ingestor.maintain(
+        MaintenanceJob(key.project_id, _drop_rollups_before(key.project_id, cutoff), "window")
+    )
+    erased = await forget_end_user(ingestor, key.project_id, "x")
+    assert erased.events == 3
+    rows = await fetch(dialect(), "SELECT level, events, tokens_in, sessions FROM metric_rollups "
+                       "WHERE project_id = ?", [key.project_id])  # fmt: skip
+    assert rows and all(min(r["events"], r["tokens_in"], r["sessions"]) >= 0 for r in rows)
+    assert {r["events"] for r in rows} == {1}, "y's event only, at each level written"
 
 
 async def test_erasure_subtracts_exactly_what_a_rebuild_gives(world: World) -> None:

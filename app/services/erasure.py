@@ -30,8 +30,9 @@ from app.services import deletion
 from app.services.ingest import Ingestor
 from app.services.ingest_jobs import MaintenanceJob
 from app.services.roles import Action, require
-from app.services.rollups import Rollups, figures_of
+from app.services.rollups import LEVELS, Rollups, figures_of
 from app.services.rollups.rebuild import FIRST_MODEL
+from app.services.rollups.sqlite import NEVER
 from app.services.sql import IS_LATEST, Dialect, as_datetime, select
 from app.services.store import Plan, Query, select_in
 from app.services.validation import check_json_values
@@ -119,11 +120,12 @@ def erase_end_user(d: Dialect, rollups: Rollups, project_id: int, user_id: str) 
     who = [project_id, user_id]
     if d.postgres:  # ingest upserts this row too: later commits of the user wait for this one
         yield Query(d.sql(select("id", "end_users", _OF_USER, "FOR UPDATE")), who)
-    ids = yield from _uncount_events(d, rollups, project_id, who)
-    yield from _uncount_feedback(d, rollups, project_id, who)
+    kept = yield from _rollups_kept_from(d, rollups, project_id)
+    ids = yield from _uncount_events(d, rollups, project_id, who, kept)
+    yield from _uncount_feedback(d, rollups, project_id, who, kept)
     before = yield from _sessions_before(d, who)
     deleted = yield from deletion.delete_events(d, project_id, ids)
-    updated = yield from _settle_session_starts(d, rollups, project_id, user_id, before)
+    updated = yield from _settle_session_starts(d, rollups, project_id, user_id, before, kept)
     user_rows = yield Query(d.sql(_DELETE_ROLLUPS), who)
     end_users = yield Query(d.sql(_DELETE_END_USER), who)
     rollups.forget_user(project_id, user_id)  # nor what this commit would write of it
@@ -134,24 +136,48 @@ def erase_end_user(d: Dialect, rollups: Rollups, project_id: int, user_id: str) 
     )  # fmt: skip
 
 
+# The earliest bucket of a project's rollups, each level an index lookup.
+_FIRST_BUCKET = " UNION ALL ".join(
+    f"SELECT MIN(bucket) AS first FROM metric_rollups WHERE project_id = ? AND level = {level}"  # noqa: S608
+    for level in LEVELS
+)
+
+
+def _rollups_kept_from(d: Dialect, rollups: Rollups, project_id: int) -> Plan[int]:
+    """Where the project's rollups begin (epoch seconds): the earliest stored or accumulated
+    (this commit's) cell. A rollup window (retention) deletes old rows, whole days at a time:
+    what was counted before is gone already, and subtracting it would write rows of negative
+    counts. NEVER (subtract nothing) when there are no rollups at all."""
+    rows = yield Query(d.sql(_FIRST_BUCKET), [project_id] * len(LEVELS))
+    firsts = [int(row["first"]) for row in rows if row["first"] is not None]
+    firsts += [minute for (project, minute, _) in rollups.minutes if project == project_id]
+    return min(firsts, default=NEVER)
+
+
 def _uncount_events(
-    d: Dialect, rollups: Rollups, project_id: int, who: list[Any]
+    d: Dialect, rollups: Rollups, project_id: int, who: list[Any], kept: int
 ) -> Plan[list[Any]]:
-    """Subtract each of the user's events from the cell ingest counted it in; their ids."""
+    """Subtract each of the user's events from the cell ingest counted it in (from `kept`
+    on); their ids."""
     columns = "id, created_at, model, tokens_in, tokens_out, cost_nano, latency_ms, status"
     rows = yield Query(d.sql(select(columns, "events", _OF_USER)), who)
     for row in rows:
+        stamp = int(as_datetime(row["created_at"]).timestamp())
+        if stamp < kept:
+            continue
         figures = figures_of(
             row["model"], row["tokens_in"], row["tokens_out"], row["cost_nano"],
             row["latency_ms"], row["status"],
         )  # fmt: skip
-        rollups.remove_event(project_id, int(as_datetime(row["created_at"]).timestamp()), figures)
+        rollups.remove_event(project_id, stamp, figures)
     return [row["id"] for row in rows]
 
 
-def _uncount_feedback(d: Dialect, rollups: Rollups, project_id: int, who: list[Any]) -> Plan[None]:
+def _uncount_feedback(
+    d: Dialect, rollups: Rollups, project_id: int, who: list[Any], kept: int
+) -> Plan[None]:
     """Subtract the current (latest) feedback of each of the user's events, where it was
-    counted: the minute it was given, the event's model."""
+    counted: the minute it was given, the event's model (from `kept` on)."""
     sql = select(
         "f.score, f.created_at, e.model",
         "feedback f JOIN events e ON e.id = f.event_id",
@@ -159,7 +185,8 @@ def _uncount_feedback(d: Dialect, rollups: Rollups, project_id: int, who: list[A
     )
     for row in (yield Query(d.sql(sql), who)):
         at = as_datetime(row["created_at"])
-        rollups.add_feedback(project_id, at, row["model"], int(row["score"]), -1)
+        if at.timestamp() >= kept:
+            rollups.add_feedback(project_id, at, row["model"], int(row["score"]), -1)
 
 
 # The sessions an erasure touches: those holding the user's events, and those naming it.
@@ -192,7 +219,12 @@ _RENAME = (
 
 
 def _settle_session_starts(
-    d: Dialect, rollups: Rollups, project_id: int, user_id: str, before: dict[int, tuple[int, str]]
+    d: Dialect,
+    rollups: Rollups,
+    project_id: int,
+    user_id: str,
+    before: dict[int, tuple[int, str]],
+    kept: int,
 ) -> Plan[int]:
     """After the user's events are gone (and `deletion.settle` deleted the sessions left
     empty, recounting the others): uncount the deleted sessions' starts, move a kept one's
@@ -206,8 +238,9 @@ def _settle_session_starts(
     for session, (started, model) in before.items():
         now = after.get(session)
         if now != (started, model):
-            rollups.add_session(project_id, started, model, -1)
-            if now is not None:
+            if started >= kept:
+                rollups.add_session(project_id, started, model, -1)
+            if now is not None and now[0] >= kept:
                 rollups.add_session(project_id, *now, 1)
     yield Query(d.sql(_RENAME), [project_id, user_id])
     return len(after)
