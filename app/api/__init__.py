@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import health
+from app.api import export, health
 from app.api.events import IngestRoutes
 from app.api.otlp import OtlpRoutes
 
@@ -10,5 +10,6 @@ PREFIX = "/api/v1"
 
 router = APIRouter(prefix=PREFIX)
 router.include_router(health.router)
+router.include_router(export.router)
 
 __all__ = ["PREFIX", "IngestRoutes", "OtlpRoutes", "router"]

@@ -1,0 +1,184 @@
+"""Reading an export page by page, each page bounded in rows and in bytes.
+
+A page is one statement (keyset order, `LIMIT`), read to its end or until the page's bytes
+reach their bound, whichever comes first; the next page starts after the last row read. No
+statement outlives its page, so a slow download holds no read snapshot open (which on SQLite
+would stop checkpoints and let the WAL grow) and the memory an export holds is about one
+page's text, however many events it lists.
+
+- **SQLite**: the export opens a read-only connection of its own and reads each page in a
+  worker thread, row by row, stopping at the byte bound; Python's sqlite3 releases the GIL
+  while SQLite steps (and builds the JSON line), so the event loop keeps serving ingest. The
+  shared reader connection (app/db.py) is not used: its driver fetches rows by count only, one
+  thread hop per call, and its lock would make every dashboard read wait behind a page.
+- **PostgreSQL**: a page is fetched from the pool; its row count adapts so that a page of the
+  largest rows seen so far stays near the byte bound (at most `max_rows`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from app.db import reader
+from app.services.sql import Dialect
+
+Key = tuple[Any, Any]  # the last row's (created_at, id), as the database returned them
+
+
+class Encoder(Protocol):
+    """Turns page rows (created_at, id, then the format's cells) into the file's bytes."""
+
+    def add(self, row: Sequence[Any]) -> int:
+        """Encode one row; the characters it added."""
+
+    def take(self) -> bytes:
+        """The bytes encoded since the last call."""
+
+
+class JsonLines:
+    """Rows whose third cell is a JSON object's text: one line each."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, row: Sequence[Any]) -> int:
+        """Keep the row's line."""
+        line: str = row[2]
+        self.lines.append(line)
+        return len(line) + 1
+
+    def take(self) -> bytes:
+        """The lines kept, each ended by a newline (UTF-8)."""
+        if not self.lines:
+            return b""
+        self.lines.append("")
+        text = "\n".join(self.lines)
+        self.lines = []
+        return text.encode()
+
+
+class CsvRows:
+    """Rows whose cells from the third on are a CSV record (RFC 4180: quoted as needed, CRLF)."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+        self.writer.writerow(header)
+
+    def add(self, row: Sequence[Any]) -> int:
+        """Write the row's cells (None as an empty cell)."""
+        before = self.buffer.tell()
+        self.writer.writerow(row[2:])
+        return self.buffer.tell() - before
+
+    def take(self) -> bytes:
+        """The records written since the last call (UTF-8)."""
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text.encode()
+
+
+class Pages(Protocol):
+    """Runs one page's statement (`?` placeholders, its last parameter the row limit)."""
+
+    async def read(
+        self, statement: str, params: list[Any], encoder: Encoder, max_rows: int, max_bytes: int
+    ) -> tuple[int, Key | None, bool]:
+        """Encode the page's rows: (rows read, the last row's key, whether more may follow)."""
+
+
+def _read_rows(
+    conn: sqlite3.Connection,
+    statement: str,
+    params: list[Any],
+    encoder: Encoder,
+    max_bytes: int,
+) -> tuple[int, Key | None, bool]:
+    """One page on SQLite, in the worker thread: step until the end or the byte bound."""
+    cursor = conn.execute(statement, params)
+    count, size, row = 0, 0, None
+    try:
+        for row in cursor:
+            count += 1
+            size += encoder.add(row)
+            if size >= max_bytes:
+                return count, (row[0], row[1]), True
+    finally:
+        cursor.close()
+    return count, (row[0], row[1]) if row is not None else None, False
+
+
+class SqlitePages:
+    """Pages from a read-only SQLite connection of the export's own, used by one thread of its
+    own (module docstring): an abandoned export's close waits behind its running page."""
+
+    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        self.conn = conn
+        self.thread = thread
+
+    async def read(
+        self, statement: str, params: list[Any], encoder: Encoder, max_rows: int, max_bytes: int
+    ) -> tuple[int, Key | None, bool]:
+        """Read and encode one page in a worker thread."""
+        params = [*params, max_rows]
+        loop = asyncio.get_running_loop()
+        count, key, cut = await loop.run_in_executor(
+            self.thread, _read_rows, self.conn, statement, params, encoder, max_bytes
+        )
+        return count, key, cut or count == max_rows
+
+
+class PostgresPages:
+    """Pages from the pool; the row limit adapts to the rows' size (module docstring)."""
+
+    FIRST_ROWS = 64
+
+    def __init__(self) -> None:
+        self.limit = self.FIRST_ROWS
+
+    async def read(
+        self, statement: str, params: list[Any], encoder: Encoder, max_rows: int, max_bytes: int
+    ) -> tuple[int, Key | None, bool]:
+        """Fetch one page and encode it; size the next one from this one's largest row."""
+        limit = min(self.limit, max_rows)
+        # asyncpg's Records (typed as dicts by Tortoise): indexable by position, as used here.
+        _, records = await reader().execute_query(statement, [*params, limit])
+        rows: list[Any] = list(records)
+        largest = 1
+        for row in rows:
+            largest = max(largest, encoder.add(row))
+        self.limit = max(1, min(max_rows, max_bytes // largest))
+        key = (rows[-1][0], rows[-1][1]) if rows else None
+        return len(rows), key, len(rows) == limit
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+@asynccontextmanager
+async def open_pages(d: Dialect) -> AsyncIterator[Pages]:
+    """The page reader of the database the reads use (SQLite: a connection, closed on exit)."""
+    if d.postgres:
+        yield PostgresPages()
+        return
+    path: str = getattr(reader(), "filename")  # noqa: B009  # Tortoise's SQLite client
+    thread = ThreadPoolExecutor(1, thread_name_prefix="phospho-export")
+    conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+    try:
+        yield SqlitePages(conn, thread)
+    finally:
+        # Not awaited: an export cancelled mid-page (the client left) closes after that page.
+        thread.submit(conn.close)
+        thread.shutdown(wait=False)
