@@ -11,12 +11,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.live import EventLogged, LiveFilter
 from app.services.event_fields import MAX_TAG_LENGTH
 from app.services.event_filters import event_filter
+from app.services.export import download
 from app.services.reads import (
     EventFilter,
     events_by_ids,
@@ -29,7 +30,7 @@ from web.deps import Cursor, Param, ProjectId, current_project_id
 from web.htmx import page_or_rows
 from web.keys import may_create_keys
 from web.live import live_fragments
-from web.security import SignedIn
+from web.security import SECURITY_HEADERS, SignedIn
 from web.templating import fragment, render
 
 COLUMNS = 11  # of the events table
@@ -134,6 +135,18 @@ async def events_stream(
     async with aclosing(stream):
         async for item in stream:
             yield item
+
+
+@router.get("/events/export", response_class=StreamingResponse)
+async def events_export(
+    session: SignedIn, project_id: ProjectId, filters: UrlFilters, format: Param = None
+) -> StreamingResponse:
+    """The table's events under its current filters as a JSONL or CSV download (the API's
+    export, app/services/export.py), from the signed-in user's current project."""
+    export = download(project_id, filters.to_service(), format)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store",
+               "Content-Disposition": f'attachment; filename="{export.filename}"'}  # fmt: skip
+    return StreamingResponse(export.body, media_type=export.media_type, headers=headers)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)

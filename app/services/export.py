@@ -19,7 +19,7 @@ values a round trip must give back).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -75,6 +75,11 @@ def download(project_id: int, filter: EventFilter, format: str | None) -> Downlo
     return Download(MEDIA_TYPES[fmt], export_filename(fmt, started), body)
 
 
+def as_of(f: EventFilter, started: datetime) -> EventFilter:
+    """`f` narrowed to the events stored before `started` (what an export begun then lists)."""
+    return replace(f, until=min(f.until, started) if f.until is not None else started)
+
+
 def _encoder(fmt: ExportFormat) -> Encoder:
     return JsonLines() if fmt == "jsonl" else CsvRows(FIELDS)
 
@@ -93,13 +98,13 @@ async def export_events(
     started: datetime | None = None,
     page_rows: int = PAGE_ROWS,
     page_bytes: int = PAGE_BYTES,
+    on_rows: Callable[[int], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """The export file of the project's events matching `filter`, chunk by chunk (one page
-    each), listing the events stored before `started` (now when None)."""
+    each), listing the events stored before `started` (now when None); `on_rows(n)` is told
+    each page's number of events."""
     d = sql.dialect()
-    started = started or datetime.now(UTC)
-    until = min(filter.until, started) if filter.until is not None else started
-    f = replace(filter, until=until)
+    f = as_of(filter, started or datetime.now(UTC))
     source, source_params = event_source(project_id, f)
     encoder = _encoder(fmt)
     key = None
@@ -112,7 +117,9 @@ async def export_events(
                 )
             statement = _page_sql(d, fmt, source, cond)
             params = [*source_params, *cond.params]
-            _, last, more = await pages.read(statement, params, encoder, page_rows, page_bytes)
+            count, last, more = await pages.read(statement, params, encoder, page_rows, page_bytes)
+            if on_rows is not None:
+                on_rows(count)
             chunk = encoder.take()
             if chunk:
                 yield chunk
