@@ -11,8 +11,9 @@ page's text, however many events it lists.
   while SQLite steps (and builds the JSON line), so the event loop keeps serving ingest. The
   shared reader connection (app/db.py) is not used: its driver fetches rows by count only, one
   thread hop per call, and its lock would make every dashboard read wait behind a page.
-- **PostgreSQL**: a page is fetched from the pool; its row count adapts so that a page of the
-  largest rows seen so far stays near the byte bound (at most `max_rows`).
+- **PostgreSQL**: a page is fetched from the pool (no cursor across pages either); its row
+  count starts at 16 and adapts so that a page of the largest rows seen so far stays near the
+  byte bound (at most `max_rows`); a burst of far larger rows costs one page of them.
 """
 
 from __future__ import annotations
@@ -145,9 +146,10 @@ class SqlitePages:
 
 
 class PostgresPages:
-    """Pages from the pool; the row limit adapts to the rows' size (module docstring)."""
+    """Pages from the pool; the row limit adapts to the rows' size (module docstring). A page
+    ends at the byte bound as on SQLite: rows fetched past it are left for the next page."""
 
-    FIRST_ROWS = 64
+    FIRST_ROWS = 16
 
     def __init__(self) -> None:
         self.limit = self.FIRST_ROWS
@@ -160,12 +162,16 @@ class PostgresPages:
         # asyncpg's Records (typed as dicts by Tortoise): indexable by position, as used here.
         _, records = await reader().execute_query(statement, [*params, limit])
         rows: list[Any] = list(records)
-        largest = 1
+        count = size = largest = 0
         for row in rows:
-            largest = max(largest, encoder.add(row))
-        self.limit = max(1, min(max_rows, max_bytes // largest))
-        key = (rows[-1][0], rows[-1][1]) if rows else None
-        return len(rows), key, len(rows) == limit
+            added = encoder.add(row)
+            count, size, largest = count + 1, size + added, max(largest, added)
+            if size >= max_bytes:
+                break
+        # At most twice the last limit, and no more of the largest rows than fit the bound.
+        self.limit = max(1, min(max_rows, 2 * limit, max_bytes // max(largest, 1)))
+        key = (rows[count - 1][0], rows[count - 1][1]) if count else None
+        return count, key, count < len(rows) or len(rows) == limit
 
 
 def _connect(path: str) -> sqlite3.Connection:
