@@ -236,3 +236,6 @@ def test_keys_see_their_own_project_only(
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
     wrong = httpx.get(server.base_url + EXPORT, headers={"Authorization": "Bearer ph_nope"})
     assert wrong.status_code == 401
+    # The dashboard's download takes a login, never a key: without one, the login page.
+    page = httpx.get(server.base_url + "/events/export", headers=other_tenant.headers)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
