@@ -108,7 +108,7 @@ async def export_events(
     source, source_params = event_source(project_id, f)
     encoder = _encoder(fmt)
     key = None
-    async with open_pages(d) as pages:
+    async with open_pages(d, joined=fmt == "jsonl") as pages:
         while True:
             cond = filter_events(d, project_id, f)
             if key is not None:
