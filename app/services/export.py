@@ -27,7 +27,7 @@ from typing import Literal
 from app.errors import Invalid
 from app.services import sql
 from app.services.export_pages import CsvRows, Encoder, JsonLines, open_pages
-from app.services.export_sql import FIELDS, csv_columns, json_line
+from app.services.export_sql import FIELDS, csv_columns, csv_record, json_line
 from app.services.reads_events import EVENTS, EventFilter, event_source, filter_events
 from app.services.sql import Conditions, Dialect
 
@@ -85,7 +85,12 @@ def _encoder(fmt: ExportFormat) -> Encoder:
 
 
 def _page_sql(d: Dialect, fmt: ExportFormat, source: str, cond: Conditions) -> str:
-    payload = json_line(d) if fmt == "jsonl" else csv_columns(d)
+    # SQLite writes whole records (export_pages.SqliteJoinedPages); PostgreSQL's CSV cells are
+    # written by Python's csv module.
+    if fmt == "jsonl":
+        payload = json_line(d)
+    else:
+        payload = csv_columns(d) if d.postgres else csv_record(d)
     columns = f"created_at, id, {payload}"
     return d.sql(sql.select(columns, source or "events", cond.sql, OLDEST_FIRST.tail))
 
@@ -108,7 +113,7 @@ async def export_events(
     source, source_params = event_source(project_id, f)
     encoder = _encoder(fmt)
     key = None
-    async with open_pages(d, joined=fmt == "jsonl") as pages:
+    async with open_pages(d) as pages:
         while True:
             cond = filter_events(d, project_id, f)
             if key is not None:

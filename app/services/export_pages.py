@@ -1,16 +1,16 @@
 """Reading an export page by page, each page bounded in rows and in bytes.
 
-A page is one statement (keyset order, `LIMIT`), read to its end or until the page's bytes
-reach their bound, whichever comes first; the next page starts after the last row read. No
+A page is one statement (keyset order, `LIMIT`) whose row limit keeps its text near a byte
+bound; the next page starts after the last row read. No
 statement outlives its page, so a slow download holds no read snapshot open (which on SQLite
 would stop checkpoints and let the WAL grow) and the memory an export holds is about one
 page's text, however many events it lists.
 
 - **SQLite**: the export opens a read-only connection of its own and reads each page in a
-  worker thread, row by row, stopping at the byte bound; Python's sqlite3 releases the GIL
-  while SQLite steps (and builds the JSON line), so the event loop keeps serving ingest. The
-  shared reader connection (app/db.py) is not used: its driver fetches rows by count only, one
-  thread hop per call, and its lock would make every dashboard read wait behind a page.
+  thread of its own, as one value the database wrote and joined (`SqlitePages`); Python's
+  sqlite3 releases the GIL while SQLite steps, so the event loop keeps serving ingest. The
+  shared reader connection (app/db.py) is not used: its driver fetches rows one thread hop per
+  call, and its lock would make every dashboard read wait behind a page.
 - **PostgreSQL**: a page is fetched from the pool (no cursor across pages either); its row
   count starts at 16 and adapts so that a page of the largest rows seen so far stays near the
   byte bound (at most `max_rows`); a burst of far larger rows costs one page of them.
@@ -34,7 +34,13 @@ Key = tuple[Any, Any]  # the last row's (created_at, id), as the database return
 
 
 class Encoder(Protocol):
-    """Turns page rows (created_at, id, then the format's cells) into the file's bytes."""
+    """Turns page rows (created_at, id, then the format's cells) into the file's bytes, or
+    keeps pages of records the database wrote and joined with `separator`."""
+
+    separator: bytes
+
+    def add_block(self, block: bytes) -> None:
+        """Keep a page of records (UTF-8, joined by `separator`, none after the last)."""
 
     def add(self, row: Sequence[Any]) -> int:
         """Encode one row; the characters it added."""
@@ -51,6 +57,8 @@ UNICODE_BREAKS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u008
 class JsonLines:
     """Rows whose third cell is a JSON object's text: one line each; or whole pages of lines
     joined by the database (`add_block`)."""
+
+    separator = b"\n"
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -88,12 +96,20 @@ class JsonLines:
 
 
 class CsvRows:
-    """Rows whose cells from the third on are a CSV record (RFC 4180: quoted as needed, CRLF)."""
+    """Rows whose cells from the third on are a CSV record (RFC 4180: quoted as needed, CRLF),
+    after a header; or pages of records the database wrote (`add_block`)."""
+
+    separator = b"\r\n"
 
     def __init__(self, header: Sequence[str]) -> None:
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer)
         self.writer.writerow(header)
+        self.blocks: list[bytes] = []
+
+    def add_block(self, block: bytes) -> None:
+        """Keep a page of records (joined by CRLF, none after the last)."""
+        self.blocks += (block, self.separator)
 
     def add(self, row: Sequence[Any]) -> int:
         """Write the row's cells (None as an empty cell)."""
@@ -102,11 +118,13 @@ class CsvRows:
         return self.buffer.tell() - before
 
     def take(self) -> bytes:
-        """The records written since the last call (UTF-8)."""
+        """What was written or kept since the last call (UTF-8), in that order."""
         text = self.buffer.getvalue()
         self.buffer.seek(0)
         self.buffer.truncate()
-        return text.encode()
+        data = b"".join([text.encode(), *self.blocks])
+        self.blocks = []
+        return data
 
 
 class Pages(Protocol):
@@ -118,67 +136,29 @@ class Pages(Protocol):
         """Encode the page's rows: (rows read, the last row's key, whether more may follow)."""
 
 
-def _read_rows(
-    conn: sqlite3.Connection,
-    statement: str,
-    params: list[Any],
-    encoder: Encoder,
-    max_bytes: int,
-) -> tuple[int, Key | None, bool]:
-    """One page on SQLite, in the worker thread: step until the end or the byte bound."""
-    cursor = conn.execute(statement, params)
-    count, size, row = 0, 0, None
-    try:
-        for row in cursor:
-            count += 1
-            size += encoder.add(row)
-            if size >= max_bytes:
-                return count, (row[0], row[1]), True
-    finally:
-        cursor.close()
-    return count, (row[0], row[1]) if row is not None else None, False
-
-
-class SqlitePages:
-    """Pages from a read-only SQLite connection of the export's own, used by one thread of its
-    own (module docstring): an abandoned export's close waits behind its running page."""
-
-    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
-        self.conn = conn
-        self.thread = thread
-
-    async def read(
-        self, statement: str, params: list[Any], encoder: Encoder, max_rows: int, max_bytes: int
-    ) -> tuple[int, Key | None, bool]:
-        """Read and encode one page in a worker thread."""
-        params = [*params, max_rows]
-        loop = asyncio.get_running_loop()
-        count, key, cut = await loop.run_in_executor(
-            self.thread, _read_rows, self.conn, statement, params, encoder, max_bytes
-        )
-        return count, key, cut or count == max_rows
-
-
 def _read_joined(
     conn: sqlite3.Connection, statement: str, params: list[Any]
 ) -> tuple[int, bytes, str | None]:
-    """One page on SQLite, in the worker thread: the count, the lines and the last key."""
+    """One page on SQLite, in the worker thread: the count, the records and the last key."""
     row = conn.execute(statement, params).fetchone()
     return int(row[0]), row[1] or b"", row[2]
 
 
-class SqliteJsonPages(SqlitePages):
-    """JSON Lines on SQLite: the database joins a page's lines into one value, so the reading
-    thread takes the GIL once per page instead of once per row. (Per row, on one core, the
-    ingest path waited for the GIL at each of its many releases: p99 60-140x during an
-    export, bench/export.) The page's row limit adapts like PostgreSQL's (its text cannot be
-    cut at a byte bound inside one statement): at most twice the last, and no more rows of
-    the last page's average size than fit the bound."""
+class SqlitePages:
+    """Pages from a read-only SQLite connection of the export's own, used by one thread of its
+    own (an abandoned export's close waits behind its running page). The database writes
+    each record (`x_line`: a JSON line or a CSV record) and joins a page's records into one
+    value, so the reading thread takes the GIL once per page instead of once per row: per
+    row, on one core, the ingest path waited for the GIL at each of its many releases (its
+    p99 60-140x higher during an export, bench/export). A page's text cannot be cut at a byte
+    bound inside one statement, so its row limit adapts: at most twice the last, and no more
+    rows of the last page's average size than fit the bound."""
 
     FIRST_ROWS = 16
 
     def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
-        super().__init__(conn, thread)
+        self.conn = conn
+        self.thread = thread
         self.limit = self.FIRST_ROWS
 
     async def read(
@@ -187,16 +167,16 @@ class SqliteJsonPages(SqlitePages):
         """Read one page joined by SQLite; size the next one from this one."""
         limit = min(self.limit, max_rows)
         joined = (
-            "SELECT count(*), CAST(group_concat(x_line, char(10)) AS BLOB), "  # noqa: S608
+            "SELECT count(*), CAST(group_concat(x_line, ?) AS BLOB), "  # noqa: S608
             f"max(created_at || ' ' || id) FROM ({statement})"
         )
+        separator = encoder.separator.decode()
         loop = asyncio.get_running_loop()
         count, block, last = await loop.run_in_executor(
-            self.thread, _read_joined, self.conn, joined, [*params, limit]
+            self.thread, _read_joined, self.conn, joined, [separator, *params, limit]
         )
         if not count or last is None:
             return 0, None, False
-        assert isinstance(encoder, JsonLines)
         encoder.add_block(block)
         average = max(1, len(block) // count)
         self.limit = max(1, min(max_rows, 2 * limit, max_bytes // average))
@@ -243,9 +223,9 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 @asynccontextmanager
-async def open_pages(d: Dialect, *, joined: bool = False) -> AsyncIterator[Pages]:
-    """The page reader of the database the reads use (SQLite: a connection, closed on exit);
-    `joined`: pages of JSON lines (`x_line`) that SQLite joins itself."""
+async def open_pages(d: Dialect) -> AsyncIterator[Pages]:
+    """The page reader of the database the reads use (SQLite: a connection, closed on exit,
+    reading records the database writes, `x_line`)."""
     if d.postgres:
         yield PostgresPages()
         return
@@ -253,7 +233,7 @@ async def open_pages(d: Dialect, *, joined: bool = False) -> AsyncIterator[Pages
     thread = ThreadPoolExecutor(1, thread_name_prefix="phospho-export")
     conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
     try:
-        yield SqliteJsonPages(conn, thread) if joined else SqlitePages(conn, thread)
+        yield SqlitePages(conn, thread)
     finally:
         # Not awaited: an export cancelled mid-page (the client left) closes after that page.
         thread.submit(conn.close)

@@ -97,6 +97,28 @@ def json_line(d: Dialect) -> str:
     return f"{line} AS x_line"
 
 
+def _csv_cell(value: str) -> str:
+    """SQL for one CSV cell of `value` (RFC 4180: quoted when it holds a comma, a quote or a
+    line break; NULL as an empty cell)."""
+    text = f"CAST({value} AS TEXT)"
+    special = (f"instr({text}, ',') OR instr({text}, '\"') OR instr({text}, char(10)) "
+               f"OR instr({text}, char(13))")  # fmt: skip
+    quoted = f"'\"' || replace({text}, '\"', '\"\"') || '\"'"
+    return f"CASE WHEN {value} IS NULL THEN '' WHEN {special} THEN {quoted} ELSE {text} END"
+
+
+def csv_record(d: Dialect) -> str:
+    """SQL for one event as a CSV record (SQLite: the database writes it, as it writes JSON
+    lines; numbers as JSON writes them, text quoted as Python's `csv` module does)."""
+    values = _values(d, as_json=False)
+    values["latency_ms"] = SQLITE_REAL.format(x="latency_ms").removeprefix("json")
+    values["cost_usd"] = (
+        "CASE WHEN cost_nano IS NOT NULL THEN printf('%!.15g', cost_nano / 1e9) END"
+    )
+    cells = " || ',' || ".join(_csv_cell(values[name]) for name in FIELDS)
+    return f"{cells} AS x_line"
+
+
 def csv_columns(d: Dialect) -> str:
     """SQL for one event's CSV cells, in FIELDS order (named apart from the table's columns,
     which the page's ORDER BY names)."""
