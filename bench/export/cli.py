@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.export.seed import seed
+from bench.export.seed import seed, seed_postgres
 from bench.ingest import procs
 
 BODY = b'{"input": "How do I reset my password?", "output": "Use the link.", "metadata": {"model": "gpt-4o-mini", "tokens_in": 9, "tokens_out": 4}}'  # noqa: E501
@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000, help="events to seed")
     parser.add_argument("--runs", type=int, default=3, help="measured runs (medians printed)")
     parser.add_argument("--rate", type=int, default=200, help="single events per second")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="seed a new PostgreSQL database "
+                        "created from this admin URL instead of SQLite")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run: 50,000 events, 1 run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -137,20 +139,48 @@ def export_run(server: procs.Server, key: str, rate: int, window: float) -> Run:
     return Run(int(rows), float(seconds), growth, p99(alone), p99(during), len(during))
 
 
+def _phospho(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([str(procs.PHOSPHO), *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def prepare(args: argparse.Namespace, work: Path) -> tuple[procs.Server, str, str | None]:
+    """A seeded database and its (not started) server and key; the PostgreSQL URL if any."""
+    env = {"PHOSPHO_DATA_DIR": str(work)}
+    url = None
+    if args.postgres:
+        import psycopg
+
+        from bench.metrics.seed import _create_pg_database
+
+        url = _create_pg_database(args.postgres)
+        env["PHOSPHO_DATABASE_URL"] = url
+        _phospho(env, "migrate")
+    key = _phospho(env, "keys", "create", "--project", "bench")
+    if url:
+        with psycopg.connect(url) as conn:
+            [(project_id,)] = conn.execute("SELECT id FROM projects WHERE name = 'bench'")
+        took = seed_postgres(url, project_id, args.events)
+    else:
+        db = work / "phospho.sqlite3"
+        with sqlite3.connect(db) as lite:
+            [(project_id,)] = lite.execute("SELECT id FROM projects WHERE name = 'bench'")
+        lite.close()
+        took = seed(db, project_id, args.events)
+    print(f"seeded {args.events:,} events in {took:.1f} s", file=sys.stderr)
+    server = procs.Server("phospho", [str(procs.PHOSPHO), "serve"], env, work / "phospho.log")
+    return server, key, url
+
+
 def main(argv: list[str] | None = None) -> int:
     """Seed, serve, measure, print the table."""
     args = parse_args(argv)
     os.sched_setaffinity(0, {CLIENT_CORE})
     work = Path(tempfile.mkdtemp(prefix="phospho-bench-export-"))
+    url = None
     try:
-        key = procs.create_key(work)
-        db = work / "phospho.sqlite3"
-        with sqlite3.connect(db) as conn:
-            [(project_id,)] = conn.execute("SELECT id FROM projects WHERE name = 'bench'")
-        conn.close()
-        took = seed(db, project_id, args.events)
-        print(f"seeded {args.events:,} events in {took:.1f} s", file=sys.stderr)
-        server = procs.phospho_server(work, work)
+        server, key, url = prepare(args, work)
         server.start()
         try:
             warm = export_run(server, key, args.rate, 2.0)  # page cache warm, not reported
@@ -160,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         report(args, runs)
     finally:
+        if url:
+            from bench.metrics.seed import _drop_pg_database
+
+            _drop_pg_database(args.postgres, url)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -167,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 def report(args: argparse.Namespace, runs: list[Run]) -> None:
     """The table: each run, then medians and ratios against the targets."""
     load = os.getloadavg()
-    print(f"export of {args.events:,} events as JSONL, SQLite; ingest {args.rate}/s single "
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"export of {args.events:,} events as JSONL, {database}; ingest {args.rate}/s single "
           f"events; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
     print(f"{'run':<8}{'rows':>10}{'seconds':>9}{'rows/s':>10}{'RSS +MiB':>10}"
           f"{'p99 alone':>11}{'p99 export':>12}{'ratio':>7}")  # fmt: skip
