@@ -188,7 +188,7 @@ class SqlitePages:
 
 class PostgresPages:
     """Pages from the pool; the row limit adapts to the rows' size (module docstring). A page
-    ends at the byte bound as on SQLite: rows fetched past it are left for the next page."""
+    ends at the byte bound: rows fetched past it are left for the next page."""
 
     FIRST_ROWS = 16
 
