@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -215,6 +217,19 @@ class PostgresPages:
         return count, key, count < len(rows) or len(rows) == limit
 
 
+# The reading thread's nice value: on a busy core the scheduler runs the server's other
+# threads (event loop, writer) first, so an export takes only the CPU ingest leaves.
+READER_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (the export's reader) at READER_NICE (Linux: per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICE)
+    except (OSError, AttributeError):  # not Linux, or not allowed: the default priority
+        pass
+
+
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 10000")
@@ -230,7 +245,7 @@ async def open_pages(d: Dialect) -> AsyncIterator[Pages]:
         yield PostgresPages()
         return
     path: str = getattr(reader(), "filename")  # noqa: B009  # Tortoise's SQLite client
-    thread = ThreadPoolExecutor(1, thread_name_prefix="phospho-export")
+    thread = ThreadPoolExecutor(1, "phospho-export", initializer=_lower_priority)
     conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
     try:
         yield SqlitePages(conn, thread)
