@@ -1,4 +1,4 @@
-"""The `phospho` command: serve, migrate, keys, users, rollups and export-schema.
+"""The `phospho` command: serve, migrate, keys, users, rollups, export and export-schema.
 
 Results a script may capture (a new key) go to stdout; everything else goes to stderr.
 """
@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--project", help="only this project (default: every project)")
     rebuild.set_defaults(func=cmd_rollups_rebuild)
 
+    from app.cli_export import add_parser as add_export
+
+    add_export(sub)
     export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default="graphql/schema.graphql", help="file to write")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")

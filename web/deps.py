@@ -4,7 +4,6 @@ their limits and parsing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -12,6 +11,7 @@ from fastapi import Depends, Query
 from app.errors import Invalid, NotFound
 from app.services import accounts
 from app.services.accounts import WebSession
+from app.services.event_filters import parse_time as parse_time  # the pages' one time rule
 from app.services.roles import role_of
 from models import Project
 from web.security import SignedIn
@@ -61,15 +61,3 @@ async def project_of(session: SignedIn) -> int:
 
 
 ProjectId = Annotated[int, Depends(project_of)]
-
-
-def parse_time(value: str | None, name: str) -> datetime | None:
-    """A date and time from the URL (UTC when it names no zone); Invalid, a 422 that says what
-    to write, for anything else."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a date and time such as 2026-03-03T10:30") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

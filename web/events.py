@@ -11,12 +11,13 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.errors import Invalid
 from app.live import EventLogged, LiveFilter
-from app.services.event_fields import MAX_TAG_LENGTH, STATUSES
+from app.services.event_fields import MAX_TAG_LENGTH
+from app.services.event_filters import event_filter
+from app.services.export import download
 from app.services.reads import (
     EventFilter,
     events_by_ids,
@@ -25,14 +26,13 @@ from app.services.reads import (
     list_events,
     tags_of_events,
 )
-from web.deps import Cursor, Param, ProjectId, current_project_id, parse_time
+from web.deps import Cursor, Param, ProjectId, current_project_id
 from web.htmx import page_or_rows
 from web.keys import may_create_keys
 from web.live import live_fragments
-from web.security import SignedIn
+from web.security import SECURITY_HEADERS, SignedIn
 from web.templating import fragment, render
 
-FEEDBACK_STATES = {"positive", "negative", "none"}
 COLUMNS = 11  # of the events table
 # Admits no event: a table of events with feedback cannot gain a just-logged one (it has none).
 NO_EVENT = LiveFilter(until=datetime.min.replace(tzinfo=UTC))
@@ -66,16 +66,10 @@ class Filters:
 
     def to_service(self) -> EventFilter:
         """The read service's filter; bad values are a 422 with a clear message."""
-        if self.feedback and self.feedback not in FEEDBACK_STATES:
-            raise Invalid("feedback must be positive, negative or none")
-        if self.status and self.status not in STATUSES:
-            raise Invalid("status must be ok or error")
-        return EventFilter(
+        return event_filter(
             session_id=self.session, user_id=self.user, model=self.model,
-            feedback=self.feedback or None,  # type: ignore[arg-type]  # checked just above
-            since=parse_time(self.since, "since"),
-            until=parse_time(self.until, "until"), search=self.q or None,
-            tag=self.tag or None, status=self.status or None,
+            feedback=self.feedback, q=self.q, since=self.since, until=self.until,
+            tag=self.tag, status=self.status,
         )  # fmt: skip
 
     def to_live(self) -> LiveFilter:
@@ -141,6 +135,18 @@ async def events_stream(
     async with aclosing(stream):
         async for item in stream:
             yield item
+
+
+@router.get("/events/export", response_class=StreamingResponse)
+async def events_export(
+    session: SignedIn, project_id: ProjectId, filters: UrlFilters, format: Param = None
+) -> StreamingResponse:
+    """The table's events under its current filters as a JSONL or CSV download (the API's
+    export, app/services/export.py), from the signed-in user's current project."""
+    export = download(project_id, filters.to_service(), format)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store",
+               "Content-Disposition": f'attachment; filename="{export.filename}"'}  # fmt: skip
+    return StreamingResponse(export.body, media_type=export.media_type, headers=headers)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)

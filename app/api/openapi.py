@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.api.openapi_erasure import ERASURE_SCHEMAS, erasure_paths
+from app.api.openapi_export import export_paths
 from app.api.openapi_otlp import OTLP_SCHEMAS, otlp_paths
 from app.api.openapi_schemas import (
     EXAMPLES,
@@ -261,6 +262,7 @@ def document_ingest_routes(app: FastAPI) -> None:
         max_body = _bytes(settings.max_body_bytes)
         paths.update(ingest_paths(max_body, _bytes(settings.max_batch_body_bytes)))
         paths.update(graphql_paths(max_body))
+        paths.update(export_paths(_guarded(max_body)))
         max_batch_body = _bytes(settings.max_batch_body_bytes)
         paths.update(otlp_paths(max_batch_body, _guarded(max_batch_body)))
         paths.update(erasure_paths(_guarded(max_body)))
