@@ -10,6 +10,9 @@ class Project(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=128)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Days of events kept (app/services/retention.py): NULL follows PHOSPHO_RETENTION_DAYS,
+    # 0 keeps them forever.
+    retention_days = fields.IntField(null=True)
 
     class Meta:
         table = "projects"

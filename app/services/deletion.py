@@ -1,0 +1,162 @@
+"""Deleting events and what hangs on them, as plan pieces (`store.Plan`) that run inside a
+write transaction (a `MaintenanceJob`'s plan): shared by the retention sweep
+(app/services/retention.py) and end-user erasure.
+
+- `delete_events(d, project_id, ids)`: one project's events by id, with their feedback and
+  tags; then the sessions and end users they belonged to are settled (`settle`).
+- `settle(d, project_id, session_keys, user_ids)`: sessions and end users without any event
+  left are deleted; the others get their event count and first/last times recounted from the
+  events that remain (exact, and it repairs a count that saturated).
+
+The rollups are NOT touched here: retention keeps them (the Overview's history), erasure
+subtracts what it removes itself. Ids are given in their stored form (what a SELECT of
+`events.id` returns, or `Dialect.uuid(value)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from app.services.sql import Dialect
+from app.services.store import Plan, Query, chunks
+
+# Several statements name the same ids: keep each well inside the bound-parameter limit.
+IN_SIZE = 5_000
+
+
+@dataclass(slots=True)
+class Deleted:
+    """Rows deleted (sessions and end users: deleted because no event of theirs was left)."""
+
+    events: int = 0
+    feedback: int = 0
+    tags: int = 0
+    sessions: int = 0
+    end_users: int = 0
+
+    def add(self, other: Deleted) -> None:
+        """Add `other`'s counts to these."""
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name (for JSON answers and CLI output)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+# Statements of one chunk; `_sql` fills in `{in}` (its placeholders) and the `{of_session}`
+# and `{of_user}` correlations.
+_OF = {
+    "{of_session}": "e.project_id = sessions.project_id AND e.session_key = sessions.session_key",
+    "{of_user}": "e.project_id = end_users.project_id AND e.user_id = end_users.user_id",
+}
+_DELETE_FEEDBACK = "DELETE FROM feedback WHERE project_id = ? AND event_id IN ({in}) RETURNING 1"
+_DELETE_TAGS = "DELETE FROM event_tags WHERE project_id = ? AND event_id IN ({in}) RETURNING 1"
+_DELETE_EVENTS = (
+    "DELETE FROM events WHERE project_id = ? AND id IN ({in}) RETURNING session_key, user_id"
+)
+_DELETE_SESSIONS = (
+    "DELETE FROM sessions WHERE project_id = ? AND session_key IN ({in}) "
+    "AND NOT EXISTS (SELECT 1 FROM events e WHERE {of_session}) RETURNING 1"
+)
+_RECOUNT_SESSIONS = (
+    "UPDATE sessions SET "
+    "event_count = (SELECT COUNT(*) FROM events e WHERE {of_session}), "
+    "first_event_at = (SELECT MIN(e.created_at) FROM events e WHERE {of_session}), "
+    "last_event_at = (SELECT MAX(e.created_at) FROM events e WHERE {of_session}) "
+    "WHERE project_id = ? AND session_key IN ({in})"
+)
+_DELETE_USERS = (
+    "DELETE FROM end_users WHERE project_id = ? AND user_id IN ({in}) "
+    "AND NOT EXISTS (SELECT 1 FROM events e WHERE {of_user})"
+)
+_KEEP_HOUR = " AND NOT (hour_events > 0 AND hour_bucket >= ?)"
+# An end user kept without events keeps its first and last seen (MIN/MAX of nothing).
+_RECOUNT_USERS = (
+    "UPDATE end_users SET "
+    "event_count = (SELECT COUNT(*) FROM events e WHERE {of_user}), "
+    "first_seen = COALESCE((SELECT MIN(e.created_at) FROM events e WHERE {of_user}), "
+    "first_seen), "
+    "last_seen = COALESCE((SELECT MAX(e.created_at) FROM events e WHERE {of_user}), "
+    "last_seen) "
+    "WHERE project_id = ? AND user_id IN ({in})"
+)
+
+
+def _sql(d: Dialect, template: str, count: int) -> str:
+    text = template.replace("{in}", ", ".join("?" * count))
+    for marker, correlation in _OF.items():
+        text = text.replace(marker, correlation)
+    return d.sql(text)
+
+
+def delete_events(
+    d: Dialect, project_id: int, ids: Sequence[Any], *, keep_hour_from: int | None = None
+) -> Plan[Deleted]:
+    """Delete the events `ids` of project `project_id` (ids of other projects are left alone),
+    their feedback and tags, then settle their sessions and end users (`settle`, which says
+    what `keep_hour_from` does). Returns the counts."""
+    done = Deleted()
+    sessions: set[str] = set()
+    users: set[str] = set()
+    for part in chunks(ids, IN_SIZE):
+        params = [project_id, *part]
+        done.feedback += len((yield Query(_sql(d, _DELETE_FEEDBACK, len(part)), params)))
+        done.tags += len((yield Query(_sql(d, _DELETE_TAGS, len(part)), params)))
+        rows = yield Query(_sql(d, _DELETE_EVENTS, len(part)), params)
+        done.events += len(rows)
+        for row in rows:
+            sessions.add(row["session_key"])
+            if row["user_id"] is not None:
+                users.add(row["user_id"])
+    settled = yield from settle(
+        d, project_id, sorted(sessions), sorted(users), keep_hour_from=keep_hour_from
+    )
+    done.add(settled)
+    return done
+
+
+def settle(
+    d: Dialect,
+    project_id: int,
+    session_keys: Sequence[str],
+    user_ids: Sequence[str],
+    *,
+    keep_hour_from: int | None = None,
+) -> Plan[Deleted]:
+    """After events were deleted: delete the given sessions and end users of the project that
+    have no event left, recount the others (event count, first and last time).
+
+    `keep_hour_from` (SQLite's current hour, epoch seconds): keep an emptied end user whose
+    row still holds unfolded rollup counts of that hour or later (`end_users.hour_*`, see
+    app/services/rollups/sqlite.py), so that the Overview keeps them; it is recounted to 0
+    events and goes with a later sweep. None deletes it regardless (erasure, which subtracts
+    those counts itself)."""
+    done = Deleted()
+    for part in chunks(session_keys, IN_SIZE):
+        done.sessions += yield from _settle_sessions(d, project_id, part)
+    for part in chunks(user_ids, IN_SIZE):
+        done.end_users += yield from _settle_users(d, project_id, part, keep_hour_from)
+    return done
+
+
+def _settle_sessions(d: Dialect, project_id: int, keys: Sequence[str]) -> Plan[int]:
+    params = [project_id, *keys]
+    gone = yield Query(_sql(d, _DELETE_SESSIONS, len(keys)), params)
+    yield Query(_sql(d, _RECOUNT_SESSIONS, len(keys)), params)
+    return len(gone)
+
+
+def _settle_users(
+    d: Dialect, project_id: int, user_ids: Sequence[str], keep_hour_from: int | None
+) -> Plan[int]:
+    params = [project_id, *user_ids]
+    if keep_hour_from is None:
+        gone = yield Query(_sql(d, _DELETE_USERS + " RETURNING 1", len(user_ids)), params)
+    else:
+        template = _DELETE_USERS + _KEEP_HOUR + " RETURNING 1"
+        gone = yield Query(_sql(d, template, len(user_ids)), [*params, keep_hour_from])
+    yield Query(_sql(d, _RECOUNT_USERS, len(user_ids)), params)
+    return len(gone)
