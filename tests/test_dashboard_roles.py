@@ -78,6 +78,11 @@ def add_member(p: Project, client: httpx.Client) -> httpx.Response:
     return post_form(client, f"/projects/{p.id}/members", email=email)
 
 
+def set_retention(p: Project, client: httpx.Client) -> httpx.Response:
+    """Change how long the project keeps its events (Settings → Project)."""
+    return post_form(client, f"/projects/{p.id}/retention", retention_days="90")
+
+
 def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
     """Read every page (the keys page answers)."""
     for path in ("/", "/events", "/sessions", "/users", "/settings/project"):
@@ -107,6 +112,7 @@ TABLE: list[tuple[str, Action, int, int]] = [
     ("revoke an API key", revoke, 303, 403),
     ("rename the project", rename, 303, 403),
     ("add a member", add_member, 303, 403),
+    ("change the data retention", set_retention, 303, 403),
 ]
 
 

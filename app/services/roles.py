@@ -21,6 +21,7 @@ class Action(StrEnum):
     REVOKE_KEY = "revoke an API key"
     RENAME_PROJECT = "rename the project"
     ADD_MEMBER = "add a member"
+    SET_RETENTION = "change how long the project keeps its events"
 
 
 OWNER = "owner"
