@@ -233,6 +233,23 @@ class Settings(BaseSettings):
             "after it starts: at most 30 seconds)."
         ),
     )
+    retention_chunk_events: int = Field(
+        default=500,
+        ge=10,
+        le=20_000,
+        description=(
+            "Expired events deleted per chunk (one share of a write transaction) by a sweep."
+        ),
+    )
+    retention_pause_factor: float = Field(
+        default=4.0,
+        ge=0,
+        le=100,
+        description=(
+            "After each chunk the server's sweeper waits this many times the chunk's own "
+            "time, so that ingest keeps the writer (0: no pause)."
+        ),
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 

@@ -47,15 +47,17 @@ class Deleted:
 
 
 # Statements of one chunk; `_sql` fills in `{in}` (its placeholders) and the `{of_session}`
-# and `{of_user}` correlations.
+# and `{of_user}` correlations. `+project_id` keeps SQLite's planner off the project's indexes
+# (it walked the whole project's range: ~10x slower, measured) and on the id lookups; the
+# project still has to match. PostgreSQL reads it as the same integer.
 _OF = {
     "{of_session}": "e.project_id = sessions.project_id AND e.session_key = sessions.session_key",
     "{of_user}": "e.project_id = end_users.project_id AND e.user_id = end_users.user_id",
 }
-_DELETE_FEEDBACK = "DELETE FROM feedback WHERE project_id = ? AND event_id IN ({in}) RETURNING 1"
-_DELETE_TAGS = "DELETE FROM event_tags WHERE project_id = ? AND event_id IN ({in}) RETURNING 1"
+_DELETE_FEEDBACK = "DELETE FROM feedback WHERE +project_id = ? AND event_id IN ({in}) RETURNING 1"
+_DELETE_TAGS = "DELETE FROM event_tags WHERE +project_id = ? AND event_id IN ({in}) RETURNING 1"
 _DELETE_EVENTS = (
-    "DELETE FROM events WHERE project_id = ? AND id IN ({in}) RETURNING session_key, user_id"
+    "DELETE FROM events WHERE +project_id = ? AND id IN ({in}) RETURNING session_key, user_id"
 )
 _DELETE_SESSIONS = (
     "DELETE FROM sessions WHERE project_id = ? AND session_key IN ({in}) "

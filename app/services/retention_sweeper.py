@@ -57,6 +57,8 @@ class SweepSettings:
     retention_days: int
     rollup_retention_days: int
     interval: float
+    chunk: int = CHUNK_EVENTS
+    pause_factor: float = PAUSE_FACTOR
 
 
 def sweep_settings(settings: Settings) -> SweepSettings:
@@ -66,6 +68,8 @@ def sweep_settings(settings: Settings) -> SweepSettings:
         settings.retention_days,
         settings.rollup_retention_days,
         settings.retention_sweep_seconds,
+        settings.retention_chunk_events,
+        settings.retention_pause_factor,
     )
 
 
@@ -74,10 +78,11 @@ async def sweep_once(
     settings: SweepSettings,
     project_id: int | None = None,
     *,
-    chunk: int = CHUNK_EVENTS,
-    pause_factor: float = PAUSE_FACTOR,
+    chunk: int | None = None,
+    pause_factor: float | None = None,
 ) -> SweepReport | None:
-    """One pass under the lock; None when another process is sweeping (PostgreSQL)."""
+    """One pass under the lock; None when another process is sweeping (PostgreSQL).
+    `chunk` and `pause_factor` default to the settings'."""
     async with sweep_lock(settings.database_url) as mine:
         if not mine:
             return None
@@ -86,8 +91,8 @@ async def sweep_once(
             settings.retention_days,
             settings.rollup_retention_days,
             project_id=project_id,
-            chunk=chunk,
-            pause_factor=pause_factor,
+            chunk=settings.chunk if chunk is None else chunk,
+            pause_factor=settings.pause_factor if pause_factor is None else pause_factor,
         )
 
 
