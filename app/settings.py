@@ -234,7 +234,7 @@ class Settings(BaseSettings):
         ),
     )
     retention_chunk_events: int = Field(
-        default=500,
+        default=100,
         ge=10,
         le=20_000,
         description=(
@@ -242,7 +242,7 @@ class Settings(BaseSettings):
         ),
     )
     retention_pause_factor: float = Field(
-        default=4.0,
+        default=8.0,
         ge=0,
         le=100,
         description=(

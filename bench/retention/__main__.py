@@ -3,7 +3,7 @@ SQLite, and what it does to single-event ingest latency meanwhile.
 
 Run (under the machine's bench lock):
     flock /work/wt/bench.lock .venv/bin/python -m bench.retention [--events 1000000]
-        [--runs 3] [--rate 200] [--chunk 500] [--pause-factor 4] [--after 20]
+        [--runs 2] [--rate 200] [--chunk 100] [--pause-factor 8] [--after 20]
     flock /work/wt/bench.lock .venv/bin/python -m bench.retention space [--days 12]
 
 Each run: a throwaway SQLite database gets `--events` events 10 to 40 days old, bulk-inserted

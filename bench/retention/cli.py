@@ -13,10 +13,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.retention")
     parser.add_argument("mode", nargs="?", default="sweep", choices=["sweep", "space"])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rate", type=float, default=200.0, help="single-event POSTs a second")
-    parser.add_argument("--chunk", type=int, default=500, help="events per chunk")
-    parser.add_argument("--pause-factor", type=float, default=4.0)
+    parser.add_argument("--chunk", type=int, default=100, help="events per chunk")
+    parser.add_argument("--pause-factor", type=float, default=8.0)
     parser.add_argument("--after", type=float, default=20.0, help="seconds measured after")
     parser.add_argument("--days", type=int, default=12, help="space: simulated days")
     return parser.parse_args(argv)
@@ -48,7 +48,10 @@ def _print_run(number: int, result: RunResult) -> None:
         print(f"  {phase.name:<18}{phase.requests:>9}{phase.failed:>8}{phase.p50_ms:>9.2f}"
               f"{phase.p99_ms:>9.2f}{phase.p99_slices_ms:>30.2f}")  # fmt: skip
     print(f"  sweep: {result.sweep_seconds:.1f} s, {result.deleted_per_s:,.0f} events deleted/s")
-    for label, (size, pages, free) in (("before", result.size_before), ("after", result.size_after)):
+    for label, (size, pages, free) in (
+        ("before", result.size_before),
+        ("after", result.size_after),
+    ):
         print(f"  file {label} the sweep: {size / 1e6:.1f} MB, {pages} pages, {free} free")
 
 

@@ -8,7 +8,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-BODY = b'{"input": "live question", "output": "live answer", "session_id": "live", "user_id": "live"}'
+BODY = (
+    b'{"input": "live question", "output": "live answer", "session_id": "live", "user_id": "live"}'
+)
 
 
 @dataclass

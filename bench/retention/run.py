@@ -74,7 +74,9 @@ def _phase(name: str, rows: list[tuple[float, float, int]], start: float, end: f
     slices: list[float] = []
     edge = start
     while edge < end:
-        part = [s * 1000 for due, s, status in inside if edge <= due < edge + SLICE and status == 201]
+        part = [
+            s * 1000 for due, s, status in inside if edge <= due < edge + SLICE and status == 201
+        ]
         if len(part) >= 100:
             slices.append(percentile(part, 0.99))
         edge += SLICE
@@ -154,7 +156,9 @@ async def _measure(
     sweep_start = sweep_end = 0.0
     while not sweep_end:
         await asyncio.sleep(0.25)
-        oldest = await asyncio.to_thread(lambda: conn.execute(oldest_sql, [project_id]).fetchone()[0])
+        oldest = await asyncio.to_thread(
+            lambda: conn.execute(oldest_sql, [project_id]).fetchone()[0]
+        )
         if not sweep_start and oldest != first:
             sweep_start = time.monotonic() - 0.25
             log("the sweep has started")

@@ -28,7 +28,9 @@ def _time(value: datetime) -> str:
     return value.isoformat(" ")  # SQLite's stored form (app/services/sql.py Dialect.time)
 
 
-def seed_expired(path: Path, project_id: int, events: int, oldest_days: float, newest_days: float) -> None:
+def seed_expired(
+    path: Path, project_id: int, events: int, oldest_days: float, newest_days: float
+) -> None:
     """`events` events of `project_id`, created between `oldest_days` and `newest_days` ago
     (oldest first), with sessions, end users, tags and feedback."""
     now = datetime.now(UTC)
@@ -70,7 +72,8 @@ def seed_expired(path: Path, project_id: int, events: int, oldest_days: float, n
     )
     conn.executemany(
         "INSERT INTO end_users (project_id, user_id, first_seen, last_seen, event_count, "
-        "hour_bucket, hour_events, hour_cost_nano, hour_unpriced) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0)",
+        "hour_bucket, hour_events, hour_cost_nano, hour_unpriced) "
+        "VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0)",
         [(project_id, key, *values) for key, values in users.items()],
     )
     conn.commit()
