@@ -123,8 +123,12 @@ def test_the_cli_beside_a_running_server(server: Server) -> None:
         assert "its sweeper applies the retention windows" in run.stderr
         assert "--dry-run" in run.stderr
         assert count(server, "events", tenant.project_id) == 3
-        return
-    # PostgreSQL: the CLI sweeps beside the server, under the sweepers' advisory lock.
+        server.stop()  # once the server is stopped, the command runs
+        try:
+            run = cli(server, "retention", "run", "--project", name, days=1)
+        finally:
+            server.start()
+    # PostgreSQL: the CLI swept beside the server, under the sweepers' advisory lock.
     assert run.returncode == 0, run.stderr
     assert "deleted" in run.stdout and expired in run.stdout
     assert count(server, "events", tenant.project_id) == 1
