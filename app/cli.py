@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     retention_run.add_argument("--project", help="only this project (default: every one)")
     retention_run.add_argument("--dry-run", action="store_true", help="only count; delete nothing")
     retention_run.set_defaults(func=cmd_retention_run)
+
     export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default="graphql/schema.graphql", help="file to write")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")
