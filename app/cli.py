@@ -174,6 +174,13 @@ async def cmd_rollups_rebuild(args: argparse.Namespace, settings: Settings) -> i
     return await _with_orm(settings, work)
 
 
+async def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    """`phospho retention run` (app/cli_retention.py)."""
+    from app.cli_retention import run_retention
+
+    return await run_retention(args, settings)
+
+
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     """Write the GraphQL schema (SDL) to a file; `--check` only compares and reports drift."""
     from pathlib import Path
@@ -243,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli_export import add_parser as add_export
 
     add_export(sub)
+    retention = sub.add_parser("retention", help="apply the retention windows")
+    retention_run = retention.add_subparsers(dest="action", required=True).add_parser(
+        "run", help="delete expired events now (refused beside a SQLite server) or --dry-run"
+    )
+    retention_run.add_argument("--project", help="only this project (default: every one)")
+    retention_run.add_argument("--dry-run", action="store_true", help="only count; delete nothing")
+    retention_run.set_defaults(func=cmd_retention_run)
+
     export = sub.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default="graphql/schema.graphql", help="file to write")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")

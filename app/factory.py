@@ -28,6 +28,7 @@ from app.services import pricing
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache
 from app.services.ratelimit import KeyRateLimiter, parse_rate
+from app.services.retention_sweeper import Sweeper, sweep_settings
 from app.services.revocation import CredentialWatcher
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
@@ -99,6 +100,8 @@ async def running(
     await init_orm(settings)
     await warn_if_rollups_missing()
     await ingestor.start(write_backend_for(settings.resolved_database_url))
+    sweeper = Sweeper(ingestor, sweep_settings(settings))  # retention (app/services/retention.py)
+    sweeper.start()
     bridge = None
     if not settings.is_sqlite:
         bridge = PostgresBridge(ingestor.bus, settings.resolved_database_url, ingestor.origin)
@@ -112,6 +115,7 @@ async def running(
         yield
     finally:
         await watcher.stop()
+        await sweeper.stop()
         await ingestor.stop()
         if bridge is not None:
             await bridge.stop()

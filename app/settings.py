@@ -205,6 +205,51 @@ class Settings(BaseSettings):
         description="Seconds a connection may stay open without starting a request (a new "
         "one, or kept alive after an answer) before the server closes it.",
     )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description=(
+            "Days of events kept: older events are deleted with their feedback and tags, and "
+            "sessions and end users left without events (the rollups behind the Overview stay). "
+            "A project's own setting (Settings → Project) overrides it. 0: forever."
+        ),
+    )
+    rollup_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description=(
+            "Days of rollups (the Overview's charts and totals) kept, in whole UTC days; "
+            "older rollup rows are deleted. 0: forever."
+        ),
+    )
+    retention_sweep_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description=(
+            "How often the server applies the retention windows (the first time a little "
+            "after it starts: at most 30 seconds)."
+        ),
+    )
+    retention_chunk_events: int = Field(
+        default=100,
+        ge=10,
+        le=20_000,
+        description=(
+            "Expired events deleted per chunk (one share of a write transaction) by a sweep."
+        ),
+    )
+    retention_pause_factor: float = Field(
+        default=8.0,
+        ge=0,
+        le=100,
+        description=(
+            "After each chunk the server's sweeper waits this many times the chunk's own "
+            "time, so that ingest keeps the writer (0: no pause)."
+        ),
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 

@@ -92,6 +92,11 @@ def erase_end_user(p: Project, client: httpx.Client) -> httpx.Response:
     return answer
 
 
+def set_retention(p: Project, client: httpx.Client) -> httpx.Response:
+    """Change how long the project keeps its events (Settings → Project)."""
+    return post_form(client, f"/projects/{p.id}/retention", retention_days="90")
+
+
 def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
     """Read every page (the keys page answers)."""
     for path in ("/", "/events", "/sessions", "/users", "/settings/project"):
@@ -122,6 +127,7 @@ TABLE: list[tuple[str, Action, int, int]] = [
     ("rename the project", rename, 303, 403),
     ("add a member", add_member, 303, 403),
     ("erase an end user's data", erase_end_user, 200, 403),
+    ("change the data retention", set_retention, 303, 403),
 ]
 
 

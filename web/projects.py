@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.errors import PhosphoError
 from app.services import accounts
 from app.services.accounts import WebSession
+from app.services.retention_settings import set_project_window
 from app.services.roles import Action, may
 from web.deps import settings_context
 from web.security import Checked, SignedIn, redirect
@@ -29,10 +30,23 @@ async def _page(
         "role": role,
         "can_rename": may(role, Action.RENAME_PROJECT),
         "can_add_member": may(role, Action.ADD_MEMBER),
+        "can_set_retention": may(role, Action.SET_RETENTION),
+        "retention": _retention_text(
+            context["project"].retention_days, request.app.state.settings.retention_days
+        ),
+        "default_retention": request.app.state.settings.retention_days,
         "members": await accounts.project_members(session.user_id, context["project"].id),
         "error": error,
     }
     return render(request, "project.html", context, status_code)
+
+
+def _retention_text(own: int | None, default: int) -> str:
+    """How long the project keeps its events, and by whose setting."""
+    days = default if own is None else own
+    kept = "forever" if days == 0 else f"{days} day{'s' if days != 1 else ''}"
+    source = "the server's default" if own is None else "this project's setting"
+    return f"{kept} ({source})"
 
 
 async def _owner_change(
@@ -87,3 +101,14 @@ async def add_member(
 ) -> HTMLResponse | RedirectResponse:  # fmt: skip
     """Give an existing account access to a project the user owns."""
     return await _owner_change(request, session, accounts.add_member(session, project_id, email))
+
+
+@router.post("/projects/{project_id}/retention", response_model=None)
+async def set_retention(
+    request: Request, project_id: int, session: Checked,
+    retention_days: Annotated[str, Form()] = "",
+) -> HTMLResponse | RedirectResponse:  # fmt: skip
+    """Set how many days a project the user owns keeps its events (empty: the server's
+    default; 0: forever)."""
+    change = set_project_window(session, project_id, retention_days)
+    return await _owner_change(request, session, change)

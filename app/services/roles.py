@@ -22,6 +22,7 @@ class Action(StrEnum):
     RENAME_PROJECT = "rename the project"
     ADD_MEMBER = "add a member"
     ERASE_END_USER = "erase an end user's data"
+    SET_RETENTION = "change how long the project keeps its events"
 
 
 OWNER = "owner"
