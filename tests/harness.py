@@ -6,6 +6,7 @@ database directly (sqlite3 / psycopg) to check what was really stored.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import signal
@@ -13,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -57,6 +59,28 @@ def create_pg_database() -> str:
     name = "phospho_t_" + secrets.token_hex(6)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+_migrated_template: list[str] = []  # the name of this process's migrated template, once made
+
+
+def create_migrated_pg_database() -> str:
+    """A throwaway PostgreSQL database with every migration applied; returns its URL.
+
+    `phospho migrate` runs once per test process, into a template database; each call then
+    copies it (`CREATE DATABASE ... TEMPLATE`, ~50 ms) instead of migrating again in a new
+    process (~0.5 s). The template is dropped when the process exits.
+    """
+    if not _migrated_template:
+        url = create_pg_database()
+        with tempfile.TemporaryDirectory() as scratch:
+            Server("postgres", Path(scratch), url).cli("migrate")
+        _migrated_template.append(url.rsplit("/", 1)[1])
+        atexit.register(drop_pg_database, url)
+    name = "phospho_t_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_template[0]}"')
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
@@ -125,7 +149,7 @@ class Server:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.02)
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
     def stop(self) -> None:
@@ -203,10 +227,14 @@ def make_server(backend: str, data_dir: Path, **extra_env: str) -> Server:
 
 
 def start_server(backend: str, data_dir: Path, **extra_env: str) -> Server:
-    """Make a server, migrate its database (PostgreSQL needs it explicitly) and start it."""
-    srv = make_server(backend, data_dir, **extra_env)
-    if backend == "postgres":
-        srv.cli("migrate")
+    """Make a server on a migrated database and start it (SQLite migrates at start; a
+    PostgreSQL server needs `phospho migrate` first: its database is a copy of a migrated one,
+    `create_migrated_pg_database`)."""
+    if backend == "sqlite":
+        srv = make_server(backend, data_dir, **extra_env)
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        srv = Server(backend, data_dir, create_migrated_pg_database(), extra_env=extra_env)
     srv.start()
     return srv
 
