@@ -97,7 +97,7 @@ def restore_sqlite(backup: Path, database: str) -> tuple[BackupReport, Path | No
 def _copy_snapshot(source: str, target: Path) -> None:
     # pages=-1: the whole database in one step, under one read transaction. Stepping would
     # restart the copy at every commit the server makes, so under load it might never end.
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    src = sqlite3.connect(_read_only_uri(source), uri=True, timeout=30)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst, pages=-1)
@@ -109,10 +109,15 @@ def _copy_snapshot(source: str, target: Path) -> None:
         src.close()
 
 
+def _read_only_uri(path: str | Path) -> str:
+    """A `file:` URI opening `path` read-only (percent-encoded: a `?` or `#` in a name is safe)."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
 def _check_copy(path: Path) -> int:
     """The number of events in a phospho database that passes `integrity_check`."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(path), uri=True)
         try:
             verdict = conn.execute("PRAGMA integrity_check").fetchall()
             has_events = conn.execute(
