@@ -43,15 +43,6 @@ def _one_tls_context_for_every_httpx_client() -> Iterator[None]:
     setattr(httpx_transport, "create_ssl_context", original)  # noqa: B010
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless chromium for the session (launching one costs ~0.8 s); the browser
-    tests take it through `tests.test_dashboard_browser.browser`."""
-    from tests.test_dashboard_browser import launch_chromium
-
-    yield from launch_chromium()
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -26,19 +26,13 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-def launch_chromium() -> Iterator[Browser]:
-    """A headless chromium (tests/conftest.py's `chromium`: one for the session)."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for the module."""
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield instance
         instance.close()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Browser) -> Browser:
-    """The session's headless chromium; each test opens a context of its own (`page`,
-    `signed_in_tab`), so no cookie or storage passes from one test to another."""
-    return chromium
 
 
 @pytest.fixture
