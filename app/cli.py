@@ -1,4 +1,5 @@
-"""The `phospho` command: serve, migrate, keys, users, rollups, export and export-schema.
+"""The `phospho` command: serve, migrate, keys, users, rollups, retention, export, backup,
+restore and export-schema.
 
 Results a script may capture (a new key) go to stdout; everything else goes to stderr.
 """
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from app.cli_backup import add_parsers as add_backup_parsers
 from app.errors import PhosphoError
 
 if TYPE_CHECKING:
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default="graphql/schema.graphql", help="file to write")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")
     export.set_defaults(func=cmd_export_schema, sync=True)
+    add_backup_parsers(sub)
     return parser
 
 

@@ -38,6 +38,18 @@ def sign_up(client: httpx.Client, email: str | None = None) -> str:
     return email
 
 
+def signed_in(server: Server, client: httpx.Client) -> str:
+    """Log `client` in to a new account made straight in the database (`new_account`) through
+    the login form, as `sign_up` ends; returns its email. For tests about something else than
+    sign-up: it saves sign-up's password hash."""
+    email = server.new_account(PASSWORD)
+    login = {"email": email, "password": PASSWORD, "next": "/settings/keys"}
+    logged_in = client.post("/login", data=login)
+    assert logged_in.status_code == 303, logged_in.text
+    assert logged_in.headers["location"] == "/settings/keys"
+    return email
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token embedded in a page's forms."""
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)

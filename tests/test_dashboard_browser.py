@@ -47,6 +47,13 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def goto_live(page: Page, url: str, stream: str) -> None:
+    """Open `url` and return once its live stream (`stream`, server-sent events) answered: an
+    event committed before then would not be pushed, and the page showed it already or not."""
+    with page.expect_response(lambda response: stream + "?" in response.url + "?"):
+        page.goto(url)
+
+
 def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) -> None:
     if server.backend != "sqlite":
         pytest.skip("the browser flow runs once, on the SQLite server")
@@ -92,11 +99,11 @@ def test_sign_up_create_a_key_use_it_then_revoke_it(server: Server, page: Page) 
     ]:
         body = {"input": question, "output": answer, "session_id": "conv-browser"}
         httpx.post(server.base_url + "/api/v1/events", headers=auth, json=body)
-    page.goto(server.base_url + "/sessions")
+    goto_live(page, server.base_url + "/sessions", "/live/sessions")
     httpx.post(server.base_url + "/api/v1/events", headers=auth,
                json={"input": "live", "output": "ok", "session_id": "conv-live"})  # fmt: skip
     page.locator("tr[data-session='conv-live']").wait_for(timeout=10_000)  # the list is live
-    page.goto(server.base_url + "/sessions/conv-browser")
+    goto_live(page, server.base_url + "/sessions/conv-browser", "/live/session")
     bubbles = page.locator(".bubble pre").all_inner_texts()
     assert bubbles == ["Hello", "Hi!", "What's 2+2?", "4", "Thanks!", "You're welcome!"]
     late = {"input": "One more thing", "output": "Sure.", "session_id": "conv-browser"}

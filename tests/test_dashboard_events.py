@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 
 from tests.harness import Server
-from tests.test_dashboard_accounts import browser, create_key, csrf_of, sign_up
+from tests.test_dashboard_accounts import browser, create_key, csrf_of, signed_in
 
 Account = tuple[httpx.Client, str]
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -60,7 +60,7 @@ def streamed(client: httpx.Client, path: str, *, until: str) -> Iterator[list[st
 def account(server: Server) -> Iterator[tuple[httpx.Client, str]]:
     """A signed-in browser-like client and a key of its project."""
     with browser(server) as client:
-        sign_up(client)
+        signed_in(server, client)
         yield client, create_key(client)
 
 
@@ -68,7 +68,7 @@ def account(server: Server) -> Iterator[tuple[httpx.Client, str]]:
 def other_account(server: Server) -> Iterator[tuple[httpx.Client, str]]:
     """A second, unrelated account."""
     with browser(server) as client:
-        sign_up(client)
+        signed_in(server, client)
         yield client, create_key(client)
 
 

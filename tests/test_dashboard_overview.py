@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.harness import Server
-from tests.test_dashboard_accounts import browser, create_key, sign_up
+from tests.test_dashboard_accounts import browser, create_key, sign_up, signed_in
 
 Account = tuple[httpx.Client, str]
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -29,7 +29,7 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def account(server: Server) -> Iterator[Account]:
     """A signed-in browser-like client and a key of its project."""
     with browser(server) as client:
-        sign_up(client)
+        signed_in(server, client)
         yield client, create_key(client)
 
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.harness import Server
-from tests.test_dashboard_browser import browser, page  # noqa: F401  (fixtures)
+from tests.test_dashboard_browser import browser, goto_live, page  # noqa: F401  (fixtures)
 
 PAYLOADS = [
     "<script>window.__xss = 'script'</script>",
@@ -47,7 +47,7 @@ def test_no_payload_executes_on_any_page(server: Server, page: Page) -> None:  #
     key = page.locator("#new-key").inner_text().strip()
     auth = {"Authorization": f"Bearer {key}"}
 
-    page.goto(server.base_url + "/events")  # open, so the payloads also arrive live over SSE
+    goto_live(page, server.base_url + "/events", "/live/events")  # payloads also arrive live
     ids = []
     for n, payload in enumerate(PAYLOADS):
         text = payload[:200]

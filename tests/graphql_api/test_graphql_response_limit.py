@@ -18,7 +18,7 @@ from tests.graphql_api.helpers import (
     post,
     reset_peak_memory,
 )
-from tests.harness import Server, Tenant, start_server
+from tests.harness import BACKENDS, Server, Tenant, start_server
 
 MIB = 1024 * 1024
 BIG_EVENTS = 40
@@ -91,10 +91,17 @@ def test_the_memory_check_sees_a_server_that_loads_everything(
     assert memory_kib(srv, "VmHWM") - before > MAX_GROWTH_KIB
 
 
-@pytest.fixture
-def small(backend: str, tmp_path: Path) -> Iterator[Server]:
-    """A server whose answers may hold 64 KiB."""
-    srv = start_server(backend, tmp_path, PHOSPHO_GRAPHQL_MAX_RESPONSE_BYTES=str(64 * 1024))
+@pytest.fixture(scope="module", params=BACKENDS)
+def small(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server whose answers may hold 64 KiB, shared by the module's tests (each logs to a
+    tenant of its own)."""
+    srv = start_server(
+        str(request.param),
+        tmp_path_factory.mktemp("small"),
+        PHOSPHO_GRAPHQL_MAX_RESPONSE_BYTES=str(64 * 1024),
+    )
     try:
         yield srv
     finally:

@@ -35,7 +35,7 @@ def test_exported_calls_appear_on_the_open_events_page(
     server: Server, signed_in: tuple[Page, str], instrumentation: str
 ) -> None:
     page, key = signed_in
-    page.goto(server.base_url + "/events")
+    browser_tests.goto_live(page, server.base_url + "/events", "/live/events")
     session = f"s-{secrets.token_hex(4)}"
     tenant = Tenant(project_id=0, key=key)  # only the key is used
     with fake_openai() as openai_base:

@@ -88,9 +88,9 @@ def node_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def built_sdk() -> Path:
-    """sdks/js with its dev dependencies installed (npm ci) and `npm run build` done."""
+def build_sdk() -> Path:
+    """sdks/js with its dev dependencies installed (npm ci) and `npm run build` done (once per
+    session: tests/sdk_js/conftest.py)."""
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("node and npm are needed for the JavaScript SDK")
     major = int(run(["node", "--version"], SDK).stdout.strip().lstrip("v").split(".")[0])
@@ -101,6 +101,12 @@ def built_sdk() -> Path:
         LOCK_MARKER.write_text(lock)
     run(["npm", "run", "build"], SDK)
     return SDK
+
+
+@pytest.fixture(scope="module")
+def built_sdk(js_sdk: Path) -> Path:
+    """sdks/js, built (the session's build)."""
+    return js_sdk
 
 
 @pytest.fixture(scope="module")
