@@ -1,6 +1,6 @@
 """`python bench/export`: export 1,000,000 events as JSONL while single events are logged.
 
-    flock /work/wt/bench.lock .venv/bin/python bench/export [--events N] [--runs 3] [--quick]
+    .venv/bin/python bench/export [--events N] [--runs 3] [--quick]
 
 Seeds a SQLite database in bulk (straight SQL: the write path is not what is measured), starts
 `phospho serve` on it (pinned to core 0), then per run: single-event ingest at a fixed rate

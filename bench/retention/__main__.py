@@ -1,10 +1,10 @@
 """Retention benchmark (issue 19): how long a sweep of 1,000,000 expired events takes on
 SQLite, and what it does to single-event ingest latency meanwhile.
 
-Run (under the machine's bench lock):
-    flock /work/wt/bench.lock .venv/bin/python -m bench.retention [--events 1000000]
+Run (on a quiet machine):
+    .venv/bin/python -m bench.retention [--events 1000000]
         [--runs 2] [--rate 200] [--chunk 100] [--pause-factor 8] [--after 20]
-    flock /work/wt/bench.lock .venv/bin/python -m bench.retention space [--days 12]
+    .venv/bin/python -m bench.retention space [--days 12]
 
 Each run: a throwaway SQLite database gets `--events` events 10 to 40 days old, bulk-inserted
 (with sessions, end users, tags on 10% and feedback on 3%). A real `phospho serve` starts with
