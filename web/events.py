@@ -144,8 +144,7 @@ async def events_export(
     """The table's events under its current filters as a JSONL or CSV download (the API's
     export, app/services/export.py), from the signed-in user's current project."""
     export = download(project_id, filters.to_service(), format)
-    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store",
-               "Content-Disposition": f'attachment; filename="{export.filename}"'}  # fmt: skip
+    headers = {**SECURITY_HEADERS, **export.headers}
     return StreamingResponse(export.body, media_type=export.media_type, headers=headers)
 
 

@@ -39,15 +39,19 @@ async def _end_user_page(
     status_code: int = 200,
     **extra: object,
 ) -> HTMLResponse:
-    """`end_user.html` at one step: `view`, `confirm` (the erasure's), `erased`, `refused`."""
+    """`end_user.html` at one step: `view`, `confirm` (the erasure's; `refused`, 403, for a
+    member), `erased`, `refused`."""
     project_id = await current_project_id(session)
-    role = await role_of(session.user_id, project_id)
+    can_erase = may(await role_of(session.user_id, project_id), Action.ERASE_END_USER)
+    if step == "confirm" and not can_erase:
+        message = f"only the project's owner can {Action.ERASE_END_USER.value}"
+        step, status_code, extra = "refused", 403, {**extra, "error": message}
     found = await get_end_user(project_id, user) if step in ("view", "confirm") else None
     if found is None and step in ("view", "confirm"):
         step, status_code = "missing", 404
     context = {
         "session": session, "user": user, "end_user": found, "step": step,
-        "can_erase": may(role, Action.ERASE_END_USER), **extra,
+        "can_erase": can_erase, **extra,
     }  # fmt: skip
     return render(request, "end_user.html", context, status_code)
 
@@ -61,10 +65,6 @@ async def end_user_page(request: Request, session: SignedIn, user: UserId) -> HT
 @router.get("/users/erase", response_class=HTMLResponse)
 async def confirm_erasure(request: Request, session: SignedIn, user: UserId) -> HTMLResponse:
     """The confirmation step before an erasure (a page: it works without JavaScript)."""
-    project_id = await current_project_id(session)
-    if not may(await role_of(session.user_id, project_id), Action.ERASE_END_USER):
-        message = f"only the project's owner can {Action.ERASE_END_USER.value}"
-        return await _end_user_page(request, session, user, "refused", 403, error=message)
     return await _end_user_page(request, session, user, "confirm")
 
 

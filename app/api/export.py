@@ -9,26 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from app.api.auth import api_key
 from app.services.event_fields import MAX_TAG_LENGTH
 from app.services.event_filters import event_filter
-from app.services.export import Download, download
-from app.services.keys import Principal, authenticate
+from app.services.export import download
+from app.services.keys import Principal
 from app.services.reads_events import EventFilter
 
 router = APIRouter(tags=["events"])
 Text = Annotated[str | None, Query(max_length=256)]
-
-
-async def api_key(request: Request) -> Principal:
-    """Dependency: the caller's key (401 otherwise), within its rate limit (429 otherwise)."""
-    state = request.app.state
-    principal = await authenticate(request.headers.get("authorization"), cache=state.key_cache)
-    if state.rate_limiter is not None:
-        await state.rate_limiter.check(principal.key_id)
-    return principal
 
 
 def filters(
@@ -43,15 +35,6 @@ def filters(
     )  # fmt: skip
 
 
-def attachment(export: Download) -> StreamingResponse:
-    """The streamed export file as a download (the dashboard's route sends the same)."""
-    headers = {
-        "Content-Disposition": f'attachment; filename="{export.filename}"',
-        "Cache-Control": "no-store",
-    }
-    return StreamingResponse(export.body, media_type=export.media_type, headers=headers)
-
-
 @router.get("/events/export", include_in_schema=False)
 async def export(
     principal: Annotated[Principal, Depends(api_key)],
@@ -59,4 +42,5 @@ async def export(
     format: Text = None,
 ) -> StreamingResponse:
     """The key's project's events matching the filters, oldest first."""
-    return attachment(download(principal.project_id, f, format))
+    export = download(principal.project_id, f, format)
+    return StreamingResponse(export.body, media_type=export.media_type, headers=export.headers)

@@ -9,23 +9,24 @@ a key revoked a second ago erases nothing. Described by hand in app/api/openapi_
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.api.auth import fresh_api_key
 from app.api.responses import json_response
 from app.services.erasure import forget_end_user
-from app.services.keys import authenticate
+from app.services.keys import Principal
 
 router = APIRouter(tags=["users"])
 
 
 @router.delete("/users/{user_id:path}", include_in_schema=False)
-async def delete_end_user(request: Request, user_id: str) -> Response:
+async def delete_end_user(
+    request: Request, user_id: str, principal: Annotated[Principal, Depends(fresh_api_key)]
+) -> Response:
     """Delete every row of the end user `user_id` and subtract it from the rollups; 200 with
     the counts of what was deleted (zeros when there was nothing: a repeat)."""
-    principal = await authenticate(request.headers.get("authorization"))
-    limiter = request.app.state.rate_limiter
-    if limiter is not None:
-        await limiter.check(principal.key_id)
     erased = await forget_end_user(
         request.app.state.ingestor, principal.project_id, user_id, ("path", "user_id")
     )

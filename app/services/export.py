@@ -66,6 +66,14 @@ class Download:
     filename: str
     body: AsyncIterator[bytes]
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The response headers of the download (the API's and the dashboard's route)."""
+        return {
+            "Content-Disposition": f'attachment; filename="{self.filename}"',
+            "Cache-Control": "no-store",
+        }
+
 
 def download(project_id: int, filter: EventFilter, format: str | None) -> Download:
     """The export of the project's events matching `filter` in `format` (Invalid if unknown),

@@ -26,11 +26,10 @@ from app.services import deletion
 from app.services.deletion import Deleted
 from app.services.ingest import Ingestor
 from app.services.ingest_jobs import MaintenanceJob
-from app.services.rollups import Rollups
+from app.services.rollups import DAY, HOUR, Rollups
 from app.services.sql import Dialect, dialect
 from app.services.store import Plan, Query
 
-DAY = 86_400
 MAX_DAYS = 36_500  # a hundred years: the largest window a project may be given
 # Events per chunk (one MaintenanceJob, one share of a group commit), and the pause after each
 # chunk as a multiple of the chunk's own time: measured with bench/retention (see README).
@@ -114,7 +113,7 @@ def chunk_plan(
         # SQLite keeps an end user's current hour in its row until the hour is folded (the
         # commit's `begin` has folded every passed hour): such a row is not deleted yet.
         stamp = int(now.timestamp())
-        keep = None if d.postgres else stamp - stamp % 3600
+        keep = None if d.postgres else stamp - stamp % HOUR
         done = yield from deletion.delete_events(
             d, project_id, [row["id"] for row in rows], keep_hour_from=keep
         )
