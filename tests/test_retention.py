@@ -190,6 +190,47 @@ async def test_the_sweep_deletes_what_is_expired_and_settles_the_rest(
     assert next(iter(again.projects.values())).events == 0
 
 
+async def test_chunks_take_their_events_off_the_counts_of_a_long_session_and_user(
+    db: Db, seeded: Seeded
+) -> None:
+    """Chunks of 3 over one session and end user of 11 events (8 expired, some sharing the
+    user with other sessions): after every chunk the counts are what the events say (they
+    are decremented by what each chunk deleted, not counted again)."""
+    key = await new_principal(f"long-{db.backend}")
+    await set_window(key.project_id, 2)
+    await log(
+        db.ingestor,
+        key,
+        *[(at(10 - n), {"session_id": "long", "user_id": "many"}) for n in range(8)],
+        (at(3), {"session_id": "other", "user_id": "many"}),
+        *[(at(1, n), {"session_id": "long", "user_id": "many"}) for n in range(3)],
+    )
+    report = await sweep(db.ingestor, 0, 0, project_id=key.project_id, pause_factor=0, chunk=3)
+    assert next(iter(report.projects.values())).as_dict() == {
+        "events": 9, "feedback": 0, "tags": 0, "sessions": 1, "end_users": 0,
+    }  # fmt: skip
+    truth = await rows(
+        "SELECT session_key, user_id, COUNT(*) AS n, MIN(created_at) AS first, "
+        "MAX(created_at) AS last FROM events WHERE project_id = ? GROUP BY session_key, user_id",
+        key.project_id,
+    )
+    assert [(t["session_key"], t["n"]) for t in truth] == [("long", 3)]
+    (session,) = await rows(
+        "SELECT session_key, event_count, first_event_at, last_event_at FROM sessions "
+        "WHERE project_id = ?",
+        key.project_id,
+    )
+    assert (session["session_key"], session["event_count"]) == ("long", 3)
+    assert _time(session["first_event_at"]) == _time(truth[0]["first"]) == at(1, 2)
+    assert _time(session["last_event_at"]) == _time(truth[0]["last"]) == at(1)
+    (user,) = await rows(
+        "SELECT event_count, first_seen, last_seen FROM end_users WHERE project_id = ?",
+        key.project_id,
+    )
+    assert user["event_count"] == 3
+    assert (_time(user["first_seen"]), _time(user["last_seen"])) == (at(1, 2), at(1))
+
+
 async def test_a_project_window_beats_the_default_and_zero_means_forever(
     db: Db, seeded: Seeded
 ) -> None:

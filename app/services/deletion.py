@@ -4,9 +4,11 @@ write transaction (a `MaintenanceJob`'s plan): shared by the retention sweep
 
 - `delete_events(d, project_id, ids)`: one project's events by id, with their feedback and
   tags; then the sessions and end users they belonged to are settled (`settle`).
-- `settle(d, project_id, session_keys, user_ids)`: sessions and end users without any event
-  left are deleted; the others get their event count and first/last times recounted from the
-  events that remain (exact, and it repairs a count that saturated).
+- `settle(d, project_id, sessions, users)`: sessions and end users without any event left
+  are deleted; the others lose the events deleted from them off their event count (given per
+  key: a decrement, never a COUNT over what remains, which would read every event of a
+  million-event end user at each chunk) and get their first/last times from the events that
+  remain (MIN/MAX, one index lookup each).
 
 The rollups are NOT touched here: retention keeps them (the Overview's history), erasure
 subtracts what it removes itself. Ids are given in their stored form (what a SELECT of
@@ -15,7 +17,8 @@ subtracts what it removes itself. Ids are given in their stored form (what a SEL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -63,9 +66,10 @@ _DELETE_SESSIONS = (
     "DELETE FROM sessions WHERE project_id = ? AND session_key IN ({in}) "
     "AND NOT EXISTS (SELECT 1 FROM events e WHERE {of_session}) RETURNING 1"
 )
+# `{less}`: the event count less the deleted events (the first two parameters), never below 0.
+_LESS = "event_count = CASE WHEN event_count > ? THEN event_count - ? ELSE 0 END"
 _RECOUNT_SESSIONS = (
-    "UPDATE sessions SET "
-    "event_count = (SELECT COUNT(*) FROM events e WHERE {of_session}), "
+    "UPDATE sessions SET {less}, "
     "first_event_at = (SELECT MIN(e.created_at) FROM events e WHERE {of_session}), "
     "last_event_at = (SELECT MAX(e.created_at) FROM events e WHERE {of_session}) "
     "WHERE project_id = ? AND session_key IN ({in})"
@@ -77,8 +81,7 @@ _DELETE_USERS = (
 _KEEP_HOUR = " AND NOT (hour_events > 0 AND hour_bucket >= ?)"
 # An end user kept without events keeps its first and last seen (MIN/MAX of nothing).
 _RECOUNT_USERS = (
-    "UPDATE end_users SET "
-    "event_count = (SELECT COUNT(*) FROM events e WHERE {of_user}), "
+    "UPDATE end_users SET {less}, "
     "first_seen = COALESCE((SELECT MIN(e.created_at) FROM events e WHERE {of_user}), "
     "first_seen), "
     "last_seen = COALESCE((SELECT MAX(e.created_at) FROM events e WHERE {of_user}), "
@@ -88,7 +91,7 @@ _RECOUNT_USERS = (
 
 
 def _sql(d: Dialect, template: str, count: int) -> str:
-    text = template.replace("{in}", ", ".join("?" * count))
+    text = template.replace("{in}", ", ".join("?" * count)).replace("{less}", _LESS)
     for marker, correlation in _OF.items():
         text = text.replace(marker, correlation)
     return d.sql(text)
@@ -101,8 +104,8 @@ def delete_events(
     their feedback and tags, then settle their sessions and end users (`settle`, which says
     what `keep_hour_from` does). Returns the counts."""
     done = Deleted()
-    sessions: set[str] = set()
-    users: set[str] = set()
+    sessions: Counter[str] = Counter()
+    users: Counter[str] = Counter()
     for part in chunks(ids, IN_SIZE):
         params = [project_id, *part]
         done.feedback += len((yield Query(_sql(d, _DELETE_FEEDBACK, len(part)), params)))
@@ -110,12 +113,10 @@ def delete_events(
         rows = yield Query(_sql(d, _DELETE_EVENTS, len(part)), params)
         done.events += len(rows)
         for row in rows:
-            sessions.add(row["session_key"])
+            sessions[row["session_key"]] += 1
             if row["user_id"] is not None:
-                users.add(row["user_id"])
-    settled = yield from settle(
-        d, project_id, sorted(sessions), sorted(users), keep_hour_from=keep_hour_from
-    )
+                users[row["user_id"]] += 1
+    settled = yield from settle(d, project_id, sessions, users, keep_hour_from=keep_hour_from)
     done.add(settled)
     return done
 
@@ -123,13 +124,14 @@ def delete_events(
 def settle(
     d: Dialect,
     project_id: int,
-    session_keys: Sequence[str],
-    user_ids: Sequence[str],
+    sessions: Mapping[str, int],
+    users: Mapping[str, int],
     *,
     keep_hour_from: int | None = None,
 ) -> Plan[Deleted]:
-    """After events were deleted: delete the given sessions and end users of the project that
-    have no event left, recount the others (event count, first and last time).
+    """After events were deleted (`sessions` and `users`: how many from each key): delete the
+    sessions and end users of the project that have no event left; the others lose those
+    events off their count and get their first and last times from the events that remain.
 
     `keep_hour_from` (SQLite's current hour, epoch seconds): keep an emptied end user whose
     row still holds unfolded rollup counts of that hour or later (`end_users.hour_*`, see
@@ -137,28 +139,29 @@ def settle(
     events and goes with a later sweep. None deletes it regardless (erasure, which subtracts
     those counts itself)."""
     done = Deleted()
-    for part in chunks(session_keys, IN_SIZE):
-        done.sessions += yield from _settle_sessions(d, project_id, part)
-    for part in chunks(user_ids, IN_SIZE):
-        done.end_users += yield from _settle_users(d, project_id, part, keep_hour_from)
+    for part in chunks(sorted(sessions), IN_SIZE):
+        gone = yield Query(_sql(d, _DELETE_SESSIONS, len(part)), [project_id, *part])
+        done.sessions += len(gone)
+        yield from _recount(d, _RECOUNT_SESSIONS, project_id, part, sessions)
+    for part in chunks(sorted(users), IN_SIZE):
+        params = [project_id, *part]
+        if keep_hour_from is None:
+            gone = yield Query(_sql(d, _DELETE_USERS + " RETURNING 1", len(part)), params)
+        else:
+            template = _DELETE_USERS + _KEEP_HOUR + " RETURNING 1"
+            gone = yield Query(_sql(d, template, len(part)), [*params, keep_hour_from])
+        done.end_users += len(gone)
+        yield from _recount(d, _RECOUNT_USERS, project_id, part, users)
     return done
 
 
-def _settle_sessions(d: Dialect, project_id: int, keys: Sequence[str]) -> Plan[int]:
-    params = [project_id, *keys]
-    gone = yield Query(_sql(d, _DELETE_SESSIONS, len(keys)), params)
-    yield Query(_sql(d, _RECOUNT_SESSIONS, len(keys)), params)
-    return len(gone)
-
-
-def _settle_users(
-    d: Dialect, project_id: int, user_ids: Sequence[str], keep_hour_from: int | None
-) -> Plan[int]:
-    params = [project_id, *user_ids]
-    if keep_hour_from is None:
-        gone = yield Query(_sql(d, _DELETE_USERS + " RETURNING 1", len(user_ids)), params)
-    else:
-        template = _DELETE_USERS + _KEEP_HOUR + " RETURNING 1"
-        gone = yield Query(_sql(d, template, len(user_ids)), [*params, keep_hour_from])
-    yield Query(_sql(d, _RECOUNT_USERS, len(user_ids)), params)
-    return len(gone)
+def _recount(
+    d: Dialect, template: str, project_id: int, keys: Sequence[str], less: Mapping[str, int]
+) -> Plan[None]:
+    """Run `template` (a `{less}` UPDATE) over `keys`, one statement per distinct number of
+    deleted events (a chunk has a few; a whole end user's sessions, some hundreds at most)."""
+    by_count: dict[int, list[str]] = {}
+    for key in keys:
+        by_count.setdefault(less[key], []).append(key)
+    for count, same in sorted(by_count.items()):
+        yield Query(_sql(d, template, len(same)), [count, count, project_id, *same])

@@ -83,6 +83,8 @@ async def forget_end_user(
     """Erase one end user of a project (validated as at ingest, `loc` naming it in a 422);
     the counts once committed. Idempotent: a repeat finds nothing and returns zeros."""
     erased: Erasure = await ingestor.maintain(erasure_job(project_id, end_user_id(user_id, loc)))
+    if erased.events:
+        await ingestor.checkpoint()  # its pages written back now, not by the next ingest commit
     return erased
 
 

@@ -151,6 +151,12 @@ class Ingestor:
         return its plan's outcome once committed."""
         return await self.writer.submit(job)
 
+    async def checkpoint(self) -> None:
+        """Write what the SQLite write-ahead log holds back to the database file now, beside
+        the writer (`WriteBackend.checkpoint`); after a maintenance job that dirtied many
+        pages. Nothing on PostgreSQL."""
+        await self.writer.checkpoint()
+
     async def add_feedback(self, principal: Principal, event_id: str, body: Any) -> FeedbackResult:
         """Store feedback on one of the caller's events; any other event is NotFound."""
         target = _parse_event_id(event_id)

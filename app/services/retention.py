@@ -126,8 +126,8 @@ def chunk_plan(
                 ),
                 [project_id, before],
             )
-            users = [row["user_id"] for row in empty]
-            done.add((yield from deletion.settle(d, project_id, [], users, keep_hour_from=keep)))
+            users = {row["user_id"]: 0 for row in empty}
+            done.add((yield from deletion.settle(d, project_id, {}, users, keep_hour_from=keep)))
         return Chunk(done, more)
 
     return plan
@@ -187,6 +187,7 @@ async def sweep_project(
         started = time.perf_counter()
         job = MaintenanceJob(window.id, chunk_plan(window.id, window.days, chunk), "retention")
         result: Chunk = await ingestor.maintain(job)
+        await ingestor.checkpoint()  # its pages written back within its own time
         total.add(result.deleted)
         if not result.more:
             return total
@@ -204,6 +205,7 @@ async def prune_rollups(
         started = time.perf_counter()
         job = MaintenanceJob(0, rollup_plan(days), "rollup retention")
         pruned, more = await ingestor.maintain(job)
+        await ingestor.checkpoint()
         total.metric_rollups += pruned.metric_rollups
         total.user_rollups += pruned.user_rollups
         if not more:

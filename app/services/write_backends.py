@@ -55,6 +55,13 @@ class WriteBackend(Protocol):
         """Run each plan in its own savepoint of one transaction, and commit: a plan that
         fails is rolled back alone (its error in its place), the others commit together."""
 
+    async def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the database file now, beside the writer
+        (SQLite; nothing to do on PostgreSQL). A bulk writer that dirties many distinct pages
+        (a retention sweep) calls it after each chunk, so that it pays for writing those pages
+        back in its own paced time instead of an ingest commit paying for it in one
+        automatic checkpoint of a thousand pages."""
+
 
 class SqliteWriteBackend:
     """One connection, one thread: the single writer SQLite wants."""
@@ -66,6 +73,9 @@ class SqliteWriteBackend:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phospho-writer")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        # `checkpoint`: its own connection and thread, so that the writer commits meanwhile.
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phospho-ckpt")
+        self._checkpoint_conn: sqlite3.Connection | None = None
 
     async def open(self) -> None:
         """Claim the database for this process, then connect on the writer thread."""
@@ -76,6 +86,8 @@ class SqliteWriteBackend:
         """Close the connection, stop the thread and release the claim."""
         await self._call(self._close)
         self._thread.shutdown(wait=True)
+        self._checkpointer.submit(self._close_checkpointer).result()
+        self._checkpointer.shutdown(wait=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor releases the lock
             self._lock_fd = None
@@ -91,6 +103,25 @@ class SqliteWriteBackend:
     async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
         """Each plan in its own savepoint of one transaction, on the writer thread."""
         return await self._call(lambda: self._run_each(plans))
+
+    async def checkpoint(self) -> None:
+        """A PASSIVE checkpoint on a connection and thread of its own: it copies the frames
+        no reader still needs and never waits for, nor blocks, the writer (a checkpoint
+        already running, such as the writer's automatic one, makes it a no-op)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._checkpointer, self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        if self._checkpoint_conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=FULL")  # the copy is synced like the commits
+            self._checkpoint_conn = conn
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _close_checkpointer(self) -> None:
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
 
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
@@ -216,6 +247,9 @@ class PostgresWriteBackend:
                 raise _RolledBack(await _drive_async(tx, plan()))
         except _RolledBack as done:
             return done.result  # type: ignore[no-any-return]
+
+    async def checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL's checkpointer spreads its writes by itself."""
 
     async def run_each(self, plans: Sequence[Callable[[], Plan[T]]]) -> list[T | Exception]:
         """Run each plan in its own savepoint of one transaction, and commit: a plan that

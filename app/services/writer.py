@@ -131,6 +131,11 @@ class GroupCommitWriter(Generic[J]):
             await self._backend.close()
             self._backend = None
 
+    async def checkpoint(self) -> None:
+        """The backend's `WriteBackend.checkpoint` (beside the writer, not queued behind it)."""
+        if self._backend is not None:
+            await self._backend.checkpoint()
+
     async def submit(self, job: J) -> Any:
         """Queue a job and wait until its transaction has committed; returns its result."""
         if self._closing or self._task is None:
