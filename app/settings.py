@@ -234,7 +234,7 @@ class Settings(BaseSettings):
         ),
     )
     retention_chunk_events: int = Field(
-        default=100,
+        default=40,
         ge=10,
         le=20_000,
         description=(
@@ -242,7 +242,7 @@ class Settings(BaseSettings):
         ),
     )
     retention_pause_factor: float = Field(
-        default=8.0,
+        default=5.0,
         ge=0,
         le=100,
         description=(

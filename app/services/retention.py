@@ -33,8 +33,8 @@ from app.services.store import Plan, Query
 MAX_DAYS = 36_500  # a hundred years: the largest window a project may be given
 # Events per chunk (one MaintenanceJob, one share of a group commit), and the pause after each
 # chunk as a multiple of the chunk's own time: measured with bench/retention (see README).
-CHUNK_EVENTS = 100
-PAUSE_FACTOR = 8.0
+CHUNK_EVENTS = 40
+PAUSE_FACTOR = 5.0
 
 
 @dataclass(frozen=True, slots=True)

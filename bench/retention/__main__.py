@@ -3,7 +3,7 @@ SQLite, and what it does to single-event ingest latency meanwhile.
 
 Run (on a quiet machine):
     .venv/bin/python -m bench.retention [--events 1000000]
-        [--runs 2] [--rate 200] [--chunk 100] [--pause-factor 8] [--after 20]
+        [--runs 2] [--rate 200] [--chunk 40] [--pause-factor 5] [--after 20]
     .venv/bin/python -m bench.retention space [--days 12]
 
 Each run: a throwaway SQLite database gets `--events` events 10 to 40 days old, bulk-inserted
