@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("phospho.admission")
 
 HEALTH = b"/api/v1/health"
-EXEMPT_PREFIXES = (b"/live/",)
+# Never counted: the live streams (open for minutes), and readiness (app/api/ready.py).
+READY = b"/api/v1/ready"
+EXEMPT_PREFIXES = (b"/live/", READY)
 UNKNOWN_BODY = 64 * 1024  # what a chunked body counts for against max_in_flight_bytes
 READ_SIZE = 64 * 1024
 # After a read that was only refused (or health checks), a connection is not read again for

@@ -16,6 +16,7 @@ from app.db import (
     DatabaseConfigError,
     apply_migrations,
     close_orm,
+    dialect_of,
     init_orm,
     pending_migrations,
     reader,
@@ -28,6 +29,7 @@ from app.services import pricing
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache
 from app.services.ratelimit import KeyRateLimiter, parse_rate
+from app.services.readiness import Readiness
 from app.services.retention_sweeper import Sweeper, sweep_settings
 from app.services.revocation import CredentialWatcher
 from app.services.write_backends import write_backend_for
@@ -90,22 +92,30 @@ async def preflight(settings: Settings) -> None:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, ingestor: Ingestor, *, prepared: bool = False
+    settings: Settings,
+    ingestor: Ingestor,
+    *,
+    prepared: bool = False,
+    readiness: Readiness | None = None,
 ) -> AsyncIterator[None]:
     """Everything the server holds while it runs: database, writer, live bridge. `prepared`:
-    `preflight` has just checked (and on SQLite migrated) the database."""
+    `preflight` has just checked (and on SQLite migrated) the database; `readiness` is told
+    the parts it checks."""
     settings.ensure_secret_key()
     if not prepared:
         await prepare_database(settings)
     await init_orm(settings)
     await warn_if_rollups_missing()
-    await ingestor.start(write_backend_for(settings.resolved_database_url))
+    backend = write_backend_for(settings.resolved_database_url)
+    await ingestor.start(backend)
     sweeper = Sweeper(ingestor, sweep_settings(settings))  # retention (app/services/retention.py)
     sweeper.start()
     bridge = None
     if not settings.is_sqlite:
         bridge = PostgresBridge(ingestor.bus, settings.resolved_database_url, ingestor.origin)
         await bridge.start()
+    if readiness is not None:  # GET /api/v1/ready (app/services/readiness.py)
+        readiness.attach(backend, bridge)
     pricing.load()
     # Ends live streams whose key was revoked or whose login session ended.
     watcher = CredentialWatcher(ingestor.bus, settings.credential_recheck_seconds)
@@ -133,10 +143,11 @@ def create_app(settings: Settings | None = None, *, prepared: bool = False) -> F
     rate = parse_rate(settings.rate_limit)
     limiter = KeyRateLimiter(rate) if rate else None
     keys = KeyCache()
+    readiness = Readiness(dialect_of(settings.resolved_database_url), ingestor.writer)
     app = FastAPI(
         title="phospho",
         version="0.1.0",
-        lifespan=lambda _app: running(settings, ingestor, prepared=prepared),
+        lifespan=lambda _app: running(settings, ingestor, prepared=prepared, readiness=readiness),
         docs_url="/api/docs",
         # FastAPI's native OpenTelemetry looks up providers on every request (~12 µs measured
         # under load) even when none is configured; phospho does not export telemetry.
@@ -147,6 +158,7 @@ def create_app(settings: Settings | None = None, *, prepared: bool = False) -> F
     app.state.live = ingestor.bus
     app.state.rate_limiter = limiter  # GraphQL requests by API key (app/schema/context.py)
     app.state.key_cache = keys  # recent API-key lookups (REST ingest and GraphQL)
+    app.state.readiness = readiness  # GET /api/v1/ready
     install_error_handlers(app)
     document_ingest_routes(app)
     app.include_router(api.router)

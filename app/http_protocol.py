@@ -47,6 +47,7 @@ from app.admission import (
     HEALTH,
     HEALTHY,
     READ_SIZE,
+    READY,
     REFUSAL_HOLD,
     Admission,
     Skimmer,
@@ -129,7 +130,8 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
                 return False
         elif self._admitted == 1 and admission.waiting < admission.max_in_flight:
             return False
-        return b"/live/" not in data and b"pgrade" not in data and b"PGRADE" not in data
+        exempt = b"/live/" in data or READY in data
+        return not exempt and b"pgrade" not in data and b"PGRADE" not in data
 
     def _skim(self, data: bytes) -> None:
         skimmer = self._skimmer

@@ -87,6 +87,14 @@ class PostgresBridge:
         self.connected = asyncio.Event()
         bus.remember(REMEMBERED)
 
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up and the task that restores it still runs
+        (GET /api/v1/ready reports it)."""
+        conn, task = self._conn, self._task
+        up = self.connected.is_set() and conn is not None and not conn.is_closed()
+        return up and task is not None and not task.done()
+
     async def start(self) -> None:
         """Connect and start listening (and reconnecting when the connection is lost)."""
         await self._connect()

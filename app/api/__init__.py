@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import export, health, users
+from app.api import export, health, ready, users
 from app.api.events import IngestRoutes
 from app.api.otlp import OtlpRoutes
 
@@ -10,6 +10,7 @@ PREFIX = "/api/v1"
 
 router = APIRouter(prefix=PREFIX)
 router.include_router(health.router)
+router.include_router(ready.router)
 router.include_router(users.router)
 router.include_router(export.router)
 

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -43,6 +44,9 @@ class WriteBackend(Protocol):
 
     async def close(self) -> None:
         """Disconnect."""
+
+    async def ping(self) -> None:
+        """Check that the connection answers (GET /api/v1/ready), as cheaply as possible."""
 
     async def run(self, plan: Callable[[], Plan[T]]) -> T:
         """Run the plan made by `plan()` in one transaction and commit it."""
@@ -92,6 +96,11 @@ class SqliteWriteBackend:
             os.close(self._lock_fd)  # closing the descriptor releases the lock
             self._lock_fd = None
 
+    async def ping(self) -> None:
+        """Take the write lock and let it go, on the writer thread: what a commit needs first,
+        behind the transaction running there (if any); no fsync."""
+        await self._call(self._ping)
+
     async def run(self, plan: Callable[[], Plan[T]]) -> T:
         """Run the whole transaction on the writer thread."""
         return await self._call(lambda: self._transaction(plan()))
@@ -137,6 +146,13 @@ class SqliteWriteBackend:
         ):
             conn.execute(f"PRAGMA {pragma}")
         self._conn = conn
+
+    def _ping(self) -> None:
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.ProgrammingError("the writer's connection is closed")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -234,6 +250,10 @@ class PostgresWriteBackend:
 
     async def close(self) -> None:
         """Nothing to do: the pool is closed by `close_orm`."""
+
+    async def ping(self) -> None:
+        """One trivial statement on a pooled connection."""
+        await connections.get(WRITER).execute_query("SELECT 1")
 
     async def run(self, plan: Callable[[], Plan[T]]) -> T:
         """Run the plan in a transaction on one pooled connection."""

@@ -95,6 +95,12 @@ class GroupCommitWriter(Generic[J]):
         self._queued_events = 0
         self._max_queued_events: int | None = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the writer task is alive: started, and not stopped or ended by a fault
+        (then every write would wait forever; GET /api/v1/ready reports it)."""
+        return self._task is not None and not self._task.done()
+
     def limit_queue(self, max_events: int | None) -> None:
         """Refuse jobs (Unavailable, 503) while more than `max_events` events wait or commit.
 
@@ -125,7 +131,10 @@ class GroupCommitWriter(Generic[J]):
         self._closing = True
         if self._task is not None:
             self._queue.put_nowait(_STOP)
-            await self._task
+            # A writer that had died (a bug) must not stop the rest of the shutdown.
+            [ended] = await asyncio.gather(self._task, return_exceptions=True)
+            if isinstance(ended, BaseException):
+                log.error("the writer had stopped: %r", ended)
             self._task = None
         if self._backend is not None:
             await self._backend.close()
@@ -138,7 +147,7 @@ class GroupCommitWriter(Generic[J]):
 
     async def submit(self, job: J) -> Any:
         """Queue a job and wait until its transaction has committed; returns its result."""
-        if self._closing or self._task is None:
+        if self._closing or self._task is None or self._task.done():  # done: it died
             raise Unavailable("the server is shutting down; retry shortly")
         size = len(getattr(job, "events", ())) or 1
         limit = self._max_queued_events
