@@ -26,6 +26,7 @@ from app.errors import (
     Unavailable,
 )
 from app.ids import uuid7
+from app.instruments import EVENTS_STORED, FEEDBACK_STORED
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import store
 from app.services.ingest_jobs import (
@@ -162,6 +163,7 @@ class Ingestor:
     def _publish(self, jobs: list[Job], outcomes: list[Any]) -> None:
         """After commit, before anyone is answered: tell live subscribers, in commit order."""
         self.bus.publish(live_messages(jobs, outcomes))
+        count_stored(jobs, outcomes)
 
     def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
         """The group's transaction: check keys, store events, then feedback (which may target
@@ -235,6 +237,23 @@ def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]
                     project, event.id, event.session_key, event.user_id, event.typed.model,
                     result.created_at, event.status, event.tags,
                 )  # fmt: skip
+
+
+def count_stored(jobs: list[Job], outcomes: list[Any]) -> None:
+    """Add what a commit stored to the metrics: new events (not retries of stored ones) and
+    feedback; failed jobs stored nothing."""
+    events = feedback = 0
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            continue
+        if isinstance(job, EventsJob):
+            events += sum(1 for result in outcome if not result.duplicate)
+        elif isinstance(job, FeedbackJob):
+            feedback += 1
+    if events:
+        EVENTS_STORED.inc(events)
+    if feedback:
+        FEEDBACK_STORED.inc(feedback)
 
 
 def _parse_event_id(value: str) -> uuid.UUID:
