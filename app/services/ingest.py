@@ -161,9 +161,10 @@ class Ingestor:
         return result
 
     def _publish(self, jobs: list[Job], outcomes: list[Any]) -> None:
-        """After commit, before anyone is answered: tell live subscribers, in commit order."""
+        """After commit, before anyone is answered: count what was stored (the metrics), tell
+        live subscribers, in commit order."""
+        count_stored(jobs, outcomes)  # first: it cannot fail, whatever a subscriber does
         self.bus.publish(live_messages(jobs, outcomes))
-        count_stored(jobs, outcomes)
 
     def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
         """The group's transaction: check keys, store events, then feedback (which may target
