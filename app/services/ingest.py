@@ -248,7 +248,9 @@ def count_stored(jobs: list[Job], outcomes: list[Any]) -> None:
         if isinstance(outcome, BaseException):
             continue
         if isinstance(job, EventsJob):
-            events += sum(1 for result in outcome if not result.duplicate)
+            for result in outcome:  # a plain loop: a generator cost ~1 µs a job (py-spy)
+                if not result.duplicate:
+                    events += 1
         elif isinstance(job, FeedbackJob):
             feedback += 1
     if events:
