@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
+from app.instruments import REFUSED
+
 if TYPE_CHECKING:
     from app.settings import Settings
 
@@ -32,6 +34,9 @@ READ_SIZE = 64 * 1024
 # behind a refused request (load balancers open a connection per check).
 REFUSAL_HOLD = 0.01
 LOG_EVERY = 10.0  # seconds between two "shedding" log lines
+# Why a request was refused (the `reason` label of phospho_admission_refused).
+IN_FLIGHT, IN_FLIGHT_BYTES, PIPELINED = "in_flight", "in_flight_bytes", "pipelined"
+_REFUSED = {reason: REFUSED.labels(reason) for reason in (IN_FLIGHT, IN_FLIGHT_BYTES, PIPELINED)}
 
 
 def _answer(status: bytes, code: str, detail: str, *extra: bytes) -> bytes:
@@ -100,7 +105,13 @@ class Admission:
     in_flight: int = 0
     waiting: int = 0  # requests admitted behind another of their connection (no slot yet)
     in_flight_bytes: int = 0  # announced body sizes of the requests in flight
-    shed: int = 0  # requests refused since the last log line
+    # Refusals not yet added to the metrics: all of them, and those of two reasons (the rest
+    # are IN_FLIGHT). Added by `report`, once per read rather than once per refusal: the
+    # common refusal is an attribute increment (app/http_protocol.py's `skimmed`).
+    shed: int = 0
+    shed_pipelined: int = 0
+    shed_bytes: int = 0
+    unlogged: int = 0  # refusals since the last log line
     logged_at: float = 0.0
 
     @classmethod
@@ -114,22 +125,35 @@ class Admission:
             idle_timeout=settings.idle_timeout,
         )
 
-    def note_shed(self, now: float) -> None:
+    def note_shed(self, now: float, reason: str = IN_FLIGHT) -> None:
         """Count a refusal; at most one log line every LOG_EVERY seconds."""
         self.shed += 1
+        if reason == PIPELINED:
+            self.shed_pipelined += 1
+        elif reason == IN_FLIGHT_BYTES:
+            self.shed_bytes += 1
         self.report(now)
 
     def report(self, now: float) -> None:
-        """Log the refusals counted so far, if the last line is LOG_EVERY seconds old."""
-        if self.shed and now - self.logged_at >= LOG_EVERY:
+        """Add the refusals counted so far to the metrics; log them if the last line is
+        LOG_EVERY seconds old."""
+        if self.shed:
+            pipelined, size = self.shed_pipelined, self.shed_bytes
+            for reason, count in ((PIPELINED, pipelined), (IN_FLIGHT_BYTES, size),
+                                  (IN_FLIGHT, self.shed - pipelined - size)):  # fmt: skip
+                if count:
+                    _REFUSED[reason].inc(count)
+            self.unlogged += self.shed
+            self.shed = self.shed_pipelined = self.shed_bytes = 0
+        if self.unlogged and now - self.logged_at >= LOG_EVERY:
             log.warning(
                 "at capacity: answered 503 to %d request(s) since the last report "
                 "(in flight: %d, limit %d)",
-                self.shed,
+                self.unlogged,
                 self.in_flight,
                 self.max_in_flight,
             )
-            self.shed = 0
+            self.unlogged = 0
             self.logged_at = now
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import gc
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,19 +31,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.admission import Admission
     from app.factory import create_app, preflight
     from app.http_protocol import protocol_factory
+    from app.logs import announce
 
     asyncio.run(preflight(settings))
     if args.host:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    _stderr(f"phospho listening on http://{settings.host}:{settings.port}")
+    announce(f"phospho listening on http://{settings.host}:{settings.port}", settings.log_format)
     admission = Admission.from_settings(settings)
     uvicorn.run(
         create_app(settings, prepared=True),
         host=settings.host,
         port=settings.port,
-        log_config=log_config(settings.log_level),
+        log_config=log_config(settings.log_level, settings.log_format),
         log_level=settings.log_level,
         access_log=settings.access_log,
         # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn's
@@ -57,18 +57,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, with phospho's own loggers on its handler at `level` (without one,
-    Python drops their info lines and prints warnings unformatted)."""
-    import uvicorn.config
+def log_config(level: str, fmt: str = "text") -> dict[str, Any]:
+    """The logging configuration of `phospho serve` (app/logs.py: text or JSON lines)."""
+    from app.logs import log_config as config
 
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["loggers"]["phospho"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        "propagate": False,
-    }
-    return config
+    return config(level, fmt)
 
 
 async def _with_orm(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:

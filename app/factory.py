@@ -11,7 +11,9 @@ from fastapi import FastAPI
 
 from app import api
 from app.api.errors import FaultBarrier, install_error_handlers
+from app.api.observe import RequestObserver
 from app.api.openapi import document_ingest_routes
+from app.api.prometheus import MetricsEndpoint
 from app.db import (
     DatabaseConfigError,
     apply_migrations,
@@ -26,6 +28,7 @@ from app.live import LiveBus
 from app.live_pg import PostgresBridge
 from app.schema.schema import build_router as build_graphql_router
 from app.services import pricing
+from app.services.database_size import DatabaseSize
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache
 from app.services.ratelimit import KeyRateLimiter, parse_rate
@@ -181,5 +184,11 @@ def create_app(settings: Settings | None = None, *, prepared: bool = False) -> F
         limiter=limiter,
         max_body=settings.max_batch_body_bytes,
     )
-    app.add_middleware(FaultBarrier)  # outermost: a 500 leaves the connection usable
+    app.add_middleware(FaultBarrier)  # a 500 leaves the connection usable
+    # --- observe (issue 22): outermost, so that it sees every answer, the barrier's 500s too:
+    # request id, metrics, access line; it answers GET /metrics (app/api/observe.py).
+    metrics = MetricsEndpoint(settings.metrics_token, DatabaseSize(settings.resolved_database_url))
+    log_requests = settings.access_log and settings.log_format == "json"
+    app.add_middleware(RequestObserver, metrics=metrics, log_requests=log_requests)
+    # --- end observe
     return app

@@ -22,6 +22,7 @@ from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from app.admission import BODY_TIMED_OUT, HEADER_TIMED_OUT, Admission, Skimmer
+from app.instruments import READ_TIMEOUTS
 
 log = logging.getLogger("phospho.admission")
 
@@ -115,6 +116,7 @@ class ReadDeadlines:
                 answer = HEADER_TIMED_OUT if kind == "header" else BODY_TIMED_OUT
                 self.transport.write(self._dated(answer))
             log.debug("closed a connection whose request %s did not arrive in time", kind)
+            READ_TIMEOUTS.labels(kind).inc()
         self.transport.close()
 
     def _may_answer(self, kind: str) -> bool:

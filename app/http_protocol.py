@@ -46,6 +46,9 @@ from app.admission import (
     EXEMPT_PREFIXES,
     HEALTH,
     HEALTHY,
+    IN_FLIGHT,
+    IN_FLIGHT_BYTES,
+    PIPELINED,
     READ_SIZE,
     READY,
     REFUSAL_HOLD,
@@ -54,6 +57,7 @@ from app.admission import (
     body_size,
 )
 from app.http_flow import Flow, ReadDeadlines
+from app.instruments import HEALTH_CHECKS
 
 log = logging.getLogger("phospho.admission")
 
@@ -160,14 +164,19 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
             return
         if url.startswith(HEALTH) and url.split(b"?", 1)[0] == HEALTH:
             if self._skim_parser.get_method() == b"GET":
+                HEALTH_CHECKS.inc()
                 self._answer_here(self._dated(HEALTHY))
                 return
         out = self._out
         if out is not None and not self._owed() and self._skim_parser.should_keep_alive():
-            self.admission.shed += 1  # the common case, inlined; logged once per read (_skim)
+            # The common case, inlined; counted and logged once per read (_skim's report).
+            self.admission.shed += 1
+            if self._admitted:
+                self.admission.shed_pipelined += 1
             out.append(BUSY)
             return
-        self._refuse(self._skim_parser.should_keep_alive())
+        self._refuse(self._skim_parser.should_keep_alive(),
+                     PIPELINED if self._admitted else IN_FLIGHT)  # fmt: skip
 
     def _flush_out(self) -> None:
         """Write the answers gathered so far (before anything else is written)."""
@@ -205,6 +214,7 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
         path = self.url.split(b"?", 1)[0]
         if path == HEALTH and self.parser.get_method() == b"GET":
             self._skipping = True  # answered: what follows of the request is dropped
+            HEALTH_CHECKS.inc()
             self._answer_here(self._dated(HEALTHY))
             return
         if path.startswith(EXEMPT_PREFIXES) or (
@@ -212,30 +222,31 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
         ):
             super().on_headers_complete()
             return
-        if self._admit():
+        refused = self._admit()
+        if refused is None:
             return
         self._skipping = True
-        self._refuse(self.parser.should_keep_alive())
+        self._refuse(self.parser.should_keep_alive(), refused)
 
-    def _admit(self) -> bool:
+    def _admit(self) -> str | None:
         """Start this request, or let it wait behind its connection's running one, if the
-        bounds allow it; whether they did."""
+        bounds allow it; None if they did, else why not (admission's reason)."""
         admission = self.admission
         if self._admitted == 0:
             if admission.in_flight >= admission.max_in_flight:
-                return False
+                return IN_FLIGHT
             slot = True
         elif self._admitted == 1 and admission.waiting < admission.max_in_flight:
             slot = False  # it takes a slot when its turn comes (on_response_complete)
         else:
-            return False
+            return PIPELINED
         # A body counts for at most a quarter of the budget: a large batch is still let in
         # next to a few other requests instead of waiting for an idle server.
         size = min(body_size(self.headers), admission.max_in_flight_bytes // 4)
         if admission.in_flight_bytes and (
             admission.in_flight_bytes + size > admission.max_in_flight_bytes
         ):
-            return False
+            return IN_FLIGHT_BYTES
         super().on_headers_complete()
         if slot:
             admission.in_flight += 1
@@ -245,7 +256,7 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
         self._admitted += 1
         self.cycle.admitted = size  # type: ignore[attr-defined]
         self.cycle.slot = slot  # type: ignore[attr-defined]
-        return True
+        return None
 
     def on_body(self, body: bytes) -> None:
         if not self._skipping:
@@ -276,9 +287,9 @@ class AdmissionProtocol(ReadDeadlines, HttpToolsProtocol, asyncio.BufferedProtoc
         else:  # pragma: no cover (parser callbacks only run inside data_received)
             self.transport.write(answer)
 
-    def _refuse(self, keep_alive: bool) -> None:
+    def _refuse(self, keep_alive: bool, reason: str) -> None:
         """503 + Retry-After; closed after it when the client asked (`Connection: close`)."""
-        self.admission.note_shed(self._now)
+        self.admission.note_shed(self._now, reason)
         if keep_alive:
             self._answer_here(BUSY)
         elif self._owed():

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
 
+from app.instruments import LIVE_DROPPED, LIVE_RESYNCS, LIVE_SUBSCRIBERS
+
 DEFAULT_QUEUE_SIZE = 1000
 K = TypeVar("K")
 
@@ -151,11 +153,13 @@ class Subscription:
         """Queue a message without ever waiting; count it as missed when the queue is full."""
         if self._missed:  # after a loss, nothing more until the reader has seen the marker
             self._missed += 1
+            LIVE_DROPPED.inc()
             return
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             self._missed = 1
+            LIVE_DROPPED.inc()
 
     async def get(self) -> LiveMessage | Overflow | Revoked:
         """The next message in commit order, an Overflow marker after messages were lost, or
@@ -165,6 +169,7 @@ class Subscription:
         # Deliver what was queued before the loss first: it is still in order.
         if self._missed and self._queue.empty():
             missed, self._missed = self._missed, 0
+            LIVE_RESYNCS.inc()
             return Overflow(missed)
         message = await self._queue.get()
         return REVOKED if self.revoked else message
@@ -213,6 +218,7 @@ class LiveBus:
         `credential` (when given) stays valid."""
         subscription = Subscription(self, project_id, max_queue, credential)
         self._subscribers.setdefault(project_id, set()).add(subscription)
+        LIVE_SUBSCRIBERS.inc()
         if credential is not None:
             self._by_credential.setdefault(credential, set()).add(subscription)
         return subscription
@@ -272,6 +278,7 @@ class LiveBus:
         return sum(len(subs) for subs in self._subscribers.values())
 
     def _remove(self, subscription: Subscription) -> None:
+        LIVE_SUBSCRIBERS.dec()  # once per subscription: Subscription.close calls this once
         _discard(self._subscribers, subscription.project_id, subscription)
         if subscription.credential is not None:
             _discard(self._by_credential, subscription.credential, subscription)

@@ -7,7 +7,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -252,6 +252,22 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
+
+    # Part "observe" (issue 22): /metrics, JSON logs (app/api/observe.py, app/logs.py).
+    metrics_token: str = Field(
+        default="",
+        description=(
+            "Bearer token GET /metrics requires (`Authorization: Bearer <token>`). Empty: "
+            "/metrics is open (keep it off the public network then)."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description=(
+            "`text` (uvicorn's lines) or `json`: one JSON object per line for every log line, "
+            "with the request id, route, status, duration and project of request lines."
+        ),
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from app.request_context import note_project
 from app.services.keys import KeyCache, Principal, authenticate
 
 
 async def _principal(request: Request, cache: KeyCache | None) -> Principal:
     principal = await authenticate(request.headers.get("authorization"), cache=cache)
+    note_project(request.scope, principal.project_id)  # for the access log line
     limiter = request.app.state.rate_limiter
     if limiter is not None:
         await limiter.check(principal.key_id)

@@ -28,6 +28,7 @@ from app.api.errors import error_body, phospho_error_parts
 from app.api.responses import event_body, feedback_body
 from app.errors import PhosphoError
 from app.limits import ASGIApp, Receive, Scope, Send
+from app.request_context import ROUTE_KEY, note_project
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache, Principal, authenticate
 from app.services.ratelimit import KeyRateLimiter
@@ -36,6 +37,7 @@ from app.services.validation import parse_json
 EVENTS = "/api/v1/events"
 BATCH = "/api/v1/events/batch"
 FEEDBACK_SUFFIX = "/feedback"
+FEEDBACK_ROUTE = EVENTS + "/{event_id}" + FEEDBACK_SUFFIX  # the template (metrics, logs)
 JSON_TYPE = (b"content-type", b"application/json")
 
 # (ingestor, principal, parsed body, event id from the path) -> (status, JSON-able answer)
@@ -61,6 +63,10 @@ async def add_feedback(
 ) -> tuple[int, Any]:
     """Attach a thumbs up (1) or down (0) to one of the project's events."""
     return 201, feedback_body(await ingestor.add_feedback(principal, event_id, body))
+
+
+# Each handler's route template, as the metrics and the access log name it.
+TEMPLATES: dict[Handler, str] = {log_event: EVENTS, log_events: BATCH, add_feedback: FEEDBACK_ROUTE}
 
 
 def match(path: str) -> tuple[Handler, str] | None:
@@ -105,9 +111,11 @@ class IngestRoutes:
             await _send_json(send, 405, body, [(b"allow", b"POST")])
             return
         handler, event_id = route
+        scope[ROUTE_KEY] = TEMPLATES[handler]
         headers: list[tuple[bytes, bytes]] = []
         try:
             principal = await authenticate(authorization(scope), cache=self.keys)
+            note_project(scope, principal.project_id)
             if self.limiter is not None:
                 await self.limiter.check(principal.key_id)
             raw = await _read_body(receive)

@@ -25,6 +25,7 @@ from app.api.errors import phospho_error_parts
 from app.api.events import authorization, route_path
 from app.errors import PayloadTooLarge, PhosphoError
 from app.limits import ASGIApp, Receive, Scope, Send
+from app.request_context import ROUTE_KEY, note_project
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache, authenticate
 from app.services.otlp import Encoding, ExportOutcome, Inflater, encoding_of, export_traces
@@ -65,12 +66,14 @@ class OtlpRoutes:
                 return
             await self.app(scope, receive, send)
             return
+        scope[ROUTE_KEY] = path
         headers = _headers(scope)
         encoding = _encoding_or_json(headers.get(b"content-type"))
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed("Method Not Allowed")
             principal = await authenticate(authorization(scope), cache=self.keys)
+            note_project(scope, principal.project_id)
             if self.limiter is not None:
                 await self.limiter.check(principal.key_id)
             encoding = encoding_of(headers.get(b"content-type"))

@@ -22,6 +22,7 @@ from strawberry.types import Info
 from app.errors import Forbidden, Unauthorized
 from app.live import LiveBus
 from app.origin import same_origin
+from app.request_context import note_project
 from app.schema.loaders import Loaders
 from app.services import accounts
 from app.services.ingest import Ingestor
@@ -130,8 +131,10 @@ async def get_context(connection: HTTPConnection) -> Context:
         if not same_origin(connection):
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
         context.sign_in(await principal_from_login(connection), via_login=True)
+        note_project(connection.scope, context.project_id)  # for the access log line
         return context
     principal = await authenticate(header, cache=state.key_cache)
+    note_project(connection.scope, principal.project_id)
     if state.rate_limiter is not None:  # per-key rate limit (app/services/ratelimit.py)
         await state.rate_limiter.check(principal.key_id)
     return Context(state.ingestor, state.live, principal, state.settings)

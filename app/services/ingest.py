@@ -26,6 +26,7 @@ from app.errors import (
     Unavailable,
 )
 from app.ids import uuid7
+from app.instruments import EVENTS_STORED, FEEDBACK_STORED
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import store
 from app.services.ingest_jobs import (
@@ -166,7 +167,9 @@ class Ingestor:
         return result
 
     def _publish(self, jobs: list[Job], outcomes: list[Any]) -> None:
-        """After commit, before anyone is answered: tell live subscribers, in commit order."""
+        """After commit, before anyone is answered: count what was stored (the metrics), tell
+        live subscribers, in commit order."""
+        count_stored(jobs, outcomes)  # first: it cannot fail, whatever a subscriber does
         self.bus.publish(live_messages(jobs, outcomes))
 
     def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
@@ -241,6 +244,25 @@ def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]
                     project, event.id, event.session_key, event.user_id, event.typed.model,
                     result.created_at, event.status, event.tags,
                 )  # fmt: skip
+
+
+def count_stored(jobs: list[Job], outcomes: list[Any]) -> None:
+    """Add what a commit stored to the metrics: new events (not retries of stored ones) and
+    feedback; failed jobs stored nothing."""
+    events = feedback = 0
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            continue
+        if isinstance(job, EventsJob):
+            for result in outcome:  # a plain loop: a generator cost ~1 µs a job (py-spy)
+                if not result.duplicate:
+                    events += 1
+        elif isinstance(job, FeedbackJob):
+            feedback += 1
+    if events:
+        EVENTS_STORED.inc(events)
+    if feedback:
+        FEEDBACK_STORED.inc(feedback)
 
 
 def _parse_event_id(value: str) -> uuid.UUID:

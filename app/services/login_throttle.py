@@ -30,7 +30,10 @@ from datetime import datetime, timedelta
 from tortoise.queryset import QuerySet
 
 from app.errors import TooManyRequests
+from app.instruments import RATE_LIMITED
 from models import LoginAttempt
+
+RATE_LIMITED_LOGIN = RATE_LIMITED.labels("login")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ async def reserve(email: str, address: str, limits: LoginLimits, now: datetime) 
         return attempt.id
     wait = await _seconds_until_expired(over, excess, limits.window, now)
     await attempt.delete()
+    RATE_LIMITED_LOGIN.inc()
     raise TooManyRequests(
         f"too many failed logins from your address; try again in {wait} seconds",
         retry_after=wait,

@@ -17,6 +17,9 @@ import re
 from aiolimiter import AsyncLimiter
 
 from app.errors import TooManyRequests
+from app.instruments import RATE_LIMITED
+
+RATE_LIMITED_KEY = RATE_LIMITED.labels("api_key")
 
 PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 _RATE = re.compile(r"^\s*([1-9][0-9]*)\s*/\s*(second|minute|hour)\s*$")
@@ -54,6 +57,7 @@ class KeyRateLimiter:
                 self._buckets.clear()
             bucket = self._buckets[key_id] = AsyncLimiter(*self.rate)
         if not bucket.has_capacity():
+            RATE_LIMITED_KEY.inc()
             raise TooManyRequests(
                 f"this API key is limited to {self.rate[0]} requests per "
                 f"{_period_name(self.rate[1])}; retry after {self.retry_after} s",

@@ -26,12 +26,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from tortoise.exceptions import IntegrityError
 
 from app.errors import Internal, PhosphoError, Unavailable
+from app.instruments import COMMIT_LATENCY, COMMIT_SIZE, WRITE_QUEUE
 from app.services.quarantine import Quarantine, log_fault
 from app.services.sql import Dialect
 from app.services.store import Plan
@@ -165,6 +167,8 @@ class GroupCommitWriter(Generic[J]):
 
     def _dequeued(self, size: int) -> None:
         self._queued_events -= size
+        if not self._queued_events:
+            WRITE_QUEUE.set(0)  # set at each group's start (_run) and when the queue empties
 
     async def _run(self) -> None:
         while True:
@@ -182,6 +186,7 @@ class GroupCommitWriter(Generic[J]):
                     break
                 batch.append(item)
             self._last_group = len(batch)
+            WRITE_QUEUE.set(self._queued_events)
             await self._commit_batch(batch)
 
     async def _gather(self) -> None:
@@ -385,7 +390,10 @@ class GroupCommitWriter(Generic[J]):
         backend = self._backend
         assert backend is not None, "writer not started"
         async with self._one_at_a_time():
+            started = time.perf_counter()
             outcomes = await self._settled(backend.run(lambda: self._plan(jobs, backend.dialect)))
+            COMMIT_LATENCY.observe(time.perf_counter() - started)
+            COMMIT_SIZE.observe(len(jobs))
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, PhosphoError):
                 raise outcome
