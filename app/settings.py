@@ -253,6 +253,17 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 
+    # Part "workers" (issue 22): `phospho serve --workers N` (app/workers.py).
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,  # app/workers.py's MAX_WORKERS
+        description=(
+            "Server processes `phospho serve` runs on its port (PostgreSQL only: SQLite has "
+            "one writer). `--workers` overrides it."
+        ),
+    )
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the SQLite file in the data directory."""
