@@ -5,7 +5,10 @@ transaction, so they are delivered exactly when (and only if) the data is commit
 process holds one dedicated LISTEN connection that feeds its local bus; a process skips its own
 notifications because it already published them locally after commit. After a lost
 connection it reconnects and catches up from the database: everything committed since a little
-before the last message it saw, minus what it already delivered.
+before the last message it saw (or the loss, if earlier), minus what it already delivered. A
+reconnect or catch-up that fails (the connection lost again) is retried from the same point
+until it succeeds; tests/test_live_listen_kill.py terminates the connection in PostgreSQL
+again and again while events flow. The connection's application_name is `phospho-live`.
 """
 
 from __future__ import annotations
