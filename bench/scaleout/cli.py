@@ -114,8 +114,9 @@ def table(lines: list[dict[str, Any]], delivery: dict[str, Any], args: argparse.
     ]
     for line in lines:
         out.append(
-            f"{line['workers']:>7} | {line['events_s']:>8,.0f} | {line['events_s'] / base:4.2f}x"
-            f" | {line['p50_ms']:6.2f} | {line['p99_ms']:6.2f} | {line['server_us']:>16,.0f} | "
+            f"{int(line['workers']):>7} | {line['events_s']:>8,.0f} | "
+            f"{line['events_s'] / base:4.2f}x | {line['p50_ms']:6.2f} | {line['p99_ms']:6.2f} | "
+            f"{line['server_us']:>16,.0f} | "
             f"{line['pg_us']:>17,.0f} | {100 * line['busy']:>11.0f}% | {line['non2xx']:>7.0f}"
         )
     two = next((line for line in lines if line["workers"] == 2), None)
