@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
 
+from tests.graphql_api.helpers import Live
 from tests.harness import Server
 
 ACCESS_LINE = re.compile(r"\[(\d+)\] 127\.0\.0\.1:\d+ - \"(\S+) ([^\s\"]+)")
@@ -81,3 +83,18 @@ def terminate_backends(server: Server, backends: list[int]) -> int:
             bool(conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0])  # type: ignore[index]
             for pid in backends
         )
+
+
+async def until_live(conn: Live, post_probe: Callable[[], Awaitable[str]]) -> set[str]:
+    """Post probe events until one reaches the subscription (a subscribe message has no answer:
+    events committed before the server registered it are not delivered); the probes' ids."""
+    probes = {await post_probe()}
+    for _ in range(20):
+        try:
+            message = await conn.next_data(wait=1)
+        except TimeoutError:
+            probes.add(await post_probe())
+            continue
+        assert message["eventLogged"]["id"] in probes, message
+        return probes
+    raise AssertionError("the subscription never received an event")
