@@ -25,36 +25,49 @@ def _stderr(*parts: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the server (one process; SQLite migrations applied at start)."""
-    import uvicorn
-
-    from app.admission import Admission
-    from app.factory import create_app, preflight
-    from app.http_protocol import protocol_factory
-    from app.logs import announce
-
-    asyncio.run(preflight(settings))
+    """Run the server: one process (SQLite migrations applied at start), or `--workers N`
+    processes on one port (PostgreSQL; app/workers.py)."""
     if args.host:
         settings.host = args.host
     if args.port:
         settings.port = args.port
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers != 1:
+        from app.workers import serve_workers
+
+        return serve_workers(settings, workers, uvicorn_options)
+    import uvicorn
+
+    from app.factory import create_app, preflight
+    from app.logs import announce
+
+    asyncio.run(preflight(settings))
     announce(f"phospho listening on http://{settings.host}:{settings.port}", settings.log_format)
-    admission = Admission.from_settings(settings)
     uvicorn.run(
         create_app(settings, prepared=True),
         host=settings.host,
         port=settings.port,
-        log_config=log_config(settings.log_level, settings.log_format),
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn's
-        # default trusts 127.0.0.1, so anything on this host could claim any client address.
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-        # httptools plus admission control and read timeouts (app/http_protocol.py).
-        http=protocol_factory(admission),
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every server process passes uvicorn besides the app and where to listen."""
+    from app.admission import Admission
+    from app.http_protocol import protocol_factory
+
+    return {
+        "log_config": log_config(settings.log_level, settings.log_format),
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+        # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn's
+        # default trusts 127.0.0.1, so anything on this host could claim any client address.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        # httptools plus admission control and read timeouts (app/http_protocol.py).
+        "http": protocol_factory(Admission.from_settings(settings)),
+    }
 
 
 def log_config(level: str, fmt: str = "text") -> dict[str, Any]:
@@ -197,6 +210,18 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _workers_count(text: str) -> int:
+    from app.workers import MAX_WORKERS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="phospho", description="phospho server")
@@ -204,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default: PHOSPHO_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PHOSPHO_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=_workers_count,
+        help="server processes on the port, PostgreSQL only (default: PHOSPHO_WORKERS, 1)",
+    )
     serve.set_defaults(func=cmd_serve, sync=True)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
 
@@ -272,10 +302,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is cmd_serve:
         gc.disable()
+    from pydantic import ValidationError
+
     from app.db import DatabaseConfigError
     from app.settings import Settings
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad PHOSPHO_ variable: name it, without a traceback
+        for error in exc.errors():
+            name = "PHOSPHO_" + "_".join(str(part) for part in error["loc"]).upper()
+            _stderr(f"error: {name}: {error['msg']}")
+        return 2
     try:
         if getattr(args, "sync", False):
             return int(args.func(args, settings))

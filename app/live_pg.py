@@ -5,7 +5,10 @@ transaction, so they are delivered exactly when (and only if) the data is commit
 process holds one dedicated LISTEN connection that feeds its local bus; a process skips its own
 notifications because it already published them locally after commit. After a lost
 connection it reconnects and catches up from the database: everything committed since a little
-before the last message it saw, minus what it already delivered.
+before the last message it saw (or the loss, if earlier), minus what it already delivered. A
+reconnect or catch-up that fails (the connection lost again) is retried from the same point
+until it succeeds; tests/test_live_listen_kill.py terminates the connection in PostgreSQL
+again and again while events flow. The connection's application_name is `phospho-live`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ CHANNEL = "phospho_live"
 MAX_PAYLOAD = 7000  # NOTIFY payloads must stay below 8000 bytes
 CATCH_UP_MARGIN = timedelta(seconds=5)  # commits from other processes may land slightly late
 REMEMBERED = 100_000
+APP_NAME = "phospho-live"  # the LISTEN connection's application_name
 
 
 def encode(origin: str, messages: Iterable[LiveMessage]) -> list[str]:
@@ -99,6 +103,7 @@ class PostgresBridge:
         """Connect and start listening (and reconnecting when the connection is lost)."""
         await self._connect()
         self._task = asyncio.create_task(self._watch(), name="phospho-live-listen")
+        self._task.add_done_callback(_report_end)
 
     async def stop(self) -> None:
         """Stop listening and close the connection."""
@@ -111,7 +116,8 @@ class PostgresBridge:
         self._conn = None
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._url)
+        # Named, so an operator (or a test) finds it in pg_stat_activity.
+        conn = await asyncpg.connect(self._url, server_settings={"application_name": APP_NAME})
         conn.add_termination_listener(lambda _: self._on_lost())
         await conn.add_listener(CHANNEL, self._on_notify)
         self._conn = conn
@@ -119,7 +125,10 @@ class PostgresBridge:
         self.connected.set()
 
     def _on_lost(self) -> None:
-        self._lost_at = datetime.now(UTC)
+        # The first loss not yet caught up is where a catch-up starts: a connection lost again
+        # while reconnecting or catching up must not move it later.
+        if self._lost_at is None:
+            self._lost_at = datetime.now(UTC)
         self.connected.clear()
         self._lost.set()
 
@@ -127,13 +136,28 @@ class PostgresBridge:
         while True:
             await self._lost.wait()
             log.warning("live LISTEN connection lost; reconnecting")
-            while True:
-                try:
-                    await self._connect()
-                    break
-                except (OSError, asyncpg.PostgresError):
-                    await asyncio.sleep(self._retry)
-            await self._catch_up()
+            try:
+                await self._connect()
+                await self._catch_up()
+            # Lost again (or never back): retry; nothing is forgotten. Any error, not just a
+            # lost connection's: asyncpg also raises InternalClientError ("cannot switch to
+            # state ...") when terminated mid-query, and a dead watcher would silently end
+            # the process's live feed from every other process.
+            except Exception as exc:
+                log.warning("live LISTEN reconnect or catch-up failed (%r); retrying", exc)
+                self._drop()
+                await asyncio.sleep(self._retry)
+                continue
+            if not self._lost.is_set():  # else lost again after the catch-up's last read
+                self._lost_at = None
+
+    def _drop(self) -> None:
+        """Give up the current connection; the watcher reconnects and catches up again."""
+        self.connected.clear()
+        self._lost.set()
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -179,3 +203,9 @@ class PostgresBridge:
         ]  # fmt: skip
         messages.sort(key=lambda m: m.created_at)
         self._deliver(messages)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """Log the watcher's end unless it was stopped: no more live messages from elsewhere."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("live LISTEN watcher stopped", exc_info=task.exception())

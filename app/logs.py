@@ -3,8 +3,9 @@ object per line for every line the server writes (phospho's, uvicorn's, other li
 
 JSON lines come from python-json-logger's orjson formatter: a maintained library that already
 handles what a hand-written Formatter gets wrong (exceptions and stack traces as fields, extra
-fields, non-JSON values), at orjson's speed. Each line has `timestamp`, `level`, `logger` and
-`message`, plus the fields of its record. A line written while a request runs carries its
+fields, non-JSON values), at orjson's speed. Each line has `timestamp`, `level`, `logger`,
+`pid` (which process wrote it: `--workers` runs several) and `message`, plus the fields of
+its record. A line written while a request runs carries its
 `request_id` (app/request_context.py); the access line (`phospho.access`, written by
 app/api/observe.py when `PHOSPHO_ACCESS_LOG` is on) also has `method`, `route` (the template),
 `status`, `duration_ms`, `client` and `project_id`. Nothing else of a request is logged: no
@@ -48,8 +49,8 @@ def json_formatter() -> logging.Formatter:
     # because the formatter is built in every process that configures logging (each worker).
     logging.captureWarnings(True)
     return OrjsonFormatter(
-        ["levelname", "name", "message"],
-        rename_fields={"levelname": "level", "name": "logger"},
+        ["levelname", "name", "process", "message"],
+        rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
         reserved_attrs=[*RESERVED_ATTRS, *_NOT_FIELDS],
         timestamp=True,
     )

@@ -253,7 +253,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="Log level of the server.")
     access_log: bool = Field(default=False, description="Log one line per HTTP request.")
 
-    # Part "observe" (issue 22): /metrics, JSON logs (app/api/observe.py, app/logs.py).
+    # /metrics and the log format (app/api/observe.py, app/logs.py).
     metrics_token: str = Field(
         default="",
         description=(
@@ -266,6 +266,17 @@ class Settings(BaseSettings):
         description=(
             "`text` (uvicorn's lines) or `json`: one JSON object per line for every log line, "
             "with the request id, route, status, duration and project of request lines."
+        ),
+    )
+
+    # `phospho serve --workers N` (app/workers.py).
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,  # app/workers.py's MAX_WORKERS
+        description=(
+            "Server processes `phospho serve` runs on its port (PostgreSQL only: SQLite has "
+            "one writer). `--workers` overrides it."
         ),
     )
 

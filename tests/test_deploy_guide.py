@@ -42,7 +42,6 @@ BIN = Path(sys.executable).parent  # the virtual environment's `phospho`
 CONNECTIONS_PER_WORKER = 7  # what the guide promises
 # Settings the guide documents that other parts of issue 22 add (observe): named here until
 # they are on the branch, so that `test_every_setting_the_guide_names_is_real` holds meanwhile.
-FROM_OTHER_PARTS = {"PHOSPHO_METRICS_TOKEN": "observe", "PHOSPHO_LOG_FORMAT": "observe"}
 
 
 def guide_blocks() -> dict[str, str]:
@@ -63,7 +62,6 @@ class Deployment:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     scratch: Path = Path()
     proc: subprocess.Popen[bytes] | None = None
-    workers: bool = False
 
     @property
     def database(self) -> str:
@@ -142,14 +140,6 @@ class Deployment:
         return f"http://127.0.0.1:{self.port}"
 
 
-def has_workers_flag() -> bool:
-    """Whether `phospho serve` takes `--workers` on this branch."""
-    done = subprocess.run(
-        [str(BIN / "phospho"), "serve", "--help"], capture_output=True, text=True, check=True
-    )
-    return "--workers" in done.stdout
-
-
 def admin_sql(sql: str, *params: object) -> list[tuple[object, ...]]:
     """Run SQL (`%s` placeholders) as the admin role."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
@@ -174,11 +164,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 
 def serving(deployment: Deployment) -> Iterator[Deployment]:
-    """The `serve` block in the background (without `--workers` where the branch lacks it)."""
+    """The `serve` block (with its `--workers 2`) in the background."""
     script = deployment.adapt(guide_blocks()["serve"]).strip()
-    deployment.workers = has_workers_flag()
-    if not deployment.workers:
-        script = re.sub(r" --workers \d+", "", script)
     log = open(deployment.scratch / "server.log", "wb")
     deployment.proc = subprocess.Popen(
         ["bash", "-c", f"exec {script}"],
@@ -260,8 +247,6 @@ def test_the_guides_server_is_healthy_and_ready(deployment: Deployment) -> None:
 
 
 def test_the_guides_server_runs_its_workers(deployment: Deployment) -> None:
-    if not deployment.workers:
-        pytest.skip("`phospho serve --workers` is not on this branch (part 'workers' of issue 22)")
     listening = admin_sql(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'LISTEN %%'",
         deployment.database,
@@ -275,7 +260,7 @@ def test_connections_stay_within_the_guides_count(deployment: Deployment) -> Non
     [(count,)] = admin_sql(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", deployment.database
     )
-    workers = 2 if deployment.workers else 1
+    workers = 2
     assert 1 < int(str(count)) <= CONNECTIONS_PER_WORKER * workers
 
 
@@ -304,8 +289,6 @@ def test_the_guides_backup_restores_every_event(deployment: Deployment) -> None:
 
 
 def test_the_guides_metrics_scrape(deployment: Deployment) -> None:
-    if httpx.get(deployment.base_url + "/metrics").status_code == 404:
-        pytest.skip("GET /metrics is not on this branch (part 'observe' of issue 22)")
     lines = deployment.run("metrics").stdout.splitlines()
     assert any(line.startswith("phospho_events_stored_total ") for line in lines), lines
     assert httpx.get(deployment.base_url + "/metrics").status_code == 401  # the token is wanted
@@ -379,17 +362,8 @@ def real_settings() -> set[str]:
 
 
 def test_every_setting_the_guide_names_is_real() -> None:
-    unknown = named_settings() - real_settings() - set(FROM_OTHER_PARTS)
+    unknown = named_settings() - real_settings()
     assert not unknown, unknown
     readme = (REPO / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in named_settings() & real_settings())
     assert "docs/deploy.md" in readme
-
-
-def test_the_settings_from_other_parts_exist() -> None:
-    missing = sorted(set(FROM_OTHER_PARTS) - real_settings())
-    if missing:
-        parts = sorted({FROM_OTHER_PARTS[name] for name in missing})
-        pytest.skip(
-            f"{', '.join(missing)} not on this branch (part {', '.join(parts)} of issue 22)"
-        )
