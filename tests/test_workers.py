@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.graphql_api.helpers import live
 from tests.harness import Server, make_server, require_backend, start_server
@@ -85,6 +86,18 @@ def test_two_workers_share_one_port_and_both_answer(two_workers: Server) -> None
     # prometheus-client's multiprocess directory: private, made before the workers started.
     (metrics_dir,) = Path(srv.env["TMPDIR"]).glob("phospho-metrics-*")
     assert metrics_dir.stat().st_mode & 0o777 == 0o700
+    # /metrics sums the workers: whichever worker answers a scrape, it counts all 200 events.
+    scrapers: set[int] = set()
+    for _ in range(200):
+        with httpx.Client(base_url=srv.base_url, timeout=10) as client:  # a new connection each
+            text = client.get("/metrics").text
+        families = {family.name: family for family in text_string_to_metric_families(text)}
+        (sample,) = families["phospho_events_stored"].samples
+        assert sample.value == 200
+        scrapers = set(answered_by(srv, "/metrics"))
+        if scrapers == workers:
+            break
+    assert scrapers == workers, (scrapers, workers)  # both workers answered scrapes
 
 
 async def test_an_event_on_one_worker_reaches_a_subscriber_on_the_other(
