@@ -76,6 +76,7 @@ async def probe(server: Server, key: str) -> str:
 def test_two_workers_share_one_port_and_both_answer(two_workers: Server) -> None:
     srv = two_workers
     workers = workers_of(srv)
+    serving(srv, workers)
     assert len(workers) == 2, srv.log()
     tenant = srv.new_tenant()
     ids = asyncio.run(post_events(srv, tenant.key, 200))
@@ -105,6 +106,7 @@ async def test_an_event_on_one_worker_reaches_a_subscriber_on_the_other(
 ) -> None:
     srv = two_workers
     workers = workers_of(srv)
+    serving(srv, workers)
     tenant = srv.new_tenant()
     async with live(srv, tenant) as conn:
         await conn.subscribe("subscription { eventLogged { id } }")
@@ -132,6 +134,7 @@ def test_sigterm_stops_every_worker_and_removes_the_metrics_directory(
     srv = two_workers
     assert srv.proc is not None
     workers = workers_of(srv)
+    serving(srv, workers)
     tenant = srv.new_tenant()
     asyncio.run(post_events(srv, tenant.key, 20))
     srv.proc.send_signal(signal.SIGTERM)
@@ -144,9 +147,19 @@ def test_sigterm_stops_every_worker_and_removes_the_metrics_directory(
     assert len(srv.event_rows(tenant.project_id)) == 20
 
 
+def serving(server: Server, pids: set[int], wait: float = 20) -> None:
+    """Wait until every worker of `pids` has started its application (a worker killed before
+    that is one that "could not start": the whole server stops, by design)."""
+    deadline = time.monotonic() + wait
+    while not all(f"[{pid}] Application startup complete" in server.log() for pid in pids):
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+
+
 def test_a_worker_that_dies_is_replaced(two_workers: Server) -> None:
     srv = two_workers
     before = workers_of(srv)
+    serving(srv, before)
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 20
