@@ -12,9 +12,8 @@ page's text, however many events it lists.
   shared reader connection (app/db.py) is not used: its driver fetches rows one thread hop per
   call, and its lock would make every dashboard read wait behind a page.
 - **PostgreSQL**: a page is fetched from the pool (no cursor across pages either); its row
-  count starts at 16 and adapts so that a page stays near the byte bound (at most
-  `max_rows`). JSON Lines pages are joined by the database into one value, as on SQLite; CSV
-  pages are rows, and a burst of far larger rows costs one page of them.
+  count starts at 16 and adapts so that a page of the largest rows seen so far stays near the
+  byte bound (at most `max_rows`); a burst of far larger rows costs one page of them.
 """
 
 from __future__ import annotations
@@ -190,13 +189,8 @@ class SqlitePages:
 
 
 class PostgresPages:
-    """Pages from the pool; the row limit adapts to the rows' size (module docstring).
-
-    JSON Lines (`JsonLines`): PostgreSQL joins a page's lines into one value, as SQLite does,
-    so the event loop receives one value a page instead of decoding and encoding every row
-    (per row, the export took the loop from ingest: its p99 27 ms instead of 9 during an
-    export, bench/export --postgres). CSV: rows, written by Python's csv module; a page ends
-    at the byte bound and rows fetched past it are left for the next page."""
+    """Pages from the pool; the row limit adapts to the rows' size (module docstring). A page
+    ends at the byte bound: rows fetched past it are left for the next page."""
 
     FIRST_ROWS = 16
 
@@ -206,11 +200,8 @@ class PostgresPages:
     async def read(
         self, statement: str, params: list[Any], encoder: Encoder, max_rows: int, max_bytes: int
     ) -> tuple[int, Key | None, bool]:
-        """Fetch one page and encode it; size the next one from this one's rows."""
+        """Fetch one page and encode it; size the next one from this one's largest row."""
         limit = min(self.limit, max_rows)
-        if isinstance(encoder, JsonLines):
-            return await self._read_joined(statement, [*params, limit], encoder, limit, max_rows,
-                                           max_bytes)  # fmt: skip
         # asyncpg's Records (typed as dicts by Tortoise): indexable by position, as used here.
         _, records = await reader().execute_query(statement, [*params, limit])
         rows: list[Any] = list(records)
@@ -224,35 +215,6 @@ class PostgresPages:
         self.limit = max(1, min(max_rows, 2 * limit, max_bytes // max(largest, 1)))
         key = (rows[count - 1][0], rows[count - 1][1]) if count else None
         return count, key, count < len(rows) or len(rows) == limit
-
-    async def _read_joined(
-        self,
-        statement: str,
-        params: list[Any],
-        encoder: JsonLines,
-        limit: int,
-        max_rows: int,
-        max_bytes: int,
-    ) -> tuple[int, Key | None, bool]:
-        # A page's text cannot be cut at the byte bound inside one statement: as on SQLite,
-        # the next limit is at most twice this one and fits this page's average row.
-        newest = "ORDER BY created_at DESC, id DESC"
-        joined = (
-            "SELECT count(*) AS n, "  # noqa: S608
-            "convert_to(string_agg(x_line, chr(10) ORDER BY created_at, id), 'UTF8') AS block, "
-            f"(array_agg(created_at {newest}))[1] AS at, (array_agg(id {newest}))[1] AS id "
-            f"FROM ({statement}) AS page"
-        )
-        _, records = await reader().execute_query(joined, params)
-        row: Any = records[0]
-        count = int(row[0])
-        if not count:
-            return 0, None, False
-        block: bytes = row[1]
-        encoder.add_block(block)
-        average = max(1, len(block) // count)
-        self.limit = max(1, min(max_rows, 2 * limit, max_bytes // average))
-        return count, (row[2], row[3]), count == limit
 
 
 # The reading thread's nice value: on a busy core the scheduler runs the server's other
