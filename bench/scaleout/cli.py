@@ -15,13 +15,12 @@ from typing import Any
 
 from bench.ingest.payload import single_bodies
 from bench.ingest.wrkrun import run_wrk, write_load
+from bench.metrics.seed import _create_pg_database, _drop_pg_database
 from bench.scaleout import live
 from bench.scaleout.servers import (
     Serve,
     backend_pids,
     cpu_of,
-    create_database,
-    drop_database,
     machine_busy,
     prepare,
 )
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run everything; print the table on stdout."""
     args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="phospho-scaleout-"))
-    url = create_database(args.postgres)
+    url = _create_pg_database(args.postgres)
     try:
         key = prepare(url, work / "data")
         runs = []
@@ -160,6 +159,6 @@ def main(argv: list[str] | None = None) -> int:
             log(f"--- {path.name}:\n" + "\n".join(path.read_text().splitlines()[-15:]))
         raise
     finally:
-        drop_database(args.postgres, url)
+        _drop_pg_database(args.postgres, url)
         shutil.rmtree(work, ignore_errors=True)
     return 0

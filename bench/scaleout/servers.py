@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -14,20 +13,6 @@ from typing import IO
 import psycopg
 
 from bench.ingest.procs import PHOSPHO, cpu_seconds, free_port, request
-
-
-def create_database(admin_url: str) -> str:
-    """A new empty database next to `admin_url`'s; its URL."""
-    name = "phospho_scaleout_" + secrets.token_hex(4)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    """Drop a database made by `create_database`."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def phospho_env(url: str, data_dir: Path) -> dict[str, str]:
