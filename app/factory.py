@@ -28,6 +28,7 @@ from app.live import LiveBus
 from app.live_pg import PostgresBridge
 from app.schema.schema import build_router as build_graphql_router
 from app.services import pricing
+from app.services.alerts.evaluator import Evaluator, delivery_settings
 from app.services.database_size import DatabaseSize
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache
@@ -123,10 +124,14 @@ async def running(
     # Ends live streams whose key was revoked or whose login session ended.
     watcher = CredentialWatcher(ingestor.bus, settings.credential_recheck_seconds)
     watcher.start()
+    # Alert rules, every PHOSPHO_ALERT_EVALUATE_SECONDS (app/services/alerts/evaluator.py).
+    alerts = Evaluator(settings.alert_evaluate_seconds, delivery_settings(settings))
+    alerts.start()
     tune_gc()
     try:
         yield
     finally:
+        await alerts.stop()
         await watcher.stop()
         await sweeper.stop()
         await ingestor.stop()

@@ -108,3 +108,17 @@ LIVE_RESYNCS = Counter(
     "Times a subscriber that fell behind was told to resynchronise from the database.",
     registry=REGISTRY,
 )
+
+# Alerts (app/services/alerts/): one count per delivery when it ends, by outcome.
+ALERT_DELIVERIES = Counter(
+    "phospho_alert_deliveries",
+    "Alert messages whose delivery ended, by status: delivered, or failed after three tries.",
+    ("status",),
+    registry=REGISTRY,
+)
+ALERT_TRANSITIONS = Counter(
+    "phospho_alert_transitions",
+    "Alert rule state changes this process recorded (and so sent), by the new state.",
+    ("state",),
+    registry=REGISTRY,
+)

@@ -269,6 +269,36 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Alerts and webhooks (app/services/alerts/).
+    alert_evaluate_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often the server evaluates every project's alert rules.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Allow alert destinations on loopback, private, link-local and other non-public "
+            "addresses (off: a project owner cannot make the server probe its network)."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long one delivery attempt of an alert message may take.",
+    )
+    webhook_backoff_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=600,
+        description=(
+            "Wait before the second try of a failed delivery (the third waits twice as long); "
+            "after three tries it is marked failed."
+        ),
+    )
+
     # `phospho serve --workers N` (app/workers.py).
     workers: int = Field(
         default=1,

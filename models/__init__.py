@@ -1,5 +1,12 @@
 """Tortoise models, one aggregate per module. `MODEL_MODULES` is what Tortoise and aerich load."""
 
+from models.alert import (
+    AlertDelivery,
+    AlertDestination,
+    AlertEvent,
+    AlertRule,
+    AlertRuleDestination,
+)
 from models.api_key import ApiKey
 from models.end_user import EndUser
 from models.event import Event, EventTag
@@ -20,10 +27,16 @@ MODEL_MODULES = [
     "models.feedback",
     "models.login",
     "models.rollup",
+    "models.alert",
 ]
 
 __all__ = [
     "MODEL_MODULES",
+    "AlertDelivery",
+    "AlertDestination",
+    "AlertEvent",
+    "AlertRule",
+    "AlertRuleDestination",
     "ApiKey",
     "EndUser",
     "Event",

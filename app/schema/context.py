@@ -45,6 +45,7 @@ class Context(BaseContext):
         self.bus = bus
         self.max_cost = settings.graphql_max_cost
         self.max_response_bytes = settings.graphql_max_response_bytes
+        self.allow_private_webhooks = settings.webhook_allow_private  # alert destinations
         self._principal = principal
         self.via_login = False
         self.budget = self._new_budget()

@@ -58,6 +58,8 @@ from strawberry.extensions import SchemaExtension
 from app.errors import PhosphoError
 from app.schema.refusals import refuse
 from app.services import metrics as metrics_service
+from app.services.alerts.manage import MAX_PAGE as ALERT_PAGE
+from app.services.alerts.rules import MAX_DESTINATIONS, MAX_RULES
 from app.services.event_fields import MAX_TAGS
 from app.services.reads import MAX_PAGE
 from app.services.validation import MAX_BATCH
@@ -77,6 +79,12 @@ def _log_events_count(walk: _Walk, node: FieldNode) -> int:
     return len(value) if isinstance(value, list) else 1
 
 
+def _limit(walk: _Walk, node: FieldNode, most: int) -> int:
+    """A list sized by its `limit` argument (default 50, clamped to 1..most)."""
+    value = walk.argument(node, "limit")
+    return max(1, min(value, most)) if isinstance(value, int) else DEFAULT_PAGE
+
+
 # Lists that are not connection pages, as (type, field): how many items each counts.
 LIST_ESTIMATES: dict[tuple[str, str], int | Estimator] = {
     # Unbounded: an end user may change their verdict any number of times. Counted as 5 (most
@@ -91,6 +99,12 @@ LIST_ESTIMATES: dict[tuple[str, str], int | Estimator] = {
     ("Metrics", "topUsersByEvents"): metrics_service.TOP_USERS,
     ("Metrics", "topUsersByCost"): metrics_service.TOP_USERS,
     ("Mutation", "logEvents"): _log_events_count,
+    # Alerts: bounded per project (app/services/alerts/rules.py); `alertEvents` by its limit.
+    ("Query", "alertRules"): MAX_RULES,
+    ("Query", "alertDestinations"): MAX_DESTINATIONS,
+    ("Query", "alertEvents"): lambda walk, node: _limit(walk, node, ALERT_PAGE),
+    ("AlertRule", "destinations"): MAX_DESTINATIONS,
+    ("AlertEvent", "deliveries"): MAX_DESTINATIONS,
 }
 
 

@@ -6,6 +6,13 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from app.errors import NotFound
+from app.schema.alerts import (
+    AlertDestination,
+    AlertRule,
+    AlertRuleInput,
+    CreatedAlertDestination,
+    to_id,
+)
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import AddFeedbackInput, LogEventInput
 from app.schema.inputs_check import check_input
@@ -13,6 +20,8 @@ from app.schema.permissions import ProjectKey
 from app.schema.selection import event_text
 from app.schema.types import Event, Feedback
 from app.services import reads
+from app.services.alerts import manage
+from app.services.alerts.rules import DestinationKind
 from app.services.erasure import forget_end_user
 from app.services.reads import FeedbackView
 
@@ -88,3 +97,56 @@ class Mutation:
         ctx = info.context
         erased = await forget_end_user(ctx.ingestor, ctx.writer.project_id, user_id, ("userId",))
         return EndUserErasure(user_id=user_id, **erased.as_dict())
+
+    @strawberry.mutation(
+        permission_classes=AUTH, description="Add an alert rule (state ok until it fires)."
+    )
+    async def create_alert_rule(self, info: PhosphoInfo, input: AlertRuleInput) -> AlertRule:
+        project_id = info.context.writer.project_id
+        view = await manage.create_rule(project_id, input.spec(), input.ids() or [])
+        return AlertRule.of(view)
+
+    @strawberry.mutation(
+        permission_classes=AUTH,
+        description="Replace an alert rule's definition; its state stays until the next "
+        "evaluation.",
+    )
+    async def update_alert_rule(
+        self, info: PhosphoInfo, id: strawberry.ID, input: AlertRuleInput
+    ) -> AlertRule:
+        project_id = info.context.writer.project_id
+        view = await manage.update_rule(project_id, to_id(id, "id"), input.spec(), input.ids())
+        return AlertRule.of(view)
+
+    @strawberry.mutation(
+        permission_classes=AUTH, description="Delete an alert rule (its history stays)."
+    )
+    async def delete_alert_rule(self, info: PhosphoInfo, id: strawberry.ID) -> bool:
+        await manage.delete_rule(info.context.writer.project_id, to_id(id, "id"))
+        return True
+
+    @strawberry.mutation(
+        permission_classes=AUTH,
+        description="Add a destination (http(s) URL; internal addresses refused unless the "
+        "server allows them). Its signing secret is in the answer, and only there.",
+    )
+    async def create_alert_destination(
+        self,
+        info: PhosphoInfo,
+        name: str,
+        kind: DestinationKind,
+        url: str,
+    ) -> CreatedAlertDestination:
+        project_id = info.context.writer.project_id
+        allow = info.context.allow_private_webhooks
+        made = await manage.create_destination(
+            project_id, name, DestinationKind(kind).value, url, allow_private=allow
+        )
+        return CreatedAlertDestination(
+            destination=AlertDestination.of(made.destination), secret=made.secret
+        )
+
+    @strawberry.mutation(permission_classes=AUTH, description="Delete a destination.")
+    async def delete_alert_destination(self, info: PhosphoInfo, id: strawberry.ID) -> bool:
+        await manage.delete_destination(info.context.writer.project_id, to_id(id, "id"))
+        return True

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from app.errors import NotFound
+from app.schema.alerts import AlertDestination, AlertEvent, AlertRule, to_id
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import EventFilter, FeedbackFilter, SessionFilter, page_size
 from app.schema.metrics import (
@@ -32,6 +33,7 @@ from app.schema.types import (
     mirror,
 )
 from app.services import reads
+from app.services.alerts import manage
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
 
@@ -138,3 +140,31 @@ class Query:
     ) -> Metrics:
         project_id = info.context.project_id
         return await read_metrics(project_id, since, until, bucket, group_by)
+
+    @strawberry.field(permission_classes=AUTH, description="The project's alert rules.")
+    async def alert_rules(self, info: PhosphoInfo) -> list[AlertRule]:
+        return [AlertRule.of(view) for view in await manage.list_rules(info.context.project_id)]
+
+    @strawberry.field(permission_classes=AUTH, description="Where alert messages go.")
+    async def alert_destinations(self, info: PhosphoInfo) -> list[AlertDestination]:
+        found = await manage.list_destinations(info.context.project_id)
+        return [AlertDestination.of(row) for row in found]
+
+    @strawberry.field(
+        permission_classes=AUTH,
+        description="The alert history, newest first: at most `limit` (1-100) events older "
+        "than the event `before` (the last id of the previous page), of one rule or all.",
+    )
+    async def alert_events(
+        self,
+        info: PhosphoInfo,
+        limit: int = 50,
+        before: strawberry.ID | None = None,
+        rule_id: strawberry.ID | None = None,
+    ) -> list[AlertEvent]:
+        views = await manage.list_events(
+            info.context.project_id, limit,
+            None if before is None else to_id(before, "before"),
+            None if rule_id is None else to_id(rule_id, "ruleId"),
+        )  # fmt: skip
+        return [AlertEvent.of(view) for view in views]

@@ -23,6 +23,7 @@ class Action(StrEnum):
     ADD_MEMBER = "add a member"
     ERASE_END_USER = "erase an end user's data"
     SET_RETENTION = "change how long the project keeps its events"
+    MANAGE_ALERTS = "change the project's alert rules and destinations"
 
 
 OWNER = "owner"
