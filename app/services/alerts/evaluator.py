@@ -94,7 +94,7 @@ async def evaluate_once(now: datetime | None = None) -> PassReport:
         if rule.project_id not in names:
             names[rule.project_id] = (await Project.get(id=rule.project_id)).name
         text = message(rule, names[rule.project_id], new_state, value, about)
-        transition = await store.claim_transition(rule, new_state, value, text, now)
+        transition = await store.claim_transition(rule, new_state, value, text, datetime.now(UTC))
         if transition is not None:
             instruments.ALERT_TRANSITIONS.labels(new_state).inc()
             claimed.append(transition)

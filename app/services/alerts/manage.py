@@ -13,6 +13,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from app.db import WRITER
 from app.errors import Invalid, NotFound
 from app.services.alerts.rules import (
     MAX_DESTINATIONS,
@@ -108,7 +109,7 @@ async def create_rule(project_id: int, spec: RuleSpec, destination_ids: list[int
     ids = await _destination_ids(project_id, destination_ids)
     if await AlertRule.filter(project_id=project_id).count() >= MAX_RULES:
         raise Invalid(f"a project has at most {MAX_RULES} alert rules")
-    async with in_transaction() as conn:
+    async with in_transaction(WRITER) as conn:
         rule = await AlertRule.create(
             project_id=project_id, name=spec.name, metric=spec.metric.value, model=spec.model,
             window_seconds=spec.window_seconds, comparison=spec.comparison.value,
@@ -128,7 +129,7 @@ async def update_rule(
     next evaluation resolves it if the new condition no longer holds."""
     rule = (await get_rule(project_id, rule_id)).rule
     ids = None if destination_ids is None else await _destination_ids(project_id, destination_ids)
-    async with in_transaction() as conn:
+    async with in_transaction(WRITER) as conn:
         await AlertRule.filter(id=rule.id).using_db(conn).update(
             name=spec.name, metric=spec.metric.value, model=spec.model,
             window_seconds=spec.window_seconds, comparison=spec.comparison.value,

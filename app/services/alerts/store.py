@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.db import WRITER
 from models import AlertDelivery, AlertEvent, AlertRule, AlertRuleDestination
 
 # A delivery of three tries (timeouts and waits included) ends well within this.
@@ -40,7 +41,7 @@ async def claim_transition(
     event and one pending delivery per destination, leased to this process; None when
     another process recorded a change first."""
     kind = "firing" if new_state == "firing" else "resolved"
-    async with in_transaction() as conn:
+    async with in_transaction(WRITER) as conn:
         changed = await (
             AlertRule.filter(id=rule.id, state=rule.state)
             .using_db(conn)
@@ -73,7 +74,7 @@ async def test_event(
     project_id: int, destination_id: int, message: str, now: datetime
 ) -> Transition:
     """A test message to one destination: its history row and leased delivery."""
-    async with in_transaction() as conn:
+    async with in_transaction(WRITER) as conn:
         event = await AlertEvent.create(
             project_id=project_id, rule_id=None, rule_name="(test)", kind="test",
             message=message, created_at=now, using_db=conn,
