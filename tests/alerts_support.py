@@ -4,10 +4,9 @@ the README tells users to."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.harness import Server, Tenant
+from tests.harness import REPO, Server, Tenant
 
 
 @dataclass
@@ -63,14 +62,22 @@ class Receiver:
         raise AssertionError(f"{path}: {len(self.of(path))} of {count} messages in {timeout} s")
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:
-    """The README's receiver check: the signature over `<timestamp>.<body>`, and a recent
-    timestamp (an old one is a replay)."""
-    stamp = headers["x-phospho-timestamp"]
-    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-    given = headers["x-phospho-signature"].removeprefix("sha256=")
-    fresh = abs(time.time() - int(stamp)) <= tolerance
-    return fresh and hmac.compare_digest(expected.hexdigest(), given)
+def _readme_verify() -> Callable[..., bool]:
+    """The README's receiver check (its `verify` snippet, run as written)."""
+    readme = (REPO / "README.md").read_text()
+    block = next(
+        part.split("```", 1)[0]
+        for part in readme.split("```python\n")[1:]
+        if "def verify(secret" in part.split("```", 1)[0]
+    )
+    scope: dict[str, Any] = {}
+    exec(block, scope)  # noqa: S102 (the README's own snippet)
+    found: Callable[..., bool] = scope["verify"]
+    return found
+
+
+# The signature over `<timestamp>.<body>`, and a recent timestamp (an old one is a replay).
+verify = _readme_verify()
 
 
 def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:

@@ -97,9 +97,15 @@ def set_retention(p: Project, client: httpx.Client) -> httpx.Response:
     return post_form(client, f"/projects/{p.id}/retention", retention_days="90")
 
 
+def add_alert_rule(p: Project, client: httpx.Client) -> httpx.Response:
+    """Add an alert rule (Settings → Alerts)."""
+    rule = {"name": "r", "metric": "events", "window": "5m", "comparison": "gt", "threshold": "1"}
+    return post_form(client, "/settings/alerts/rules", **rule)
+
+
 def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
     """Read every page (the keys page answers)."""
-    for path in ("/", "/events", "/sessions", "/users", "/settings/project"):
+    for path in ("/", "/events", "/sessions", "/users", "/settings/project", "/settings/alerts"):
         answer = client.get(path)
         assert answer.status_code == 200, path
     return client.get("/settings/keys")
@@ -128,6 +134,7 @@ TABLE: list[tuple[str, Action, int, int]] = [
     ("add a member", add_member, 303, 403),
     ("erase an end user's data", erase_end_user, 200, 403),
     ("change the data retention", set_retention, 303, 403),
+    ("change the alerts", add_alert_rule, 303, 403),
 ]
 
 
