@@ -14,7 +14,7 @@ import pytest
 
 from app.errors import Invalid
 from app.services.alerts import manage, store
-from app.services.alerts.delivery import sign
+from app.services.alerts.delivery import DeliverySettings, deliver, sign
 from app.services.alerts.evaluator import evaluate_once, next_state
 from app.services.alerts.measure import Readings, span_of
 from app.services.alerts.rules import Metric, check_rule
@@ -202,3 +202,21 @@ async def test_the_default_minute_fires_once_and_a_stale_process_claims_nothing(
     assert kinds == ["resolved", "firing"]
     # Ten minutes on, the window holds nothing: no value, the rule stays resolved.
     assert (await evaluate_once(datetime.now(UTC) + timedelta(minutes=10))).transitions == []
+
+
+async def test_a_delivery_rechecks_the_address_and_records_the_failure(world: World) -> None:
+    """A destination that became internal (saved while allowed, or re-pointed by DNS) is
+    refused at delivery: three tries, marked failed, the reason kept for Settings."""
+    project = world.principal.project_id
+    made = await manage.create_destination(
+        project, "inside", "webhook", "http://127.0.0.1:9/hook", allow_private=True
+    )
+    transition = await store.test_event(project, made.destination.id, "t", datetime.now(UTC))
+    settings = DeliverySettings(allow_private=False, timeout=1, backoff=0)
+    assert not await deliver(transition.delivery_ids[0], settings)
+    (view,) = await manage.list_events(project)
+    ((delivery, name),) = view.deliveries
+    assert (name, delivery.status, delivery.attempts) == ("inside", "failed", 3)
+    assert "PHOSPHO_WEBHOOK_ALLOW_PRIVATE" in (delivery.last_error or "")
+    (destination,) = await manage.list_destinations(project)
+    assert destination.last_error == delivery.last_error and destination.last_success_at is None

@@ -207,6 +207,16 @@ def test_refusals_and_other_tenants(alerting: Server, receiver: Receiver) -> Non
     assert answer.status_code == 401
 
 
+def test_a_server_without_the_setting_refuses_internal_urls(server: Server, tenant: Tenant) -> None:
+    """The shared server (PHOSPHO_WEBHOOK_ALLOW_PRIVATE unset) refuses loopback and private
+    destinations with a reason, and stores none."""
+    for url in ("http://127.0.0.1:8000/hook", "http://localhost/", "https://10.0.0.8/x"):
+        errors = gql_errors(server, tenant, CREATE_DESTINATION, name="x", kind="WEBHOOK", url=url)
+        assert errors[0]["extensions"]["code"] == "invalid", errors
+        assert "PHOSPHO_WEBHOOK_ALLOW_PRIVATE" in errors[0]["message"]
+    assert gql(server, tenant, "{ alertDestinations { id } }") == {"alertDestinations": []}
+
+
 def test_two_postgres_processes_send_one_message_per_change(
     tmp_path: Path, receiver: Receiver
 ) -> None:
