@@ -220,3 +220,18 @@ async def test_a_delivery_rechecks_the_address_and_records_the_failure(world: Wo
     assert "PHOSPHO_WEBHOOK_ALLOW_PRIVATE" in (delivery.last_error or "")
     (destination,) = await manage.list_destinations(project)
     assert destination.last_error == delivery.last_error and destination.last_success_at is None
+
+
+async def test_a_dead_process_delivery_is_taken_over_once_its_lease_passed(world: World) -> None:
+    project = world.principal.project_id
+    made = await manage.create_destination(
+        project, "d", "webhook", "http://127.0.0.1:9/", allow_private=True
+    )
+    now = datetime.now(UTC)
+    (delivery_id,) = (await store.test_event(project, made.destination.id, "t", now)).delivery_ids
+    assert await store.abandoned_deliveries(now) == []  # leased to the process that made it
+    assert not await store.claim_delivery(delivery_id, now)
+    later = now + store.LEASE + timedelta(seconds=1)  # that process died without sending
+    assert await store.abandoned_deliveries(later) == [delivery_id]
+    assert await store.claim_delivery(delivery_id, later)
+    assert not await store.claim_delivery(delivery_id, later)  # one taker only
