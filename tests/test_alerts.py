@@ -200,6 +200,11 @@ async def test_the_default_minute_fires_once_and_a_stale_process_claims_nothing(
     assert len(resolved.transitions) == 1
     kinds = [view.event.kind for view in await manage.list_events(project)]
     assert kinds == ["resolved", "firing"]
+    (newest,) = await manage.list_events(project, 1)  # pages by id, newest first
+    (older,) = await manage.list_events(project, 1, before=newest.event.id)
+    assert (
+        older.event.kind == "firing" and await manage.list_events(project, 1, older.event.id) == []
+    )
     # Ten minutes on, the window holds nothing: no value, the rule stays resolved.
     assert (await evaluate_once(datetime.now(UTC) + timedelta(minutes=10))).transitions == []
 
