@@ -4,17 +4,24 @@ events fires, the next does nothing, a process holding a stale state claims noth
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from app.errors import Invalid
 from app.services.alerts import manage, store
 from app.services.alerts.delivery import DeliverySettings, deliver, sign
+from app.services.alerts.delivery import _tls as delivery_tls
 from app.services.alerts.evaluator import evaluate_once, next_state
 from app.services.alerts.measure import Readings, span_of
 from app.services.alerts.rules import Metric, check_rule
@@ -240,3 +247,63 @@ async def test_a_dead_process_delivery_is_taken_over_once_its_lease_passed(world
     assert await store.abandoned_deliveries(later) == [delivery_id]
     assert await store.claim_delivery(delivery_id, later)
     assert not await store.claim_delivery(delivery_id, later)  # one taker only
+
+
+def _tls_receiver(directory: Path) -> tuple[int, Path, list[dict[str, str]], ThreadingHTTPServer]:
+    """An HTTPS receiver on 127.0.0.1 whose certificate (from a CA of its own, made with the
+    openssl command) names only `localhost`: (port, the CA's file, the headers it got)."""
+    ca_key, ca, key, csr, cert = (
+        directory / n for n in ("ca.key", "ca.pem", "l.key", "l.csr", "l.pem")
+    )
+    run = functools.partial(subprocess.run, check=True, capture_output=True)
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "2", "-subj", "/CN=alerts test CA"])  # fmt: skip
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=localhost"])  # fmt: skip
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext])  # fmt: skip
+    got: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            got.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return int(httpd.server_address[1]), ca, got, httpd
+
+
+async def test_https_goes_to_the_checked_address_with_the_name_verified(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delivery connects to the address it checked, yet sends the URL's host as Host and
+    TLS server name, and verifies the certificate against that name."""
+    port, ca, got, httpd = _tls_receiver(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    delivery_tls.cache_clear()
+    try:
+        project = world.principal.project_id
+        settings = DeliverySettings(allow_private=True, timeout=5, backoff=0)
+        for host, works in (("localhost", True), ("127.0.0.1", False)):  # the cert names localhost
+            made = await manage.create_destination(
+                project, host, "webhook", f"https://{host}:{port}/hook", allow_private=True
+            )
+            sent = await store.test_event(project, made.destination.id, "t", datetime.now(UTC))
+            assert await deliver(sent.delivery_ids[0], settings) is works
+        assert [h["host"] for h in got] == [f"localhost:{port}"]
+        (destination,) = [d for d in await manage.list_destinations(project) if d.last_error]
+        assert "CERTIFICATE_VERIFY_FAILED" in (destination.last_error or "")
+    finally:
+        httpd.shutdown()
+        delivery_tls.cache_clear()
