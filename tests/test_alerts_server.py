@@ -300,3 +300,10 @@ def test_settings_alerts_in_a_browser(
         row = tab.locator("table.alert-rules tr", has_text="costly")
         assert "cost (USD) over 1h >= 2.5" in row.inner_text()
         assert "ops hook" in row.inner_text() and row.locator(".state").inner_text() == "ok"
+        tab.get_by_role("button", name="Pause costly").click()
+        assert (
+            tab.locator("table.alert-rules tr", has_text="costly").locator(".state").inner_text()
+            == "ok (paused)"
+        )
+        tab.get_by_role("button", name="Resume costly").click()
+        tab.get_by_role("button", name="Pause costly").wait_for()

@@ -129,6 +129,21 @@ async def create_rule(
     return redirect(PAGE)
 
 
+@router.post(PAGE + "/rules/{rule_id}/enabled", response_model=None)
+async def enable_rule(
+    request: Request, rule_id: int, session: Checked,
+    enabled: Annotated[bool, Form()],
+) -> HTMLResponse | RedirectResponse:  # fmt: skip
+    """Pause or resume a rule (owners only)."""
+    project = await current_project(session)
+    try:
+        await manage.require_manager(session.user_id, project.id)
+        await manage.set_rule_enabled(project.id, rule_id, enabled)
+    except PhosphoError as exc:
+        return await _refused(request, session, exc)
+    return redirect(PAGE)
+
+
 @router.post(PAGE + "/rules/{rule_id}/delete", response_model=None)
 async def delete_rule(
     request: Request, rule_id: int, session: Checked

@@ -144,6 +144,13 @@ async def update_rule(
     return await get_rule(project_id, rule.id)
 
 
+async def set_rule_enabled(project_id: int, rule_id: int, enabled: bool) -> None:
+    """Pause a rule (it is not evaluated; a firing one stays firing until resumed) or resume
+    it."""
+    rule = (await get_rule(project_id, rule_id)).rule
+    await AlertRule.filter(id=rule.id).update(enabled=enabled)
+
+
 async def delete_rule(project_id: int, rule_id: int) -> None:
     """Delete a rule; its history stays (under the rule's name)."""
     await (await get_rule(project_id, rule_id)).rule.delete()
