@@ -9,17 +9,22 @@ its own and the per-address limit of one test never touches another's.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.errors import Unauthorized
+from app.services.feedback_tokens import TOKEN_LENGTH, FeedbackTokens
+from app.services.keys import Principal
+from app.services.ratelimit import KeyRateLimiter
 from tests.harness import BACKENDS, Server, Tenant, serving
 
 LISTED = "http://127.0.0.1:9"  # an origin the server lists (no page is served from it here)
@@ -346,3 +351,36 @@ def test_cors_for_the_listed_origins_on_this_route_only(
         httpx.get(srv.base_url + "/api/v1/health", headers={"Origin": LISTED}),
     ):  # fmt: skip
         assert not any(h.startswith("access-control-") for h in response.headers), response.headers
+
+
+def test_tokens_in_process_sign_verify_and_expire() -> None:
+    """The token's rules without a server: its own key, its clock, its event."""
+    now = [1_800_000_000.0]
+    tokens = FeedbackTokens(ttl_seconds=60, clock=lambda: now[0])
+    tokens.use_secret("one secret")
+    principal, event = Principal(key_id=5, project_id=9), uuid.uuid4()
+    token = tokens.sign(principal, event, datetime.fromtimestamp(now[0], UTC))
+    assert len(token) == TOKEN_LENGTH
+    grant = tokens.verify(token)
+    assert (grant.event_id, grant.principal) == (event, principal)
+    now[0] += 59
+    assert tokens.verify(token) == grant
+    now[0] += 1
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify(token)
+    other = FeedbackTokens(ttl_seconds=60, clock=lambda: 0.0)
+    other.use_secret("another secret")
+    with pytest.raises(Unauthorized, match="invalid"):
+        other.verify(token)  # a server with another secret key
+
+
+def test_limiter_tables_stay_bounded_under_a_flood() -> None:
+    """Distinct addresses (or tokens) beyond the bound start the table afresh."""
+    limiter = KeyRateLimiter((1, 60.0), max_buckets=100)
+
+    async def flood() -> None:
+        for n in range(10_000):
+            await limiter.check(f"2001:db8:{n:x}::/64")
+            assert len(limiter._buckets) <= 100
+
+    asyncio.run(flood())
