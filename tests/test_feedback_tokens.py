@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import phospho
 import pytest
 
 from app.errors import Unauthorized
@@ -136,6 +137,22 @@ def test_every_log_path_gives_a_token_that_rates_its_event(
             f"c{index}",
         )
         assert stored_feedback(srv, event_id) == [(tenant.project_id, index % 2, f"c{index}")]
+
+
+def test_the_python_sdks_results_carry_tokens_that_rate_their_events(
+    srv: Server, tenant: Tenant, address: str
+) -> None:
+    client = phospho.Client(api_key=tenant.key, base_url=srv.base_url)
+    try:
+        one = client.log("q", "a")
+        batch = client.log_batch([{"input": "b", "output": "a"}])
+    finally:
+        client.close()
+    for result in (one, *batch):
+        token = result["feedback_token"]
+        assert token is not None
+        assert rate(srv, {"token": token, "score": 1}, address).status_code == 201
+        assert stored_feedback(srv, result["event_id"]) == [(tenant.project_id, 1, None)]
 
 
 def test_token_feedback_shows_where_keyed_feedback_does(
