@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app import api
 from app.api.errors import FaultBarrier, install_error_handlers
+from app.api.feedback_tokens import TokenFeedbackRoute, feedback_limiters
 from app.api.observe import RequestObserver
 from app.api.openapi import document_ingest_routes
 from app.api.prometheus import MetricsEndpoint
@@ -30,6 +31,7 @@ from app.schema.schema import build_router as build_graphql_router
 from app.services import pricing
 from app.services.alerts.evaluator import Evaluator, delivery_settings
 from app.services.database_size import DatabaseSize
+from app.services.feedback_tokens import FeedbackTokens
 from app.services.ingest import Ingestor
 from app.services.keys import KeyCache
 from app.services.ratelimit import KeyRateLimiter, parse_rate
@@ -105,7 +107,7 @@ async def running(
     """Everything the server holds while it runs: database, writer, live bridge. `prepared`:
     `preflight` has just checked (and on SQLite migrated) the database; `readiness` is told
     the parts it checks."""
-    settings.ensure_secret_key()
+    ingestor.feedback_tokens.use_secret(settings.ensure_secret_key())
     if not prepared:
         await prepare_database(settings)
     await init_orm(settings)
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None, *, prepared: bool = False) -> F
     check the migrations a second time (~15 ms of the cold start)."""
     settings = settings or Settings()
     ingestor = Ingestor(max_batch=settings.commit_batch_max, bus=LiveBus())
+    ingestor.feedback_tokens = FeedbackTokens(settings.feedback_token_ttl_seconds)
     ingestor.writer.limit_queue(settings.write_queue_max)
     rate = parse_rate(settings.rate_limit)
     limiter = KeyRateLimiter(rate) if rate else None
@@ -172,6 +175,18 @@ def create_app(settings: Settings | None = None, *, prepared: bool = False) -> F
     app.include_router(api.router)
     app.include_router(build_graphql_router(settings.graphql_max_response_bytes), prefix="/graphql")
     install_web(app)
+    # Feedback with a log answer's token instead of a key, the only route with CORS
+    # (app/api/feedback_tokens.py); inside the ingest routes, so they never pass through it.
+    app.add_middleware(
+        TokenFeedbackRoute,
+        ingestor=ingestor,
+        tokens=ingestor.feedback_tokens,
+        origins=settings.cors_origin_list,
+        limiters=feedback_limiters(
+            parse_rate(settings.feedback_rate_limit_per_token),
+            parse_rate(settings.feedback_rate_limit_per_address),
+        ),
+    )
     # The ingest routes take nearly all traffic: answered ahead of the router (app/api/events.py),
     # inside the body limit (the middleware added last is the outer one).
     app.add_middleware(api.IngestRoutes, ingestor=ingestor, keys=keys, limiter=limiter)

@@ -58,8 +58,8 @@ HEALTH_CHECKS = Counter(
 )
 RATE_LIMITED = Counter(
     "phospho_rate_limited",
-    "Requests refused with 429 by a rate limit: api_key (PHOSPHO_RATE_LIMIT) or login (the "
-    "login throttle).",
+    "Requests refused with 429 by a rate limit: api_key (PHOSPHO_RATE_LIMIT), login (the "
+    "login throttle), feedback_token or feedback_address (POST /api/v1/feedback).",
     ("limit",),
     registry=REGISTRY,
 )

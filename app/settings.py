@@ -46,6 +46,12 @@ def private_file(path: Path) -> None:
         log.warning("%s is readable by other users; make it private (chmod 600)", path)
 
 
+RATE_PATTERN = r"^(\s*|\s*[1-9][0-9]*\s*/\s*(second|minute|hour)\s*)$"
+# One web origin: scheme, host and optional port, nothing after (what a browser's Origin says).
+_ORIGIN = r"\s*https?://[A-Za-z0-9.\-\[\]:]+\s*"
+ORIGINS_PATTERN = rf"^(\s*|{_ORIGIN}(,{_ORIGIN})*)$"
+
+
 def _at_least_one(default: int, description: str) -> Any:
     """A count or limit that must be 1 or more."""
     return Field(default=default, ge=1, description=description)
@@ -75,8 +81,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="",
         description=(
-            "Reserved for signing (nothing reads it yet); generated and kept in "
-            "`DATA_DIR/secret_key` when empty."
+            "Signs feedback tokens (through a key derived from it; changing it ends every "
+            "token given out); generated and kept in `DATA_DIR/secret_key` when empty. Every "
+            "server process of one database needs the same one."
         ),
     )
     signup_enabled: bool = Field(
@@ -185,7 +192,44 @@ class Settings(BaseSettings):
             "Requests each API key may make, as `N/second`, `N/minute` or `N/hour` (a token "
             "bucket of N that refills at that rate); past it, 429 with Retry-After. Empty: off."
         ),
-        pattern=r"^(\s*|\s*[1-9][0-9]*\s*/\s*(second|minute|hour)\s*)$",
+        pattern=RATE_PATTERN,
+    )
+    # Feedback from the browser (app/api/feedback_tokens.py).
+    feedback_token_ttl_seconds: int = Field(
+        default=86_400,
+        ge=1,
+        le=366 * 86_400,
+        description=(
+            "How long after an event is logged its `feedback_token` (in every log answer) "
+            "lets anyone holding it rate that event through POST /api/v1/feedback."
+        ),
+    )
+    feedback_rate_limit_per_token: str = Field(
+        default="10/minute",
+        description=(
+            "Requests one feedback token may make to POST /api/v1/feedback, as `N/second`, "
+            "`N/minute` or `N/hour`; past it, 429 with Retry-After. Empty: off."
+        ),
+        pattern=RATE_PATTERN,
+    )
+    feedback_rate_limit_per_address: str = Field(
+        default="120/minute",
+        description=(
+            "Requests one client address (an IPv6 client by its /64) may make to "
+            "POST /api/v1/feedback, whatever the token; past it, 429 with Retry-After. "
+            "Empty: off."
+        ),
+        pattern=RATE_PATTERN,
+    )
+    cors_origins: str = Field(
+        default="",
+        description=(
+            "Web origins whose pages may send feedback with POST /api/v1/feedback, "
+            "comma-separated (`https://app.example.com,http://localhost:3000`); only that "
+            "route answers CORS, and a request from any other origin is refused (403). Empty: "
+            "none."
+        ),
+        pattern=ORIGINS_PATTERN,
     )
     header_timeout: float = Field(
         default=10.0,
@@ -316,6 +360,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite://{self.data_dir / 'phospho.sqlite3'}"
+
+    @property
+    def cors_origin_list(self) -> frozenset[str]:
+        """The origins of `cors_origins`, lower-case without a trailing slash."""
+        return frozenset(
+            origin.strip().lower() for origin in self.cors_origins.split(",") if origin.strip()
+        )
 
     @property
     def is_sqlite(self) -> bool:

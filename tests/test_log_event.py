@@ -40,7 +40,8 @@ def test_answer_is_201_with_time_ordered_id_and_utc_time(server: Server, tenant:
     response = post(server, tenant, {"input": "q", "output": "a", "session_id": "s-1"})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"event_id", "session_id", "created_at"}
+    assert set(body) == {"event_id", "session_id", "created_at", "feedback_token"}
+    assert body["feedback_token"].startswith("phf_")
     assert uuid.UUID(body["event_id"]).version == 7
     assert body["session_id"] == "s-1"
     assert body["created_at"].endswith("Z")

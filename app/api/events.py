@@ -47,7 +47,8 @@ Handler = Callable[[Ingestor, Principal, Any, str], Awaitable[tuple[int, Any]]]
 async def log_event(ingestor: Ingestor, principal: Principal, body: Any, _: str) -> tuple[int, Any]:
     """Store one event; 201 once it is durably committed, 200 for a retry of a stored event_id."""
     result = await ingestor.log_event(principal, body)
-    return (200 if result.duplicate else 201), event_body(result)
+    token = ingestor.feedback_tokens.sign(principal, result.event_id, result.created_at)
+    return (200 if result.duplicate else 201), event_body(result, token)
 
 
 async def log_events(
@@ -55,7 +56,10 @@ async def log_events(
 ) -> tuple[int, Any]:
     """Store a batch all-or-nothing; results come back in input order."""
     results = await ingestor.log_events(principal, body)
-    return 201, {"results": [event_body(result) for result in results]}
+    sign = ingestor.feedback_tokens.sign
+    return 201, {
+        "results": [event_body(r, sign(principal, r.event_id, r.created_at)) for r in results]
+    }
 
 
 async def add_feedback(

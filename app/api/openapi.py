@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from app.api.openapi_erasure import ERASURE_SCHEMAS, erasure_paths
 from app.api.openapi_export import export_paths
+from app.api.openapi_feedback import FEEDBACK_TOKEN_SCHEMAS, feedback_token_paths
 from app.api.openapi_otlp import OTLP_SCHEMAS, otlp_paths
 from app.api.openapi_schemas import (
     EXAMPLES,
@@ -257,6 +258,7 @@ def document_ingest_routes(app: FastAPI) -> None:
         components.setdefault("schemas", {}).update(SCHEMAS)
         components["schemas"].update(OTLP_SCHEMAS)
         components["schemas"].update(ERASURE_SCHEMAS)
+        components["schemas"].update(FEEDBACK_TOKEN_SCHEMAS)
         components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
         paths = schema.setdefault("paths", {})
         max_body = _bytes(settings.max_body_bytes)
@@ -266,6 +268,7 @@ def document_ingest_routes(app: FastAPI) -> None:
         max_batch_body = _bytes(settings.max_batch_body_bytes)
         paths.update(otlp_paths(max_batch_body, _guarded(max_batch_body)))
         paths.update(erasure_paths(_guarded(max_body)))
+        paths.update(feedback_token_paths(_guarded(max_body), RETRY_AFTER))
         app.openapi_schema = schema
         return schema
 

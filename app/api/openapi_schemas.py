@@ -134,8 +134,13 @@ def _event_result() -> dict[str, Any]:
         "event_id": {"type": "string", "format": "uuid"},
         "session_id": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
+        "feedback_token": {
+            "type": "string",
+            "description": "Lets whoever holds it rate this event with POST /api/v1/feedback, "
+            "without an API key, until it expires (hand it to your web page)",
+        },
     }
-    return closed(["event_id", "session_id", "created_at"], properties)
+    return closed(["event_id", "session_id", "created_at", "feedback_token"], properties)
 
 
 def _error() -> dict[str, Any]:

@@ -23,12 +23,13 @@ def json_response(
     return Response(orjson.dumps(body), status_code, headers, media_type="application/json")
 
 
-def event_body(result: EventResult) -> dict[str, str]:
-    """The documented response for a logged event."""
+def event_body(result: EventResult, feedback_token: str) -> dict[str, str]:
+    """The documented response for a logged event, with its feedback token."""
     return {
         "event_id": str(result.event_id),
         "session_id": result.session_id,
         "created_at": iso_utc(result.created_at),
+        "feedback_token": feedback_token,
     }
 
 

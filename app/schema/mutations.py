@@ -13,7 +13,7 @@ from app.schema.alerts import (
     CreatedAlertDestination,
     to_id,
 )
-from app.schema.context import PhosphoInfo
+from app.schema.context import Context, PhosphoInfo
 from app.schema.inputs import AddFeedbackInput, LogEventInput
 from app.schema.inputs_check import check_input
 from app.schema.permissions import ProjectKey
@@ -23,6 +23,7 @@ from app.services import reads
 from app.services.alerts import manage
 from app.services.alerts.rules import DestinationKind
 from app.services.erasure import forget_end_user
+from app.services.ingest import EventResult
 from app.services.reads import FeedbackView
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
@@ -44,6 +45,13 @@ class EndUserErasure:
     user_rollups: int
 
 
+def _with_token(event: Event, ctx: Context, result: EventResult) -> Event:
+    """The logged event with its feedback token (signed as the key that logged it)."""
+    tokens = ctx.ingestor.feedback_tokens
+    event.feedback_token = tokens.sign(ctx.writer, result.event_id, result.created_at)
+    return event
+
+
 @strawberry.type
 class Mutation:
     """Writes; each is acknowledged only once durably stored, exactly as over REST."""
@@ -56,7 +64,7 @@ class Mutation:
         result = await ctx.ingestor.log_event(ctx.writer, body)
         text = event_text(info)
         view = await reads.get_event(ctx.project_id, result.event_id, text=text, budget=ctx.budget)
-        return Event.from_view(view)
+        return _with_token(Event.from_view(view), ctx, result)
 
     @strawberry.mutation(permission_classes=AUTH, description="Log events all-or-nothing.")
     async def log_events(self, info: PhosphoInfo, input: list[LogEventInput]) -> list[Event]:
@@ -70,7 +78,7 @@ class Mutation:
         missing = [r.event_id for r in results if r.event_id not in stored]
         if missing:  # committed a moment ago: only a concurrent deletion could cause this
             raise NotFound("event not found")
-        return [Event.from_view(stored[r.event_id]) for r in results]
+        return [_with_token(Event.from_view(stored[r.event_id]), ctx, r) for r in results]
 
     @strawberry.mutation(permission_classes=AUTH, description="Add feedback to an event.")
     async def add_feedback(self, info: PhosphoInfo, input: AddFeedbackInput) -> Feedback:

@@ -108,6 +108,13 @@ class Event:
         description="OK or ERROR as the client (or the span's status) said; null when unknown."
     )
     error: str | None = strawberry.field(description="What went wrong, when the client said.")
+    feedback_token: str | None = strawberry.field(
+        default=None,
+        description="A signed token that lets whoever holds it (a browser) rate this event "
+        "with POST /api/v1/feedback, without an API key, until it expires "
+        "(PHOSPHO_FEEDBACK_TOKEN_TTL_SECONDS). In the answer of logEvent and logEvents only; "
+        "null when the event is read.",
+    )
 
     @classmethod
     def from_view(cls, view: EventView) -> Event:

@@ -29,6 +29,7 @@ from app.ids import uuid7
 from app.instruments import EVENTS_STORED, FEEDBACK_STORED
 from app.live import EventLogged, FeedbackAdded, LiveBus, LiveMessage
 from app.services import store
+from app.services.feedback_tokens import FeedbackTokens
 from app.services.ingest_jobs import (
     EventResult,
     EventsJob,
@@ -84,6 +85,8 @@ class Ingestor:
             self._plan, max_batch=max_batch, after_commit=self._publish
         )
         self._touched: dict[int, float] = {}
+        # Signs the `feedback_token` of each log answer (the app sets its TTL and key).
+        self.feedback_tokens = FeedbackTokens()
         # Chosen by `start`, for the backend's dialect (and told how each transaction ended).
         self._rollups: RollupWriter = NoRollupWriter()
 

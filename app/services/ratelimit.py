@@ -1,4 +1,5 @@
-"""Per-API-key rate limits: one token bucket per key, in this process's memory.
+"""Rate limits: one token bucket per key (an API key, a feedback token, a client address), in
+this process's memory.
 
 `aiolimiter.AsyncLimiter` is the bucket (a leaky bucket: a burst of N, refilled at N per
 period, which is a token bucket by another name). It was chosen over `limits` (the library
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Hashable
 
 from aiolimiter import AsyncLimiter
+from prometheus_client import Counter
 
 from app.errors import TooManyRequests
 from app.instruments import RATE_LIMITED
@@ -39,27 +42,38 @@ def parse_rate(text: str) -> tuple[int, float] | None:
 
 
 class KeyRateLimiter:
-    """Answers TooManyRequests once a key has used its bucket; a no-op when `rate` is None."""
+    """Answers TooManyRequests once a key has used its bucket; a no-op when `rate` is None.
+    `subject` names what is limited in the message, `counter` counts the refusals."""
 
-    def __init__(self, rate: tuple[int, float] | None) -> None:
+    def __init__(
+        self,
+        rate: tuple[int, float] | None,
+        *,
+        subject: str = "this API key",
+        counter: Counter = RATE_LIMITED_KEY,
+        max_buckets: int = MAX_BUCKETS,
+    ) -> None:
         self.rate = rate
-        self._buckets: dict[int, AsyncLimiter] = {}
+        self.subject = subject
+        self.counter = counter
+        self.max_buckets = max_buckets
+        self._buckets: dict[Hashable, AsyncLimiter] = {}
         # Time for one token to come back, rounded up to whole seconds (Retry-After's unit).
         self.retry_after = max(1, math.ceil(rate[1] / rate[0])) if rate else 1
 
-    async def check(self, key_id: int) -> None:
+    async def check(self, key: Hashable) -> None:
         """Take one token from this key's bucket, or raise TooManyRequests (429)."""
         if self.rate is None:
             return
-        bucket = self._buckets.get(key_id)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            if len(self._buckets) >= MAX_BUCKETS:
+            if len(self._buckets) >= self.max_buckets:
                 self._buckets.clear()
-            bucket = self._buckets[key_id] = AsyncLimiter(*self.rate)
+            bucket = self._buckets[key] = AsyncLimiter(*self.rate)
         if not bucket.has_capacity():
-            RATE_LIMITED_KEY.inc()
+            self.counter.inc()
             raise TooManyRequests(
-                f"this API key is limited to {self.rate[0]} requests per "
+                f"{self.subject} is limited to {self.rate[0]} requests per "
                 f"{_period_name(self.rate[1])}; retry after {self.retry_after} s",
                 retry_after=self.retry_after,
             )

@@ -43,6 +43,7 @@ EXPECTED_SESSIONS = {
     "log-batch-many": 1001,
     "fields": 1,
     "fields-batch": 2,
+    "send-feedback": 3,
 }
 
 

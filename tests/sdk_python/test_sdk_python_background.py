@@ -46,7 +46,10 @@ def test_log_returns_client_ids_at_once_and_flush_sends_them(srv: Server, tenant
     generated = phospho.log(input="q2", output="a2", metadata={"model": "m", "tokens_in": 7})
     after = datetime.now(UTC)
 
-    assert set(given) == set(generated) == {"event_id", "session_id", "created_at"}
+    assert (
+        set(given) == set(generated) == {"event_id", "session_id", "created_at", "feedback_token"}
+    )
+    assert given["feedback_token"] is None  # signed by the server, not known before sending
     assert given["session_id"] == "mine"
     assert re.fullmatch(r"sess_[0-9a-f]{24}", generated["session_id"])
     assert uuid.UUID(generated["event_id"]).version == 7

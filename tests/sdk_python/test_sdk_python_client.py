@@ -37,7 +37,8 @@ def test_module_log_and_feedback_store_what_was_sent(srv: Server, tenant: Tenant
         user_id="u-1",
         metadata={"model": "m", "tokens_in": 1, "tokens_out": 2, "latency_ms": 3.5, "x": [1]},
     )
-    assert set(result) == {"event_id", "session_id", "created_at"}
+    assert set(result) == {"event_id", "session_id", "created_at", "feedback_token"}
+    assert result["feedback_token"].startswith("phf_")
     assert uuid.UUID(result["event_id"]).version == 7
     assert result["session_id"] == "s-1"
     assert ISO_UTC.fullmatch(result["created_at"])

@@ -77,12 +77,14 @@ export class Phospho {
   }
 
   /**
-   * Log one LLM interaction; resolves to its `eventId`, `sessionId` and `createdAt`.
+   * Log one LLM interaction; resolves to its `eventId`, `sessionId`, `createdAt` and
+   * `feedbackToken` (hand it to a web page, whose `sendFeedback` rates the event without a key).
    *
    * The event id (a UUIDv7) is made before the first try, so retries never store the event
    * twice. Rejects with `ValidationError` at once for a field of the wrong type. In batching
    * mode the result is made locally: `sessionId` is the one given or a new `sess_…` id (sent
-   * along, so the server uses the same) and `createdAt` is the client's clock.
+   * along, so the server uses the same), `createdAt` is the client's clock and `feedbackToken`
+   * is null (the server signs it).
    */
   log(params: LogEventParams): Promise<LogResult> {
     const batcher = this.#batcher;
@@ -94,7 +96,12 @@ export class Phospho {
     return attempt(() => {
       const event = encodeEvent(params, "event", newSessionId());
       batcher.put({ kind: "event", event });
-      return { eventId: event.eventId, sessionId: event.sessionId as string, createdAt: nowIso() };
+      return {
+        eventId: event.eventId,
+        sessionId: event.sessionId as string,
+        createdAt: nowIso(),
+        feedbackToken: null,
+      };
     });
   }
 
@@ -120,6 +127,7 @@ export class Phospho {
           eventId: event.eventId,
           sessionId: event.sessionId as string,
           createdAt,
+          feedbackToken: null,
         }));
       }
       if (encoded.length === 0) return [];

@@ -2,6 +2,7 @@
 
 export { Phospho } from "./client.js";
 export { DEFAULT_BASE_URL } from "./config.js";
+export { FEEDBACK_PATH, sendFeedback } from "./feedback.js";
 export {
   APIConnectionError,
   APIError,
@@ -24,5 +25,6 @@ export type {
   LogResult,
   Metadata,
   PhosphoOptions,
+  SendFeedbackParams,
 } from "./types.js";
 export { VERSION } from "./version.js";

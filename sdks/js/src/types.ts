@@ -32,15 +32,22 @@ export interface LogEventParams {
 }
 
 /**
- * What `log` resolves to: the event's id, its session and when it was created. From the server
- * normally; in batching mode made on the client before sending (`sessionId` is the one given or
- * a new `sess_…` id, sent along so the server uses the same; `createdAt` is the client's clock).
+ * What `log` resolves to: the event's id, its session, when it was created and its feedback
+ * token. From the server normally; in batching mode made on the client before sending
+ * (`sessionId` is the one given or a new `sess_…` id, sent along so the server uses the same;
+ * `createdAt` is the client's clock; `feedbackToken` is null).
  */
 export interface LogResult {
   eventId: string;
   sessionId: string;
   /** ISO 8601 time. */
   createdAt: string;
+  /**
+   * Lets whoever holds it rate this one event without an API key, until it expires (24 h by
+   * default): hand it to your web page, which calls `sendFeedback`. Null in batching mode (the
+   * server signs it) and from a server older than feedback tokens.
+   */
+  feedbackToken: string | null;
 }
 
 /** A thumbs up (1) or down (0) on a logged event. */
@@ -111,4 +118,19 @@ export interface PhosphoOptions {
   maxBatchBytes?: number | undefined;
   /** Queue events and send them to the batch endpoint (see `BatchOptions`). Default off. */
   batch?: boolean | BatchOptions | undefined;
+}
+
+/** What `sendFeedback` takes: a log result's `feedbackToken` instead of an API key. */
+export interface SendFeedbackParams {
+  /** The event's `feedbackToken` (`feedback_token` in the server's answer). */
+  token: string;
+  /** 1 = thumbs up, 0 = thumbs down. */
+  score: 0 | 1;
+  comment?: string | null | undefined;
+  /** The phospho server's root, e.g. `https://phospho.example.com` (a browser has no environment). */
+  baseUrl: string;
+  /** Per-try timeout. Default 10000 ms. */
+  timeoutMs?: number | undefined;
+  /** Retries of answers that say "not processed, try again" (408, 429, 503). Default 2. */
+  maxRetries?: number | undefined;
 }

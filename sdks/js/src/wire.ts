@@ -195,12 +195,14 @@ function field(data: unknown, name: string): unknown {
   return (data as Record<string, unknown>)[name];
 }
 
-/** `{event_id, session_id, created_at}` → `LogResult`. */
+/** `{event_id, session_id, created_at, feedback_token}` → `LogResult`. */
 export function logResult(data: unknown): LogResult {
+  const token = (data as { feedback_token?: unknown } | null)?.feedback_token;
   return {
     eventId: field(data, "event_id") as string,
     sessionId: field(data, "session_id") as string,
     createdAt: field(data, "created_at") as string,
+    feedbackToken: typeof token === "string" ? token : null,
   };
 }
 

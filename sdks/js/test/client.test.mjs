@@ -29,7 +29,8 @@ describe("log and feedback", () => {
       userId: "user_456",
       metadata: { model: "gpt-4", latencyMs: 800 },
     });
-    assert.deepEqual(Object.keys(result).sort(), ["createdAt", "eventId", "sessionId"]);
+    assert.deepEqual(Object.keys(result).sort(), ["createdAt", "eventId", "feedbackToken", "sessionId"]);
+    assert.match(result.feedbackToken, /^phf_[A-Za-z0-9_-]+$/);
     assert.match(result.eventId, UUID7);
     assert.equal(result.sessionId, sessionFor("basic"));
     assert.ok(!Number.isNaN(Date.parse(result.createdAt)), result.createdAt);

@@ -178,7 +178,7 @@ def log(
     error: str | None = None,
 ) -> LogResult:
     """Log one LLM interaction with the client made by `init`; returns a dict with
-    `event_id`, `session_id` and `created_at`. See `Client.log`."""
+    `event_id`, `session_id`, `created_at` and `feedback_token`. See `Client.log`."""
     return get_client().log(
         input,
         output,

@@ -68,6 +68,7 @@ def _feedback_result(body: Any) -> FeedbackResult:
 def _log_result(body: Any) -> LogResult:
     if not isinstance(body, dict) or not isinstance(body.get("event_id"), str):
         raise APIError(f"unexpected answer from the server: {body!r:.200}")
+    body.setdefault("feedback_token", None)  # a server from before feedback tokens
     return cast(LogResult, body)
 
 
@@ -160,7 +161,8 @@ class Client:
         status: Literal["ok", "error"] | None = None,
         error: str | None = None,
     ) -> LogResult:
-        """Log one LLM interaction; returns its event_id, session_id and created_at.
+        """Log one LLM interaction; returns its event_id, session_id, created_at and
+        feedback_token (for a browser's feedback on it: POST /api/v1/feedback).
 
         The event_id (a UUID) is generated before the first try, so retries never store the
         event twice. In background mode the result is built locally: `session_id` is the one
@@ -196,7 +198,10 @@ class Client:
         )
         sender.put(body)
         return LogResult(
-            event_id=event["event_id"], session_id=session_id, created_at=utc_now_iso()
+            event_id=event["event_id"],
+            session_id=session_id,
+            created_at=utc_now_iso(),
+            feedback_token=None,
         )
 
     def log_batch(self, events: Iterable[Mapping[str, Any]]) -> list[LogResult]:
@@ -219,7 +224,12 @@ class Client:
             if sender is not None:
                 session = cast(str, event["session_id"])
                 results.append(
-                    LogResult(event_id=event["event_id"], session_id=session, created_at=now)
+                    LogResult(
+                        event_id=event["event_id"],
+                        session_id=session,
+                        created_at=now,
+                        feedback_token=None,
+                    )
                 )
         if sender is not None:
             for body in encoded:
