@@ -31,6 +31,10 @@ class Event(Model):
     status = fields.CharField(max_length=8, null=True)
     error = fields.TextField(null=True)
     created_at = fields.DatetimeField()
+    # The score of the event's current (latest) feedback, NULL without feedback: kept by the
+    # feedback commit (`store.set_feedback_scores`) so that a feedback filter reads an index
+    # instead of looking up each event's latest feedback (issue 24).
+    feedback_score = fields.SmallIntField(null=True)
 
     class Meta:
         table = "events"
@@ -40,6 +44,7 @@ class Event(Model):
             ("project", "user_id", "created_at"),
             ("project", "model", "created_at"),
             ("project", "status", "created_at"),
+            ("project", "feedback_score", "created_at"),
         )
 
 

@@ -256,3 +256,44 @@ def test_sessions_started_are_backfilled_into_the_rollups(tmp_path: Path, backen
     finally:
         if backend == "postgres":
             drop_pg_database(url)
+
+
+def test_feedback_scores_are_backfilled_from_each_events_latest_feedback(tmp_path: Path) -> None:
+    """The migration adding events.feedback_score sets it to each event's current feedback
+    (the latest by time, then id), and leaves events without feedback NULL."""
+    partial = tmp_path / "migrations" / "models"
+    partial.mkdir(parents=True)
+    migration = next(SOURCE.glob("*_feedback_score.py"))
+    number = int(migration.name.split("_")[0])
+    for path in SOURCE.glob("*.py"):
+        if int(path.name.split("_")[0]) < number:
+            shutil.copy(path, partial)
+    db = tmp_path / "old.sqlite3"
+    migrate_with(partial.parent, db)
+    event = "00000000-0000-7000-8000-00000000000{}".format
+    feedback = [  # (id, event, score, time): event 1 changed its mind; 2 has one; 3 none
+        ("10000000-0000-7000-8000-000000000001", 1, 1, "2026-01-01 10:00:00+00:00"),
+        ("10000000-0000-7000-8000-000000000002", 1, 0, "2026-01-01 11:00:00+00:00"),
+        ("10000000-0000-7000-8000-000000000004", 2, 0, "2026-01-01 12:00:00+00:00"),
+        ("10000000-0000-7000-8000-000000000005", 2, 1, "2026-01-01 12:00:00+00:00"),
+    ]
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO projects (id, name, created_at) VALUES (1, 'p', '2026-01-01')")
+        for n in (1, 2, 3):
+            conn.execute(
+                "INSERT INTO events (id, project_id, session_key, input, output, created_at) "
+                "VALUES (?, 1, 's', 'q', 'a', '2026-01-01 09:00:00+00:00')",
+                (event(n),),
+            )
+        for feedback_id, n, score, at in feedback:
+            conn.execute(
+                "INSERT INTO feedback (id, project_id, event_id, score, created_at) "
+                "VALUES (?, 1, ?, ?, ?)",
+                (feedback_id, event(n), score, at),
+            )
+    shutil.copy(migration, partial)
+    migrate_with(partial.parent, db)
+    with sqlite3.connect(db) as conn:
+        scores = conn.execute("SELECT id, feedback_score FROM events ORDER BY id").fetchall()
+    # Event 2's two entries share their time: the higher id is the latest.
+    assert scores == [(event(1), 0), (event(2), 1), (event(3), None)]

@@ -467,6 +467,9 @@ async def _plans(world: World, f: EventFilter, caplog: pytest.LogCaptureFixture)
             continue
         conn = await asyncpg.connect(world.url)
         try:
+            # Statistics, as autovacuum keeps them: without them, indexes that share the
+            # leading project_id tie and the planner may pick either.
+            await conn.execute("ANALYZE events, event_tags, feedback")
             await conn.execute("SET enable_seqscan = off")
             rows = await conn.fetch("EXPLAIN " + sql, *params)
         finally:
@@ -493,6 +496,39 @@ async def test_tag_and_status_filters_are_index_lookups(
             found = lookup in plan if world.backend == "sqlite" else re.search(lookup, plan)
             assert found, plan
         assert not re.search(r"^SCAN (events|t|event_tags)$", plan, re.M), plan
+        assert "Seq Scan" not in plan, plan
+
+
+FEEDBACK_FILTERS = [
+    EventFilter(feedback="negative"),
+    EventFilter(feedback="positive"),
+    EventFilter(feedback="none"),
+    EventFilter(model="gpt-4o", feedback="negative"),
+]
+
+
+@pytest.mark.parametrize("f", FEEDBACK_FILTERS, ids=repr)
+async def test_feedback_filter_reads_an_index_not_each_events_feedback(
+    world: World, f: EventFilter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feedback filter reads events along (project, feedback_score, created_at) on both
+    databases: the page costs the same when the newest events do not match, instead of one
+    lookup of the latest feedback per event skipped (issue 24: 32 ms past 10,000 of them).
+    With a model too, either index answers; the feedback table is never read."""
+    plans = await _plans(world, f, caplog)
+    assert len(plans) == 2
+    for plan in plans:
+        assert "feedback lf" not in plan and "feedback xf" not in plan, plan
+        assert not re.search(r"\bon feedback\b|SEARCH (lf|xf)\b", plan), plan
+        if f.model is not None or (f.feedback == "none" and world.backend == "postgres"):
+            # Either index answers; PostgreSQL rightly reads "none" (most events here) along
+            # the project's index, checking the column of each row it passes.
+            assert re.search(r"model|feedback_score", plan), plan
+        elif world.backend == "sqlite":
+            assert "(project_id=? AND feedback_score" in plan, plan
+        else:
+            assert re.search(r"Index Cond: .*feedback_score", plan), plan
+        assert not re.search(r"^SCAN (events|t)$", plan, re.M), plan
         assert "Seq Scan" not in plan, plan
 
 

@@ -50,7 +50,7 @@ class Context(BaseContext):
         self.via_login = False
         self.budget = self._new_budget()
         self.loaders = Loaders(principal.project_id, self.budget) if principal else None
-        self.selections: dict[tuple[Any, ...], tuple[str, ...]] = {}  # see schema.selection
+        self.selections: dict[tuple[Any, ...], frozenset[str]] = {}  # see schema.selection
 
     def _new_budget(self) -> ReadBudget:
         return ReadBudget(self.max_response_bytes, RESPONSE_SETTING)

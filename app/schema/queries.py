@@ -30,6 +30,7 @@ from app.schema.types import (
     Project,
     Session,
     connection,
+    events_connection,
     mirror,
 )
 from app.services import reads
@@ -58,7 +59,7 @@ class Query:
             project_id, first=page_size(first), after=after, filter=wanted, text=text,
             budget=ctx.budget,
         )  # fmt: skip
-        return connection(page, Event.from_view, lambda: reads.count_events(project_id, wanted))
+        return await events_connection(info, page, lambda: reads.count_events(project_id, wanted))
 
     @strawberry.field(permission_classes=AUTH, description="One event; null when unknown.")
     async def event(self, info: PhosphoInfo, id: strawberry.ID) -> Event | None:

@@ -34,6 +34,7 @@ from app.errors import Unauthorized
 from app.schema.context import Context, FreshReads, get_context, principal_from_login
 from app.schema.cost import CostLimit
 from app.schema.errors import TypedErrors, log_errors
+from app.schema.execution import PlainFieldsExecutionContext
 from app.schema.inputs_check import LiteralValues, parse_body
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
@@ -92,6 +93,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
+        execution_context_class=PlainFieldsExecutionContext,
     )
 
 

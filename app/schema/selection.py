@@ -21,6 +21,13 @@ from app.services.reads_events import TEXT_COLUMNS
 def event_text(info: PhosphoInfo, below: Sequence[str] = ()) -> tuple[str, ...]:
     """The text columns of the events the current field answers, found at `below` (e.g.
     ("edges", "node") for a connection) under its selection."""
+    wanted = selected_names(info, below)
+    return tuple(column for column in TEXT_COLUMNS if column in wanted)
+
+
+def selected_names(info: PhosphoInfo, below: Sequence[str] = ()) -> frozenset[str]:
+    """The names of the fields selected at `below` under the current field's selection
+    (e.g. which relations a page's nodes ask for, to load them once for the page)."""
     path: list[str] = []
     step: Path | None = info.path
     while step is not None:
@@ -33,8 +40,7 @@ def event_text(info: PhosphoInfo, below: Sequence[str] = ()) -> tuple[str, ...]:
         level = _fields(info.selected_fields)
         for name in below:
             level = _fields(field for field in level if field.name == name)
-        wanted = {field.name for field in level}
-        cache[key] = tuple(column for column in TEXT_COLUMNS if column in wanted)
+        cache[key] = frozenset(field.name for field in level)
     return cache[key]
 
 

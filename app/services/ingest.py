@@ -414,6 +414,7 @@ def _commit_feedback(
         )
         outcomes.append(FeedbackResult(job.feedback_id, job.event_id, job.score, job.comment, now))
     yield from store.insert_feedback(d, rows)
+    yield from store.set_feedback_scores(d, [row[2] for row in rows])
     return outcomes
 
 

@@ -32,7 +32,7 @@ COLUMNS = f"{LIGHT_COLUMNS}, {', '.join(TEXT_COLUMNS)}"
 TAGGED = (
     "(SELECT t.event_id AS id, t.project_id, t.created_at, e.session_key, e.user_id, e.input, "
     "e.output, e.metadata, e.model, e.tokens_in, e.tokens_out, e.latency_ms, e.cost_nano, "
-    "e.status, e.error FROM event_tags t JOIN events e ON e.id = t.event_id "
+    "e.status, e.error, e.feedback_score FROM event_tags t JOIN events e ON e.id = t.event_id "
     "WHERE t.project_id = ? AND t.tag = ?) events"
 )
 
@@ -164,15 +164,19 @@ def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
     return cond
 
 
+# An event's current feedback score as the feedback commit keeps it (NULL: no feedback), so
+# that the filter reads the index (project, feedback_score, created_at) newest first.
+FEEDBACK_CONDITIONS = {
+    "positive": "feedback_score = 1",
+    "negative": "feedback_score = 0",
+    "none": "feedback_score IS NULL",
+}
+
+
 def _feedback_condition(state: str) -> str:
-    latest = sql.LATEST_SCORE.format(event="events.id")
-    if state == "positive":
-        return f"{latest} = 1"
-    if state == "negative":
-        return f"{latest} = 0"
-    if state == "none":
-        return "NOT EXISTS (SELECT 1 FROM feedback xf WHERE xf.event_id = events.id)"
-    raise Invalid("feedback must be 'positive', 'negative' or 'none'")
+    if state not in FEEDBACK_CONDITIONS:
+        raise Invalid("feedback must be 'positive', 'negative' or 'none'")
+    return FEEDBACK_CONDITIONS[state]
 
 
 async def list_events(

@@ -325,6 +325,20 @@ def insert_feedback(d: Dialect, rows: list[list[Any]]) -> Plan[None]:
     yield from insert_rows(d, head, "(?, ?, ?, ?, ?, ?)", params)
 
 
+def set_feedback_scores(d: Dialect, event_ids: Sequence[uuid.UUID]) -> Plan[None]:
+    """Copy each event's current feedback score (its latest, as the reads define it) onto
+    `events.feedback_score`, after the commit's feedback rows are inserted: the feedback
+    filter reads the index (project, feedback_score, created_at)."""
+    if not event_ids:
+        return
+    sql = (
+        "UPDATE events SET feedback_score = (SELECT lf.score FROM feedback lf "
+        "WHERE lf.event_id = events.id ORDER BY lf.created_at DESC, lf.id DESC LIMIT 1) "
+        "WHERE id IN ({in})"
+    )
+    yield from select_in(d, sql, [d.uuid(value) for value in sorted(set(event_ids))])
+
+
 def notify(d: Dialect, channel: str, payloads: list[str]) -> Plan[None]:
     """PostgreSQL NOTIFY inside the transaction: delivered on commit, dropped on rollback."""
     for payload in payloads:
