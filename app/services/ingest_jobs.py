@@ -55,9 +55,9 @@ class PreparedEvent(NamedTuple):
         return now if at is None or at > now else at
 
 
-@dataclass(frozen=True, slots=True)
-class EventResult:
-    """What a client gets back for a stored event; `duplicate` marks an idempotent retry."""
+class EventResult(NamedTuple):
+    """What a client gets back for a stored event; `duplicate` marks an idempotent retry (a
+    NamedTuple, like PreparedEvent: one per event, built on the writer thread)."""
 
     event_id: uuid.UUID
     session_id: str
