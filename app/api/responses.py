@@ -12,8 +12,21 @@ from app.services.ingest import EventResult, FeedbackResult
 
 
 def iso_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`, microseconds always present (so retries answer identically)."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """ISO 8601 in UTC with a `Z`, microseconds always present (so retries answer identically).
+
+    The last one is remembered by identity: a group commit stamps all its events with one
+    datetime object, so a batch's answer (and a group's single events) format it once, not
+    ~1.5 µs an event. Holding the object keeps its id from being reused."""
+    global _last_iso
+    last = _last_iso
+    if last[0] is value:
+        return last[1]
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _last_iso = (value, text)
+    return text
+
+
+_last_iso: tuple[datetime | None, str] = (None, "")
 
 
 def json_response(

@@ -316,7 +316,7 @@ def _commit_events(
     yield from store.insert_event_tags(d, tagged)
     yield from _upsert_sessions(d, sessions, rollups)
     yield from store.upsert_end_users(d, [
-        EndUserDelta(*key, seen.first, seen.last, seen.events,
+        EndUserDelta(*key, seen.first_at, seen.last_at, seen.events,
                      rollups.end_user_hour(*key, now_stamp))
         for key, seen in users.items()
     ])  # fmt: skip

@@ -7,13 +7,19 @@ then a session's or end user's first and last times span the commit's events.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 from app.services.ingest_jobs import PreparedEvent
 
+# Both tallies are updated in place: a new NamedTuple, min and max for every event of a
+# session cost ~1.5 µs an event on the writer thread (cProfile, batches of 100). Times are
+# compared only when they differ from the kept ones by identity (a commit's events share
+# its `now`).
 
-class SessionSeen(NamedTuple):
+
+@dataclass(slots=True)
+class SessionSeen:
     """A session's events in one commit."""
 
     user_id: str | None  # the last one given
@@ -35,26 +41,34 @@ def count_session(
     if seen is None:
         sessions[key] = SessionSeen(event.user_id, 1, event, at, at)
         return
-    first = event if event.id < seen.first.id else seen.first
-    sessions[key] = SessionSeen(
-        event.user_id or seen.user_id, seen.events + 1, first,
-        min(seen.first_at, at), max(seen.last_at, at),
-    )  # fmt: skip
+    seen.user_id = event.user_id or seen.user_id
+    seen.events += 1
+    if event.id.int < seen.first.id.int:
+        seen.first = event
+    _widen(seen, at)
 
 
-class UserSeen(NamedTuple):
+def _widen(seen: SessionSeen | UserSeen, at: datetime) -> None:
+    if at is not seen.first_at and at < seen.first_at:
+        seen.first_at = at
+    if at is not seen.last_at and at > seen.last_at:
+        seen.last_at = at
+
+
+@dataclass(slots=True)
+class UserSeen:
     """An end user's events in one commit."""
 
     events: int
-    first: datetime
-    last: datetime
+    first_at: datetime
+    last_at: datetime
 
 
 def count_user(users: dict[tuple[int, str], UserSeen], key: tuple[int, str], at: datetime) -> None:
     """Count an event of end user `key`, which happened `at`."""
     seen = users.get(key)
-    users[key] = (
-        UserSeen(1, at, at)
-        if seen is None
-        else UserSeen(seen.events + 1, min(seen.first, at), max(seen.last, at))
-    )
+    if seen is None:
+        users[key] = UserSeen(1, at, at)
+        return
+    seen.events += 1
+    _widen(seen, at)

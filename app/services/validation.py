@@ -16,8 +16,7 @@ import json
 import math
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import (
@@ -113,9 +112,9 @@ class FeedbackInput(BaseModel):
     comment: StrictStr | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TypedMetadata:
-    """The recognised metadata of one event, lifted out of its JSON."""
+class TypedMetadata(NamedTuple):
+    """The recognised metadata of one event, lifted out of its JSON (a NamedTuple: built for
+    every event, ~3x cheaper than a frozen dataclass)."""
 
     model: str | None = None
     tokens_in: int | None = None
@@ -130,14 +129,6 @@ class TypedMetadata:
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _DIGIT_MARKS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))  # "1": a digit
 _BEYOND = 2**64  # what `_exact_int` makes of an integer too long to be anywhere near range
-# A number in exponent form ("1e19", "0.5E+30") is the other way to write a value outside 64
-# bits without a long digit run: digits become "1" and e/E "e", so "1e" finds each candidate.
-_EXPONENT_MARKS = bytes(
-    0x31 if 0x30 <= b <= 0x39 else 0x65 if b in (0x45, 0x65) else 0x30 for b in range(256)
-)
-_EXPONENT_NUMBER = re.compile(rb"[0-9.]*[eE]\+?[0-9]+")
-_EXPONENT_PLACES = 8  # past this many candidates, the whole body is walked
-_VALUE_STARTS = frozenset(b":,[ \t\r\n")  # what may stand before a number in JSON
 
 
 def _has_long_digit_run(raw: bytes) -> bool:
@@ -161,39 +152,15 @@ def _has_long_digit_run(raw: bytes) -> bool:
     return False
 
 
-def _may_hold_a_large_exponent(raw: bytes) -> bool:
-    """Whether a number written with an exponent in `raw` could lie outside 64 bits (~1 µs for
-    a typical event). Each digit followed by e/E is a candidate; one that does not start where
-    a JSON value can (inside a hex id, say) is passed over, the others are read as numbers."""
-    marks = raw.translate(_EXPONENT_MARKS)
-    at, places = marks.find(b"1e"), 0
-    while at != -1:
-        start = at
-        while start > 0 and (marks[start - 1] == 0x31 or raw[start - 1] == 0x2E):  # digit, "."
-            start -= 1
-        before = start - 1 if start and raw[start - 1] == 0x2D else start  # a minus sign
-        if before == 0 or raw[before - 1] in _VALUE_STARTS:
-            places += 1
-            if places > _EXPONENT_PLACES:
-                return True
-            found = _EXPONENT_NUMBER.match(raw, start)
-            try:
-                if found is not None and abs(float(found.group())) > MAX_BIGINT:
-                    return True
-            except ValueError:  # "1.2.3e5" in a string: not a number, the walk will tell
-                return True
-        at = marks.find(b"1e", at + 2)
-    return False
-
-
 def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse a request body under the JSON contract (`check_json_values`): malformed JSON is a
     400, a readable value that breaks the contract a 422 naming its path. `max_depth` is for
     envelopes that wrap a write's body (GraphQL's `variables`), whose own depth is checked
     again once unwrapped.
 
-    The fast path is orjson alone (~2 µs for a typical event); the walk and the exact parse run
-    only when the raw bytes call for them (an escaped NUL, many brackets, a long digit run)."""
+    The fast path is orjson and a look at the values' types (~3 µs for a typical event); the
+    walk and the exact parse run only when they are needed (an escaped NUL, deep nesting, a
+    float out of range, a long digit run)."""
     if not raw.strip():
         raise MalformedBody("the request body is empty: send a JSON object")
     try:
@@ -203,16 +170,42 @@ def parse_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if _has_long_digit_run(raw):
         data = _parse_exactly(raw)
         check_json_values(data, max_depth=max_depth)
-    # orjson refuses raw control characters, so a NUL can only arrive as the escape \u0000;
-    # a body with few brackets cannot be deep; a number outside 64 bits is written with a
-    # long digit run or an exponent. Most bodies skip the walk entirely.
-    elif (
-        b"\\u0000" in raw
-        or raw.count(b"{") + raw.count(b"[") > max_depth
-        or _may_hold_a_large_exponent(raw)
-    ):
+    # orjson refuses raw control characters and lone surrogates, so a NUL can only arrive as
+    # the escape \u0000; an integer outside 64 bits has a long digit run, and what else
+    # can break the contract (a float beyond 64 bits, written with an exponent; nesting) is
+    # found by `_unusual` without the walk. Most bodies skip the walk entirely.
+    elif b"\\u0000" in raw or _unusual(data, max_depth):
         check_json_values(data, max_depth=max_depth)
     return data
+
+
+_CONTAINERS = (dict, list)
+
+
+def _unusual(data: Any, max_depth: int) -> bool:
+    """Whether `data` (as orjson parsed it: plain dicts, lists, str, int, float, bool, None)
+    nests deeper than `max_depth` or holds a float outside 64-bit integers' range: then the
+    walk (`check_json_values`) runs, for the answer it always gave. It looks at each value's
+    type only, level by level: ~1 µs an event of a batch of 100 where the walk, which checks
+    every string, costs ~9 µs, and where finding exponents in the raw bytes cost ~3 µs
+    (bytes.translate over all of the text; timeit, a loaded machine). Before, a batch always
+    had more brackets than `max_depth`, which sent every batch through the walk."""
+    if type(data) is float:
+        return not MIN_BIGINT <= data <= MAX_BIGINT
+    level = [data] if type(data) in _CONTAINERS else []
+    for _ in range(max_depth):  # `level`: containers of one depth, from the top
+        below = []
+        for container in level:
+            for value in container.values() if type(container) is dict else container:
+                kind = type(value)
+                if kind is dict or kind is list:
+                    below.append(value)
+                elif kind is float and not MIN_BIGINT <= value <= MAX_BIGINT:
+                    return True
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def _parse_exactly(raw: bytes) -> Any:
@@ -325,24 +318,35 @@ def validate_feedback(data: Any) -> FeedbackInput:
 
 def typed_metadata(metadata: dict[str, Any] | None, loc: tuple[Any, ...]) -> TypedMetadata:
     """Lift `model`, tokens, latency and cost out of metadata; a wrong type or a value out of
-    its bound (`BOUNDS`) is a 422 naming the key."""
+    its bound (`BOUNDS`) is a 422 naming the key. A plain integer within its bound, the usual
+    figure, is taken as it is (~2 µs an event less than `_bounded`'s checks for each)."""
     if not metadata:
-        return TypedMetadata()
+        return _NO_METADATA
     model = metadata.get("model")
     if model is not None and (not isinstance(model, str) or len(model) > MAX_MODEL_LENGTH):
         raise _invalid(
             (*loc, "model"), f"must be a string of at most {MAX_MODEL_LENGTH} characters"
         )
     values: list[Any] = []
-    for snake, camel in RECOGNISED:
-        if snake in metadata and camel in metadata:
-            raise _invalid((*loc, camel), f"give either {snake} or {camel}, not both")
-        key = snake if snake in metadata else camel
-        value = metadata.get(key)
+    for snake, camel, integer, maximum in _FIGURES:
+        if camel in metadata:
+            if snake in metadata:
+                raise _invalid((*loc, camel), f"give either {snake} or {camel}, not both")
+            key, value = camel, metadata[camel]
+        else:
+            key, value = snake, metadata.get(snake)
         if value is not None:
-            value = _bounded(value, (*loc, key), *BOUNDS[snake])
+            if type(value) is int and 0 <= value <= maximum:
+                value = value if integer else float(value)
+            else:
+                value = _bounded(value, (*loc, key), integer, maximum)
         values.append(value)
     return TypedMetadata(model, *values)  # tokens_in, tokens_out, latency_ms, cost_usd
+
+
+_NO_METADATA = TypedMetadata()
+# (snake_case, camelCase, integer, maximum) of each recognised figure, in TypedMetadata's order.
+_FIGURES = tuple((snake, camel, *BOUNDS[snake]) for snake, camel in RECOGNISED)
 
 
 def _bounded(value: Any, loc: tuple[Any, ...], integer: bool, maximum: int) -> int | float:

@@ -143,6 +143,12 @@ class SqliteWriteBackend:
             "journal_mode=WAL",
             "synchronous=FULL",
             "foreign_keys=ON",
+            # Statement journals (a multi-row INSERT or upsert after the transaction's first
+            # write keeps one, to undo that statement alone) in memory, not in a temp file
+            # created and unlinked for each: 2-3 per commit, ~10 system calls and the pages'
+            # copies each (strace), ~270 µs of CPU per commit of 16 single events. A
+            # transaction's durability is the WAL's, never a statement journal's.
+            "temp_store=MEMORY",
         ):
             conn.execute(f"PRAGMA {pragma}")
         self._conn = conn

@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile-seconds", type=int, default=20, help="sampling time per server")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="run phospho on a throwaway PostgreSQL database made from this admin URL "
+        "(PostgreSQL's own processes are not pinned to the servers' core)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.reps, args.profile_seconds = 2, 1, 1, 5
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_connections=args.batch_connections,
         profile=profile,
         profile_seconds=args.profile_seconds,
+        postgres=args.postgres,
     )
     try:
         result = run(options)
@@ -79,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"phospho ingest benchmark: medians of {options.reps} interleaved run(s) of "
         f"{options.duration} s; servers on core 0, wrk (1 thread) on core 1; "
-        "SQLite WAL + synchronous=FULL"
+        + (
+            "PostgreSQL (its backends unpinned)"
+            if args.postgres
+            else "SQLite WAL + synchronous=FULL"
+        )
     )
     print(report.table(lines, result["durability"], header))
     print(report.noise_line(result["runs"]))

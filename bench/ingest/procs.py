@@ -27,9 +27,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def create_key(data_dir: Path) -> str:
+def phospho_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    """What every `phospho` command of the run gets: the data directory, and the database
+    when it is not the default SQLite file there."""
+    env = {"PHOSPHO_DATA_DIR": str(data_dir)}
+    if database_url is not None:
+        env["PHOSPHO_DATABASE_URL"] = database_url
+    return env
+
+
+def create_key(data_dir: Path, database_url: str | None = None) -> str:
     """Create a project `bench` and an API key with the CLI; returns the key it prints."""
-    env = {**os.environ, "PHOSPHO_DATA_DIR": str(data_dir)}
+    env = {**os.environ, **phospho_env(data_dir, database_url)}
+    if database_url is not None:  # SQLite's file is created and migrated by `keys create`
+        subprocess.run([str(PHOSPHO), "migrate"], env=env, check=True, capture_output=True)
     done = subprocess.run(
         [str(PHOSPHO), "keys", "create", "--project", "bench"],
         env=env,
@@ -137,12 +148,13 @@ class Server:
             self._log = None
 
 
-def phospho_server(data_dir: Path, log_dir: Path) -> Server:
-    """`phospho serve` on the default SQLite database of `data_dir`, as a user starts it."""
+def phospho_server(data_dir: Path, log_dir: Path, database_url: str | None = None) -> Server:
+    """`phospho serve` on the default SQLite database of `data_dir`, as a user starts it (or
+    on `database_url`)."""
     return Server(
         name="phospho",
         argv=[str(PHOSPHO), "serve"],
-        env={"PHOSPHO_DATA_DIR": str(data_dir)},
+        env=phospho_env(data_dir, database_url),
         log_path=log_dir / "phospho.log",
     )
 

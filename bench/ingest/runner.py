@@ -40,6 +40,7 @@ class Options:
     batch_connections: int
     profile: Path | None
     profile_seconds: int = 20
+    postgres: str | None = None  # an admin URL: phospho on a throwaway PostgreSQL database
 
 
 def log(message: str) -> None:
@@ -73,12 +74,13 @@ class Bench:
         self.acked = 0
         self.in_flight_bound = 0
         self.servers: list[Server] = []
+        self.database_url: str | None = None  # PostgreSQL's, else the default SQLite file
 
     def start(self) -> tuple[Server, Server]:
         """Create the key, start the reference app and phospho, check both answer alike."""
-        key = create_key(self.data_dir)
+        key = create_key(self.data_dir, self.database_url)
         reference = reference_server(key, self.workdir)
-        phospho = phospho_server(self.data_dir, self.workdir)
+        phospho = phospho_server(self.data_dir, self.workdir, self.database_url)
         for server in (reference, phospho):
             self.servers.append(server)
             server.start()
@@ -143,9 +145,7 @@ class Bench:
     def durability(self, phospho: Server) -> dict[str, Any]:
         """Stop phospho, then compare the rows in `events` with the events it acknowledged."""
         phospho.stop()
-        database = self.data_dir / "phospho.sqlite3"
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-            rows = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        rows = self.stored_rows()
         extra = rows - self.acked
         return {
             "rows": rows,
@@ -156,6 +156,18 @@ class Bench:
             "extra_explained": 0 <= extra <= self.in_flight_bound,
         }
 
+    def stored_rows(self) -> int:
+        """Rows in `events`."""
+        if self.database_url is not None:
+            import psycopg
+
+            with psycopg.connect(self.database_url) as pg:
+                row = pg.execute("SELECT count(*) FROM events").fetchone()
+                return int(row[0]) if row is not None else 0
+        database = self.data_dir / "phospho.sqlite3"
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
 
 def run(options: Options) -> dict[str, Any]:
     """Run the whole benchmark; returns the raw figures. Servers and temp files never outlive it."""
@@ -165,6 +177,10 @@ def run(options: Options) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="phospho-bench-"))
     bench = Bench(options, workdir)
     result: dict[str, Any] = {}
+    if options.postgres is not None:
+        from bench.metrics.seed import _create_pg_database
+
+        bench.database_url = _create_pg_database(options.postgres)
     try:
         reference, phospho = bench.start()
         log(f"phospho pid {phospho.pid} on {phospho.base_url}, reference pid {reference.pid}")
@@ -183,5 +199,9 @@ def run(options: Options) -> dict[str, Any]:
         for server in bench.servers:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        if options.postgres is not None and bench.database_url is not None:
+            from bench.metrics.seed import _drop_pg_database
+
+            _drop_pg_database(options.postgres, bench.database_url)
     result["runs"] = bench.runs
     return result
