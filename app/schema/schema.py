@@ -110,6 +110,13 @@ class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
         """The request body as REST parses it (a clear 4xx, never a 500: see inputs_check)."""
         return parse_body(data)
 
+    def encode_json(self, data: object) -> str:
+        """WebSocket messages (each subscription's `next`) by orjson, still as text frames."""
+        try:
+            return orjson.dumps(data).decode()
+        except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate; stdlib escapes it
+            return json.dumps(data, separators=(",", ":"))
+
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],

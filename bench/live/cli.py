@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true",
                         help="rates 500,2000; 1, 10 and 100 subscribers; both kinds")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 subscriber")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy the server in each run (collapsed stacks in DIR)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.full:
         args.rates, args.subscribers, args.kinds = "500,2000", "1,10,100", "graphql,sse"
@@ -84,8 +86,9 @@ def login_cookie(base_url: str) -> str:
 
 
 async def scenario(
-    server: Server, key: str, cookie: str, kind: str, count: int, rate: int, seconds: float
-) -> dict[str, Any]:
+    server: Server, key: str, cookie: str, kind: str, count: int, rate: int, seconds: float,
+    profile: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """One measured run: `count` subscribers of `kind` while `rate` events/s are posted."""
     watchers = await clients.open_watchers(kind, count, server.base_url, server.port, key, cookie)
     conns = [
@@ -94,11 +97,20 @@ async def scenario(
     try:
         await clients.wait_live(watchers, conns, server.port, key)
         cpu_before = cpu_seconds(server.pid)
+        spy = None
+        if profile:
+            out = Path(profile) / f"{kind}-{count}-{rate}.txt"
+            spy = subprocess.Popen([  # noqa: ASYNC220 (started once, not waited for here)str(PHOSPHO.parent / "py-spy"), "record", "--format", "raw",
+                                    "-r", "200", "-d", str(int(seconds)), "-o", str(out),
+                                    "-p", str(server.pid)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
         answered, errors, took, ingest = await clients.post_at_rate(
             conns, server.port, key, rate, seconds
         )
         await clients.settle(watchers, answered, 10.0)
         cpu = cpu_seconds(server.pid) - cpu_before
+        if spy is not None:
+            await asyncio.to_thread(spy.wait)
     finally:
         await clients.close_watchers(watchers)
         for _, writer in conns:
@@ -165,7 +177,7 @@ async def run_matrix(
         plan = [("none", 0)] + [(k, n) for k in args.kinds for n in args.subscribers]
         for kind, count in plan:
             started = time.monotonic()
-            row = await scenario(server, key, cookie, kind, count, rate, args.seconds)
+            row = await scenario(server, key, cookie, kind, count, rate, args.seconds, args.profile)
             rows.append(row)
             log(f"{rate}/s {kind} x{count}: p99 {row.get('p99_ms', 0):.1f} ms, missed "
                 f"{row.get('missed', 0)}, ingest p99 {row['ingest_p99_ms']:.1f} ms "
