@@ -8,8 +8,9 @@ and its next read returns an `Overflow` marker, telling it to resynchronise from
 new messages again.
 
 Messages carry ids and the fields subscribers filter on, not whole events: consumers load what
-they show through the read services. That keeps a message small enough for PostgreSQL's
-NOTIFY (8 KB) when the bus spans processes.
+they show through the read services, once per process for all subscribers (`SharedLoads`,
+app/services/live_reads.py). That keeps a message small enough for PostgreSQL's NOTIFY (8 KB)
+when the bus spans processes.
 
 A subscription carries the credential it was opened with (an API key or a login session).
 When that credential ends (a revoked key, a logged-out or expired session), `revoke` marks its
