@@ -32,6 +32,7 @@ from app.instruments import LIVE_DROPPED, LIVE_RESYNCS, LIVE_SUBSCRIBERS
 
 DEFAULT_QUEUE_SIZE = 1000
 SHARED_KEYS = 4096  # what a SharedLoads remembers: seconds of events at 2,000/s
+SHARED_BYTES = 64 * 1024 * 1024  # and at most this much text (events of up to 1 MB each)
 K = TypeVar("K")
 H = TypeVar("H", bound=Hashable)
 V = TypeVar("V")
@@ -209,12 +210,22 @@ class SharedLoads(Generic[H, V]):
     last `size` keys are remembered (a subscriber that lags by more loads them again)."""
 
     def __init__(
-        self, batch: Callable[[list[H]], Awaitable[dict[H, V]]], size: int = SHARED_KEYS
+        self,
+        batch: Callable[[list[H]], Awaitable[dict[H, V]]],
+        size: int = SHARED_KEYS,
+        *,
+        weigh: Callable[[V], int] | None = None,
+        max_weight: int = SHARED_BYTES,
     ) -> None:
         self._batch = batch
         self._size = size
         self._memo: OrderedDict[H, asyncio.Future[V | None]] = OrderedDict()
         self._pending: list[tuple[H, asyncio.Future[V | None]]] = []
+        # What remembered values weigh (their text's length): at most `max_weight` in all.
+        self._weigh = weigh
+        self._max_weight = max_weight
+        self._weights: dict[H, int] = {}
+        self._weight = 0
         self.batches = 0  # batch calls made (tests and benchmarks read it)
 
     async def load(self, key: H) -> V | None:
@@ -223,8 +234,7 @@ class SharedLoads(Generic[H, V]):
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._memo[key] = future
-            if len(self._memo) > self._size:
-                self._memo.popitem(last=False)
+            self._evict()
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._dispatch)
             self._pending.append((key, future))
@@ -251,12 +261,26 @@ class SharedLoads(Generic[H, V]):
             return
         for key, future in pending:
             if not future.done():
-                future.set_result(found.get(key))
+                value = found.get(key)
+                future.set_result(value)
+                if self._weigh is not None and value is not None and self._memo.get(key) is future:
+                    self._weights[key] = weight = self._weigh(value)
+                    self._weight += weight
+        self._evict()
+
+    def _evict(self) -> None:
+        """Forget the oldest keys past `size`, or past `max_weight` (the newest stays)."""
+        while len(self._memo) > self._size or (
+            self._weight > self._max_weight and len(self._memo) > 1
+        ):
+            key, _ = self._memo.popitem(last=False)
+            self._weight -= self._weights.pop(key, 0)
 
     def _forget(self, key: H, future: asyncio.Future[V | None]) -> None:
         """A failed load is not remembered: the next asker tries again."""
         if self._memo.get(key) is future:
             del self._memo[key]
+            self._weight -= self._weights.pop(key, 0)
 
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()  # batch tasks, kept referenced until done
@@ -273,12 +297,16 @@ class LiveBus:
         self._shared: dict[str, SharedLoads[Any, Any]] = {}
 
     def shared(
-        self, name: str, batch: Callable[[list[H]], Awaitable[dict[H, V]]]
+        self,
+        name: str,
+        batch: Callable[[list[H]], Awaitable[dict[H, V]]],
+        weigh: Callable[[V], int] | None = None,
     ) -> SharedLoads[H, V]:
-        """The bus's `SharedLoads` called `name` (made with `batch` the first time)."""
+        """The bus's `SharedLoads` called `name` (made with `batch` and `weigh` the first
+        time)."""
         loads = self._shared.get(name)
         if loads is None:
-            loads = self._shared[name] = SharedLoads(batch)
+            loads = self._shared[name] = SharedLoads(batch, weigh=weigh)
         return loads
 
     def remember(self, size: int) -> None:

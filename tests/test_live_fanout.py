@@ -160,3 +160,20 @@ async def test_a_failed_shared_load_is_tried_again() -> None:
     with pytest.raises(RuntimeError):
         await loads.load(key)
     assert await loads.load(key) == 1
+
+
+async def test_shared_loads_remember_at_most_their_weight() -> None:
+    calls: list[list[int]] = []
+
+    async def batch(keys: list[int]) -> dict[int, str]:
+        calls.append(keys)
+        return {key: "x" * 100 for key in keys}
+
+    loads: SharedLoads[int, str] = SharedLoads(batch, weigh=len, max_weight=250)
+    for key in (1, 2, 3):
+        await loads.load(key)
+    await loads.load(3)  # the newest two are remembered (200 of 250)
+    await loads.load(2)
+    assert calls == [[1], [2], [3]]
+    await loads.load(1)  # the oldest was forgotten: 300 > 250
+    assert calls[-1] == [1]

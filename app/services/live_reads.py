@@ -35,7 +35,12 @@ async def _read_events(keys: list[EventKey]) -> dict[EventKey, EventView]:
 
 async def live_event(bus: LiveBus, project_id: int, event_id: uuid.UUID) -> EventView | None:
     """The project's just-committed event (None when it is not the project's, or gone)."""
-    return await bus.shared("events", _read_events).load((project_id, event_id))
+    return await bus.shared("events", _read_events, _text_length).load((project_id, event_id))
+
+
+def _text_length(view: EventView) -> int:
+    """What a remembered event weighs: its text (the rest is small)."""
+    return len(view.input) + len(view.output) + len(view.error or "") + 200
 
 
 def shared_render(
@@ -47,5 +52,5 @@ def shared_render(
     async def batch(keys: list[H]) -> dict[H, str | None]:
         return {key: await render(key) for key in keys}
 
-    loads = bus.shared(name, batch)
+    loads = bus.shared(name, batch, lambda html: len(html or ""))
     return loads.load
