@@ -43,19 +43,19 @@ async def test_each_subscriber_gets_its_projects_events_its_filter_and_selection
     server: Server, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     async with AsyncExitStack() as stack:
-        a_all, a_model, a_user, b_all = [
+        a_all, a_model, a_m2, a_user, b_all = [
             await stack.enter_async_context(live(server, t))
-            for t in (tenant, tenant, tenant, other_tenant)
+            for t in (tenant, tenant, tenant, tenant, other_tenant)
         ]
-        await a_all.subscribe(ALL)
-        await a_model.subscribe(ALL)  # to know when its connection is live, then completed
-        await a_user.subscribe(ALL)
-        await b_all.subscribe(ALL)
-        await ready([a_all, a_model, a_user], server, tenant)
+        for conn in (a_all, a_model, a_m2, a_user, b_all):
+            await conn.subscribe(ALL)  # to know when its connection is live
+        await ready([a_all, a_model, a_m2, a_user], server, tenant)
         await ready([b_all], server, other_tenant)
-        for conn in (a_model, a_user):
+        for conn in (a_model, a_m2, a_user):
             await conn.ws.send('{"id": "1", "type": "complete"}')
+        # Same document, other variables: a group of its own.
         await a_model.subscribe(FILTERED, f={"model": "m1"})
+        await a_m2.subscribe(FILTERED, f={"model": "m2"})
         await a_user.subscribe(BY_USER, f={"userId": "ann"})
         await asyncio.sleep(0.3)  # let both reach the bus (a subscribe has no answer)
         events = [
@@ -71,13 +71,15 @@ async def test_each_subscriber_gets_its_projects_events_its_filter_and_selection
         )
         got_all = [(await a_all.next_data())["eventLogged"] for _ in a_ids]
         got_model = [(await a_model.next_data())["eventLogged"] for _ in range(2)]
+        got_m2 = [(await a_m2.next_data())["eventLogged"] for _ in range(2)]
         got_user = [(await a_user.next_data())["eventLogged"] for _ in range(2)]
         got_b = [(await b_all.next_data())["eventLogged"] for _ in b_ids]
-        for conn in (a_all, a_model, a_user, b_all):
+        for conn in (a_all, a_model, a_m2, a_user, b_all):
             await conn.nothing_for(0.3)
     assert got_all == [{"id": i, "input": f"i{n}"} for n, i in enumerate(a_ids)]
     assert [e["id"] for e in got_model] == [a_ids[0], a_ids[3]]
     assert all(set(e) == {"id", "model", "sessionId"} and e["model"] == "m1" for e in got_model)
+    assert [(e["id"], e["model"]) for e in got_m2] == [(a_ids[1], "m2"), (a_ids[2], "m2")]
     assert got_user == [
         {"id": a_ids[0], "userId": "ann", "output": "o0"},
         {"id": a_ids[2], "userId": "ann", "output": "o2"},

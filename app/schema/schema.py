@@ -39,6 +39,7 @@ from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.refusals import HttpSubscriptions
 from app.schema.scalars import BIG_INT_SCALAR, BigInt
+from app.schema.shared_execution import SharedEventExecutor, encode_next
 from app.schema.subscriptions import Subscription
 from app.services import accounts
 from app.services.keys import authenticate
@@ -92,6 +93,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
+        execution_context_class=SharedEventExecutor,
     )
 
 
@@ -111,8 +113,11 @@ class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
         return parse_body(data)
 
     def encode_json(self, data: object) -> str:
-        """WebSocket messages (each subscription's `next`) by orjson, still as text frames."""
+        """WebSocket messages by orjson, still as text frames; a subscription event's `data`
+        once for every subscriber that sends the same result (app/schema/shared_execution)."""
         try:
+            if isinstance(data, dict) and (shared := encode_next(data)) is not None:
+                return shared
             return orjson.dumps(data).decode()
         except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate; stdlib escapes it
             return json.dumps(data, separators=(",", ":"))
