@@ -23,7 +23,7 @@ import orjson
 from graphql import OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-REMEMBERED = 256  # results of events subscribers are working on (a laggard re-executes)
+REMEMBERED = 64  # results of events subscribers are working on now (a laggard re-executes)
 _results: OrderedDict[tuple[Any, ...], tuple[object, Any]] = OrderedDict()
 _encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
 
