@@ -66,7 +66,6 @@ async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
                 await _close_revoked(context.request)
             if isinstance(message, Overflow):
                 raise _resync(message.missed)
-            info.context.refresh_loaders()  # a fresh read per message: no stale feedback
             yield message
 
 
@@ -98,12 +97,16 @@ class Subscription:
                 # live_reads.py); None when gone since it committed (never in normal operation).
                 view = await live_event(info.context.bus, info.context.project_id, message.event_id)
                 if view is not None:
+                    # A fresh read per delivered message (no stale feedback), not per message
+                    # the filter drops.
+                    info.context.refresh_loaders()
                     yield Event.from_view(view)
 
     @strawberry.subscription(permission_classes=AUTH, description="Feedback as it commits.")
     async def feedback_added(self, info: PhosphoInfo) -> AsyncGenerator[Feedback, None]:
         async for message in _messages(info):
             if isinstance(message, FeedbackAdded):
+                info.context.refresh_loaders()  # a fresh read per message: no stale feedback
                 views = await info.context.load().feedback.load(message.event_id)
                 for view in views:
                     if view.id == message.feedback_id:
