@@ -100,10 +100,11 @@ async def scenario(
         spy = None
         if profile:
             out = Path(profile) / f"{kind}-{count}-{rate}.txt"
-            spy = subprocess.Popen([  # noqa: ASYNC220 (started once, not waited for here)str(PHOSPHO.parent / "py-spy"), "record", "--format", "raw",
-                                    "-r", "200", "-d", str(int(seconds)), "-o", str(out),
-                                    "-p", str(server.pid)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+            argv = [str(PHOSPHO.parent / "py-spy"), "record", "--format", "raw", "-r", "200",
+                    "-d", str(int(seconds)), "-o", str(out), "-p", str(server.pid)]  # fmt: skip
+            spy = subprocess.Popen(  # noqa: ASYNC220 (started here, awaited in a thread below)
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
         answered, errors, took, ingest = await clients.post_at_rate(
             conns, server.port, key, rate, seconds
         )
