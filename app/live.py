@@ -8,8 +8,9 @@ and its next read returns an `Overflow` marker, telling it to resynchronise from
 new messages again.
 
 Messages carry ids and the fields subscribers filter on, not whole events: consumers load what
-they show through the read services. That keeps a message small enough for PostgreSQL's
-NOTIFY (8 KB) when the bus spans processes.
+they show through the read services, once per process for all subscribers (`SharedLoads`,
+app/services/live_reads.py). That keeps a message small enough for PostgreSQL's NOTIFY (8 KB)
+when the bus spans processes.
 
 A subscription carries the credential it was opened with (an API key or a login session).
 When that credential ends (a revoked key, a logged-out or expired session), `revoke` marks its
@@ -21,16 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import deque
-from collections.abc import Iterable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from app.instruments import LIVE_DROPPED, LIVE_RESYNCS, LIVE_SUBSCRIBERS
 
 DEFAULT_QUEUE_SIZE = 1000
+SHARED_KEYS = 4096  # what a SharedLoads remembers: seconds of events at 2,000/s
+SHARED_BYTES = 64 * 1024 * 1024  # and at most this much text (events of up to 1 MB each)
 K = TypeVar("K")
+H = TypeVar("H", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +199,93 @@ class Subscription:
         self.close()
 
 
+class SharedLoads(Generic[H, V]):
+    """What every subscriber of a process shows of a message, loaded (or made) once.
+
+    Ten subscribers of a project each used to read every event back from the database (and
+    render or encode it): ten reads per event, which saturated the core at 500 events/s and,
+    on PostgreSQL, queued each subscriber behind the writer's pool. Here the first subscriber
+    to ask for a key starts its load and the others await the same result; the keys asked for
+    in one turn of the event loop (the messages of one commit) load in one `batch` call. The
+    last `size` keys are remembered (a subscriber that lags by more loads them again)."""
+
+    def __init__(
+        self,
+        batch: Callable[[list[H]], Awaitable[dict[H, V]]],
+        size: int = SHARED_KEYS,
+        *,
+        weigh: Callable[[V], int] | None = None,
+        max_weight: int = SHARED_BYTES,
+    ) -> None:
+        self._batch = batch
+        self._size = size
+        self._memo: OrderedDict[H, asyncio.Future[V | None]] = OrderedDict()
+        self._pending: list[tuple[H, asyncio.Future[V | None]]] = []
+        # What remembered values weigh (their text's length): at most `max_weight` in all.
+        self._weigh = weigh
+        self._max_weight = max_weight
+        self._weights: dict[H, int] = {}
+        self._weight = 0
+        self.batches = 0  # batch calls made (tests and benchmarks read it)
+
+    async def load(self, key: H) -> V | None:
+        """The value for `key`, or None when the batch found none."""
+        future = self._memo.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._memo[key] = future
+            self._evict()
+            if not self._pending:
+                asyncio.get_running_loop().call_soon(self._dispatch)
+            self._pending.append((key, future))
+        # Shielded: a subscriber that leaves must not cancel what others wait for.
+        return await asyncio.shield(future)
+
+    def _dispatch(self) -> None:
+        pending, self._pending = self._pending, []
+        self.batches += 1
+        task = asyncio.get_running_loop().create_task(self._run(pending))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+
+    async def _run(self, pending: list[tuple[H, asyncio.Future[V | None]]]) -> None:
+        try:
+            found = await self._batch([key for key, _ in pending])
+        except BaseException as exc:
+            for key, future in pending:
+                self._forget(key, future)
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for key, future in pending:
+            if not future.done():
+                value = found.get(key)
+                future.set_result(value)
+                if self._weigh is not None and value is not None and self._memo.get(key) is future:
+                    self._weights[key] = weight = self._weigh(value)
+                    self._weight += weight
+        self._evict()
+
+    def _evict(self) -> None:
+        """Forget the oldest keys past `size`, or past `max_weight` (the newest stays)."""
+        while len(self._memo) > self._size or (
+            self._weight > self._max_weight and len(self._memo) > 1
+        ):
+            key, _ = self._memo.popitem(last=False)
+            self._weight -= self._weights.pop(key, 0)
+
+    def _forget(self, key: H, future: asyncio.Future[V | None]) -> None:
+        """A failed load is not remembered: the next asker tries again."""
+        if self._memo.get(key) is future:
+            del self._memo[key]
+            self._weight -= self._weights.pop(key, 0)
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()  # batch tasks, kept referenced until done
+
+
 class LiveBus:
     """In-process fan-out of committed writes to per-project subscribers."""
 
@@ -202,6 +294,20 @@ class LiveBus:
         self._by_credential: dict[Credential, set[Subscription]] = {}
         self._recent: deque[uuid.UUID] | None = None
         self._recent_set: set[uuid.UUID] = set()
+        self._shared: dict[str, SharedLoads[Any, Any]] = {}
+
+    def shared(
+        self,
+        name: str,
+        batch: Callable[[list[H]], Awaitable[dict[H, V]]],
+        weigh: Callable[[V], int] | None = None,
+    ) -> SharedLoads[H, V]:
+        """The bus's `SharedLoads` called `name` (made with `batch` and `weigh` the first
+        time)."""
+        loads = self._shared.get(name)
+        if loads is None:
+            loads = self._shared[name] = SharedLoads(batch, weigh=weigh)
+        return loads
 
     def remember(self, size: int) -> None:
         """Keep the ids of the last `size` messages, so `publish(dedupe=True)` skips repeats."""

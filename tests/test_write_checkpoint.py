@@ -49,3 +49,35 @@ async def test_a_checkpoint_writes_the_log_back_while_the_writer_goes_on(tmp_pat
         assert _main_file_rows(path) == 250
     finally:
         await backend.close()
+
+
+async def test_the_writer_checkpoints_beside_itself_not_inside_a_commit(tmp_path: Path) -> None:
+    """SQLite's automatic checkpoint (inside the COMMIT that passes 1,000 pages of log) is off
+    on the writer's connection; the writer starts a PASSIVE checkpoint on its side connection
+    after a commit, at most every `checkpoint_seconds` (issue 24's pauses)."""
+    path = tmp_path / "db.sqlite3"
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    setup.commit()
+    setup.close()
+    backend = SqliteWriteBackend(str(path))
+    backend.checkpoint_seconds = 3600.0  # none due yet
+    await backend.open()
+    try:
+        assert backend._conn is not None
+        assert backend._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        # 1,200 pages of log (100-byte rows, ~35 a page) in commits that never checkpoint:
+        # nothing reaches the file until a routine checkpoint is due.
+        for _ in range(40):
+            await backend.run(lambda: _insert(1000))
+        assert _main_file_rows(path) == 0  # SQLite's own would have run at 1,000 pages
+        backend.checkpoint_seconds = 0.0
+        await backend.run(lambda: _insert(1))  # due: it starts one beside the writer
+        for _ in range(100):  # polled: the checkpoint runs on its own thread
+            if _main_file_rows(path) == 40_001:
+                break
+            await asyncio.sleep(0.02)
+        assert _main_file_rows(path) == 40_001
+    finally:
+        await backend.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from app.live import EventLogged, LiveFilter
 from app.services.event_fields import MAX_TAG_LENGTH
 from app.services.event_filters import event_filter
 from app.services.export import download
+from app.services.live_reads import live_event, shared_render
 from app.services.reads import (
     EventFilter,
-    events_by_ids,
     feedback_for_events,
     get_event,
     list_events,
@@ -121,13 +122,21 @@ async def events_stream(
     """New rows for the table, pushed as they are committed (never polled); the stream ends
     when the login session does."""
     wanted = filters.to_live()
+    bus = request.app.state.live
+
+    async def render(key: tuple[int, uuid.UUID, tuple[str, ...]]) -> str | None:
+        event = await live_event(bus, key[0], key[1])
+        if event is None:
+            return None
+        return fragment("_event_row.html", event=event, latest={}, tags={event.id: list(key[2])})
+
+    shared_row = shared_render(bus, "event_row", render)  # once per event, for every stream
 
     async def row(message: EventLogged) -> str | None:
-        event = (await events_by_ids(project_id, [message.event_id])).get(message.event_id)
+        event = await live_event(bus, project_id, message.event_id)
         if event is None or not wanted.admits_text(event.input, event.output):
             return None
-        tags = {event.id: list(message.tags)}
-        return fragment("_event_row.html", event=event, latest={}, tags=tags)
+        return await shared_row((project_id, message.event_id, message.tags))
 
     stream = live_fragments(
         request, session, project_id, "event", row, wanted=wanted, overflow=OVERFLOW_NOTICE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated
@@ -11,10 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.live import EventLogged, LiveFilter
+from app.services.live_reads import live_event, shared_render
 from app.services.reads import (
     Page,
     SessionFilter,
-    events_by_ids,
     feedback_by_session,
     feedback_for_events,
     get_session,
@@ -73,11 +74,17 @@ async def sessions_stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """The up-to-date row of each session that just got an event (the page keeps the newest)."""
 
-    async def row(message: EventLogged) -> str:
-        found = await sessions_by_keys(project_id, [message.session_id])
-        scores = await feedback_by_session(project_id, [message.session_id])
+    async def render(key: tuple[int, uuid.UUID, str, str | None]) -> str:
+        found = await sessions_by_keys(key[0], [key[2]])
+        scores = await feedback_by_session(key[0], [key[2]])
         page = Page(tuple(found.values()), None, False)
-        return fragment("_session_rows.html", page=page, scores=scores, user=user)
+        return fragment("_session_rows.html", page=page, scores=scores, user=key[3])
+
+    # The session's row as this event left it: read and rendered once for every stream.
+    shared_row = shared_render(request.app.state.live, "session_row", render)
+
+    async def row(message: EventLogged) -> str | None:
+        return await shared_row((project_id, message.event_id, message.session_id, user))
 
     stream = live_fragments(
         request, session, project_id, "session", row, wanted=LiveFilter(user_id=user or None)
@@ -96,11 +103,11 @@ async def replay_stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """New turns of this conversation, pushed as they are committed."""
 
+    bus = request.app.state.live
+
     async def turn(message: EventLogged) -> str | None:
-        found = await events_by_ids(project_id, [message.event_id])
-        if message.event_id not in found:
-            return None
-        return fragment("_turn.html", turn=found[message.event_id], latest={})
+        event = await live_event(bus, project_id, message.event_id)  # once for every stream
+        return None if event is None else fragment("_turn.html", turn=event, latest={})
 
     wanted = LiveFilter(session_id=session_id)
     stream = live_fragments(request, session, project_id, "turn", turn, wanted=wanted)

@@ -34,12 +34,12 @@ from app.errors import Unauthorized
 from app.schema.context import Context, FreshReads, get_context, principal_from_login
 from app.schema.cost import CostLimit
 from app.schema.errors import TypedErrors, log_errors
-from app.schema.execution import PlainFieldsExecutionContext
 from app.schema.inputs_check import LiteralValues, parse_body
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.refusals import HttpSubscriptions
 from app.schema.scalars import BIG_INT_SCALAR, BigInt
+from app.schema.shared_execution import SharedEventExecutor, encode_next
 from app.schema.subscriptions import Subscription
 from app.services import accounts
 from app.services.keys import authenticate
@@ -93,7 +93,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
-        execution_context_class=PlainFieldsExecutionContext,
+        execution_context_class=SharedEventExecutor,
     )
 
 
@@ -111,6 +111,16 @@ class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
     def parse_json(self, data: str | bytes) -> Any:
         """The request body as REST parses it (a clear 4xx, never a 500: see inputs_check)."""
         return parse_body(data)
+
+    def encode_json(self, data: object) -> str:
+        """WebSocket messages by orjson, still as text frames; a subscription event's `data`
+        once for every subscriber that sends the same result (app/schema/shared_execution)."""
+        try:
+            if isinstance(data, dict) and (shared := encode_next(data)) is not None:
+                return shared
+            return orjson.dumps(data).decode()
+        except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate; stdlib escapes it
+            return json.dumps(data, separators=(",", ":"))
 
     def create_response(
         self,

@@ -1,10 +1,11 @@
 """The Subscription root: committed events and feedback pushed from the live bus.
 
-Bus messages carry ids and the fields filtered on; each delivered item is loaded through the
-read services. A subscriber that fell behind gets an error telling it to resynchronise, never
-a silent gap. Leaving the `async with` (client gone, completed or cancelled) releases the bus
-subscription. When the caller's key is revoked or its login session ends, the WebSocket is
-closed with 4403 (see app/services/revocation.py).
+Bus messages carry ids and the fields filtered on; each delivered event is read once per
+process for all its subscribers (app/services/live_reads.py). A subscriber that fell behind
+gets an error telling it to resynchronise, never a silent gap. Leaving the `async with`
+(client gone, completed or cancelled) releases the bus subscription. When the caller's key is
+revoked or its login session ends, the WebSocket is closed with 4403 (see
+app/services/revocation.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import strawberry
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.permission import BasePermission
 
-from app.errors import NotFound, PhosphoError, Unauthorized
+from app.errors import PhosphoError, Unauthorized
 from app.live import (
     EVERY_EVENT,
     EventLogged,
@@ -30,7 +31,7 @@ from app.schema.context import PhosphoInfo
 from app.schema.inputs import LiveEventFilter
 from app.schema.permissions import ProjectKey
 from app.schema.types import Event, Feedback
-from app.services import reads
+from app.services.live_reads import live_event
 from app.services.revocation import ended_credentials
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
@@ -65,7 +66,6 @@ async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
                 await _close_revoked(context.request)
             if isinstance(message, Overflow):
                 raise _resync(message.missed)
-            info.context.refresh_loaders()  # a fresh read per message: no stale feedback
             yield message
 
 
@@ -93,16 +93,20 @@ class Subscription:
             wanted = filter.to_live()
         async for message in _messages(info):
             if isinstance(message, EventLogged) and wanted.admits(message):
-                try:
-                    view = await reads.get_event(info.context.project_id, message.event_id)
-                except NotFound:  # gone since it committed (never in normal operation)
-                    continue
-                yield Event.from_view(view)
+                # One read per event for every subscriber of the process (app/services/
+                # live_reads.py); None when gone since it committed (never in normal operation).
+                view = await live_event(info.context.bus, info.context.project_id, message.event_id)
+                if view is not None:
+                    # A fresh read per delivered message (no stale feedback), not per message
+                    # the filter drops.
+                    info.context.refresh_loaders()
+                    yield Event.from_view(view)
 
     @strawberry.subscription(permission_classes=AUTH, description="Feedback as it commits.")
     async def feedback_added(self, info: PhosphoInfo) -> AsyncGenerator[Feedback, None]:
         async for message in _messages(info):
             if isinstance(message, FeedbackAdded):
+                info.context.refresh_loaders()  # a fresh read per message: no stale feedback
                 views = await info.context.load().feedback.load(message.event_id)
                 for view in views:
                     if view.id == message.feedback_id:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.db import reader
 from app.factory import create_app
@@ -152,3 +154,49 @@ def test_a_subscriber_that_fell_behind_is_told_to_resync(
 
 async def _publish(bus: LiveBus, messages: list[EventLogged]) -> None:
     bus.publish(messages)  # in one go, on the server's loop: the queue (1000) overflows
+
+
+def test_identical_subscriptions_execute_and_read_each_event_once(
+    test_client: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three connections with the same subscription: one read of the event, one execution of
+    its selection (app/schema/shared_execution.py), three identical answers; a fourth with
+    another selection executes its own."""
+    client, secret = test_client
+    bus = client.app.state.live
+    executions: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.execute_operation
+
+    def counted(executor: Any, serially: bool | None = None) -> Any:
+        executions.append(type(executor.root_value).__name__)
+        return original(executor, serially)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_operation", counted)
+    same = "subscription { eventLogged { id input feedback { score } } }"
+    queries = [same, same, same, "subscription { eventLogged { id output } }"]
+    with ExitStack() as stack:
+        sockets = []
+        for query in queries:
+            ws = stack.enter_context(
+                client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"])
+            )
+            ws.send_json(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {secret}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            sockets.append(ws)
+        assert wait_for(lambda: bus.subscriber_count() == 4)
+        headers = {"Authorization": f"Bearer {secret}"}
+        posted = client.post("/api/v1/events", json={"input": "q", "output": "a"}, headers=headers)
+        assert posted.status_code == 201
+        got = [ws.receive_json()["payload"]["data"]["eventLogged"] for ws in sockets]
+    event_id = posted.json()["event_id"]
+    assert got[:3] == [{"id": event_id, "input": "q", "feedback": []}] * 3
+    assert got[3] == {"id": event_id, "output": "a"}
+    assert executions.count("Event") == 2  # one per distinct subscription, not per subscriber
+    assert bus.shared("events", _never).batches == 1  # one read for the four
+
+
+async def _never(keys: list[Any]) -> dict[Any, Any]:
+    raise AssertionError("the shared loads exist already")

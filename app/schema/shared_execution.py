@@ -1,0 +1,106 @@
+"""Subscription events executed once per group of identical subscriptions, and encoded once.
+
+Ten subscribers of a project with the same document and variables used to execute the same
+selection over the same event ten times (graphql-core, Strawberry's result handling) and
+encode ten identical answers: py-spy put that at most of a GraphQL delivery's cost
+(bench/live). `SharedEventExecutor` remembers the result of each subscription event by
+(operation, variables, project, kind of credential, event id) for the few events subscribers
+are working on, so the others reuse it; `encode_next` encodes the `data` of a `next` message
+once for all the subscribers that send that same result. A result with errors is never
+shared (each subscriber executes its own), and the key holds everything a resolver reads of
+the caller (the project its loaders read; key or login), so a subscriber never receives
+another's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from graphql import OperationType
+
+from app.schema.execution import PlainFieldsExecutionContext
+
+REMEMBERED = 64  # results of events subscribers are working on now (a laggard re-executes)
+_results: OrderedDict[tuple[Any, ...], tuple[object, Any]] = OrderedDict()
+_encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
+
+
+class SharedEventExecutor(PlainFieldsExecutionContext):
+    """The schema's executor: plain fields answered directly (`app/schema/execution.py`), and
+    each subscription event's result shared within its group."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A subscription event's result, reused when an identical subscription has it."""
+        key = self._event_key()
+        if key is None:
+            return super().execute_operation(serially)
+        entry = _results.get(key)
+        # The entry holds the operation, so its id (in the key) is not reused meanwhile.
+        if entry is None or entry[0] is not self.operation:
+            result = super().execute_operation(serially)
+            if not inspect.isawaitable(result):
+                if getattr(result, "errors", True):  # errors (or not a plain result): its own
+                    return result
+                return _remember(key, self.operation, result)[1]
+            future = asyncio.ensure_future(result)
+            entry = _remember(key, self.operation, future)
+            future.add_done_callback(lambda done: _forget_failed(key, done))
+        shared = entry[1]
+        return asyncio.shield(shared) if isinstance(shared, asyncio.Future) else shared
+
+    def _event_key(self) -> tuple[Any, ...] | None:
+        if self.operation.operation is not OperationType.SUBSCRIPTION:
+            return None
+        event_id = getattr(self.root_value, "id", None)
+        context = self.context_value
+        try:
+            project_id, via_login = context.project_id, context.via_login
+        except Exception:  # no caller (the permission check answers that): nothing shared
+            return None
+        if event_id is None:
+            return None
+        try:
+            variables = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS,
+                                     default=repr)  # fmt: skip
+        except (TypeError, orjson.JSONEncodeError):
+            return None
+        kind = type(self.root_value).__name__
+        return (id(self.operation), variables, project_id, via_login, kind, event_id)
+
+
+def _remember(key: tuple[Any, ...], operation: object, value: Any) -> Any:
+    _results[key] = entry = (operation, value)
+    while len(_results) > REMEMBERED:
+        _results.popitem(last=False)
+    return entry
+
+
+def _forget_failed(key: tuple[Any, ...], done: asyncio.Future[Any]) -> None:
+    """A result with errors (or an exception) is each subscriber's own: not shared."""
+    if done.cancelled() or done.exception() is not None or done.result().errors:
+        entry = _results.get(key)
+        if entry is not None and entry[1] is done:
+            del _results[key]
+
+
+def encode_next(message: dict[str, Any]) -> str | None:
+    """A `next` message with only `data`, its data encoded once for every subscriber that
+    sends the same result object; None for any other message."""
+    payload = message.get("payload")
+    if message.get("type") != "next" or not isinstance(payload, dict) or len(payload) != 1:
+        return None
+    data = payload.get("data")
+    if data is None:
+        return None
+    entry = _encoded.get(id(data))
+    if entry is None or entry[0] is not data:  # an id is reused once its object is gone
+        entry = (data, orjson.dumps(data).decode())
+        _encoded[id(data)] = entry
+        while len(_encoded) > REMEMBERED:
+            _encoded.popitem(last=False)
+    op_id = orjson.dumps(message["id"]).decode()
+    return '{"id":' + op_id + ',"type":"next","payload":{"data":' + entry[1] + "}}"
