@@ -6,6 +6,7 @@ adds PostgreSQL to every backend-parametrised test; each server gets a throwaway
 
 from __future__ import annotations
 
+import compileall
 import functools
 import os
 from collections.abc import Iterator
@@ -14,7 +15,22 @@ from typing import Any
 import httpx._transports.default as httpx_transport
 import pytest
 
-from tests.harness import BACKENDS, Server, Tenant, serving
+from tests.harness import BACKENDS, REPO, Server, Tenant, serving
+
+# Python packages of the checkout that the servers, CLI calls and SDK subprocesses import.
+SOURCES = ("app", "models", "migrations", "web", "scripts", "sdks/python/phospho")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the checkout's modules once, before any test. With PYTHONDONTWRITEBYTECODE set
+    (CI machines set it) no process writes its bytecode, so each of the suite's ~300 server,
+    CLI and SDK subprocesses compiled `app` again (~0.25 s of CPU each). Only the main
+    process does it (not each xdist worker); the files are gitignored."""
+    if not hasattr(config, "workerinput"):
+        for source in SOURCES:
+            compileall.compile_dir(REPO / source, quiet=2)
+    if _by_group(config):
+        config.option.loadscopereorder = False  # keep SLOW_FIRST's order (below)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,3 +90,59 @@ def pytest_report_header() -> str:
     """Say which backends run, so a run without PostgreSQL is visible."""
     pg = "on" if os.environ.get("PHOSPHO_TEST_POSTGRES") else "off (set PHOSPHO_TEST_POSTGRES)"
     return f"phospho backends: {', '.join(BACKENDS)}; PostgreSQL {pg}"
+
+
+# --- Parallel runs: `make test` runs `pytest -n 2 --dist loadgroup` (pytest-xdist) -----------
+# A file is one unit of work: its tests stay on one worker, in order, and share the file's
+# module-scoped servers (a server per test per worker would cost more than it saves). Files
+# that share something outside their temporary directories run on one worker, one after the
+# other. Throwaway PostgreSQL databases, free ports and tmp_path are per worker already.
+SAME_WORKER = {
+    # In-place `npm ci` (and `npm run build`) in sdks/js and tests/otlp/js, each the first time
+    # it is needed, from npm's one cache: two at once broke an install (a missing tsc).
+    "tests/sdk_js/": "npm",
+    "tests/otlp/test_js_exporter.py": "npm",
+    "tests/otlp/test_readme_otel.py": "npm",  # tests/otlp/js too (its js_project fixture)
+}
+# The slowest files first (seconds per file measured on two workers), so that the two workers
+# finish at about the same time: files are handed out in this order, then in collection order
+# (a long file dealt last would run alone at the end).
+SLOW_FIRST = [
+    "tests/reliability/test_login_race.py",  # 82 s
+    "tests/reliability/test_poison_pill.py",  # 68 s
+    "tests/reliability/test_openapi_fuzz.py",  # 63 s
+    "npm",  # 45 s, most of it the first `npm ci`
+    "tests/otlp/test_exporters.py",  # 32 s
+    "tests/test_admission_timeouts.py",  # 30 s
+    "tests/reliability/test_graphql_amplification.py",  # 30 s
+    "tests/graphql_api/test_graphql_response_limit.py",  # 29 s
+]
+
+
+def _by_group(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "dist", "no") == "loadgroup")
+
+
+def _group(item: pytest.Item) -> str:
+    path = item.nodeid.split("::", 1)[0]
+    for prefix, group in SAME_WORKER.items():
+        if path.startswith(prefix):
+            return group
+    return path
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (a plain hook of its worker)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, put every test in its file's group (see SAME_WORKER)."""
+    if _by_group(config):
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+@pytest.hookimpl(tryfirst=True)  # after pytest's reordering by fixture, before xdist sends it
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under `--dist loadgroup`, hand out the SLOW_FIRST files first (a stable sort: the
+    order within a file, and between the others, stays the collection's)."""
+    if _by_group(session.config) and SLOW_FIRST:
+        rank = {group: index for index, group in enumerate(SLOW_FIRST)}
+        session.items.sort(key=lambda item: rank.get(_group(item), len(rank)))
