@@ -29,12 +29,12 @@ lint: setup
 	$(if $(wildcard $(SDK_PY)/phospho),$(BIN)/mypy --strict $(SDK_PY)/phospho)
 
 # The suite runs on $(TEST_WORKERS) pytest-xdist workers, a test file per unit of work
-# (tests/conftest.py groups and orders them), and lint runs beside it; its output is shown
+# (tests/conftest.py orders them), and lint runs beside it; its output is shown
 # after the tests', and `make test` fails when either fails.
 TEST_WORKERS ?= 2
 test: setup
 	@$(MAKE) --no-print-directory lint >$(VENV)/lint.log 2>&1 & lint=$$!; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	echo "--- make lint (ran beside the tests): exit $$linted"; cat $(VENV)/lint.log; \
 	test $$linted -eq 0 && test $$tests -eq 0

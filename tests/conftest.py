@@ -29,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         for source in SOURCES:
             compileall.compile_dir(REPO / source, quiet=2)
-    if _by_group(config):
+    if _by_file(config):
         config.option.loadscopereorder = False  # keep SLOW_FIRST's order (below)
 
 
@@ -92,18 +92,13 @@ def pytest_report_header() -> str:
     return f"phospho backends: {', '.join(BACKENDS)}; PostgreSQL {pg}"
 
 
-# --- Parallel runs: `make test` runs `pytest -n 2 --dist loadgroup` (pytest-xdist) -----------
+# --- Parallel runs: `make test` runs `pytest -n 2 --dist loadfile` (pytest-xdist) ------------
 # A file is one unit of work: its tests stay on one worker, in order, and share the file's
-# module-scoped servers (a server per test per worker would cost more than it saves). Files
-# that share something outside their temporary directories run on one worker, one after the
-# other. Throwaway PostgreSQL databases, free ports and tmp_path are per worker already.
-SAME_WORKER = {
-    # In-place `npm ci` (and `npm run build`) in sdks/js and tests/otlp/js, each the first time
-    # it is needed, from npm's one cache: two at once broke an install (a missing tsc).
-    "tests/sdk_js/": "npm",
-    "tests/otlp/test_js_exporter.py": "npm",
-    "tests/otlp/test_readme_otel.py": "npm",  # tests/otlp/js too (its js_project fixture)
-}
+# module-scoped servers (a server per test per worker would cost more than it saves).
+# Throwaway PostgreSQL databases, free ports and tmp_path are per worker already; the in-place
+# npm installs take a lock (tests/sdk_js/test_js_sdk.py, npm_installing). Not `loadgroup`:
+# schemathesis' tests keep their node ids, so its groups split tests/reliability/
+# test_openapi_fuzz.py over both workers (and its last check skipped).
 # The slowest files first (seconds per file measured on two workers), so that the two workers
 # finish at about the same time: files are handed out in this order, then in collection order
 # (a long file dealt last would run alone at the end).
@@ -111,7 +106,7 @@ SLOW_FIRST = [
     "tests/reliability/test_login_race.py",  # 82 s
     "tests/reliability/test_poison_pill.py",  # 68 s
     "tests/reliability/test_openapi_fuzz.py",  # 63 s
-    "npm",  # 45 s, most of it the first `npm ci`
+    "tests/sdk_js/test_js_sdk.py",  # 30 s, most of it the first `npm ci`
     "tests/otlp/test_exporters.py",  # 32 s
     "tests/test_admission_timeouts.py",  # 30 s
     "tests/reliability/test_graphql_amplification.py",  # 30 s
@@ -119,30 +114,14 @@ SLOW_FIRST = [
 ]
 
 
-def _by_group(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "dist", "no") == "loadgroup")
-
-
-def _group(item: pytest.Item) -> str:
-    path = item.nodeid.split("::", 1)[0]
-    for prefix, group in SAME_WORKER.items():
-        if path.startswith(prefix):
-            return group
-    return path
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (a plain hook of its worker)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`, put every test in its file's group (see SAME_WORKER)."""
-    if _by_group(config):
-        for item in items:
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
+def _by_file(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "dist", "no") == "loadfile")
 
 
 @pytest.hookimpl(tryfirst=True)  # after pytest's reordering by fixture, before xdist sends it
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Under `--dist loadgroup`, hand out the SLOW_FIRST files first (a stable sort: the
-    order within a file, and between the others, stays the collection's)."""
-    if _by_group(session.config) and SLOW_FIRST:
-        rank = {group: index for index, group in enumerate(SLOW_FIRST)}
-        session.items.sort(key=lambda item: rank.get(_group(item), len(rank)))
+    """Under `--dist loadfile`, hand out the SLOW_FIRST files first (a stable sort: the order
+    within a file, and between the others, stays the collection's)."""
+    if _by_file(session.config):
+        rank = {path: index for index, path in enumerate(SLOW_FIRST)}
+        session.items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
