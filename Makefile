@@ -28,8 +28,16 @@ lint: setup
 	$(BIN)/mypy
 	$(if $(wildcard $(SDK_PY)/phospho),$(BIN)/mypy --strict $(SDK_PY)/phospho)
 
-test: lint
-	$(BIN)/python -m pytest
+# The suite runs on $(TEST_WORKERS) pytest-xdist workers, a test file per unit of work
+# (tests/conftest.py orders them), and lint runs beside it; its output is shown
+# after the tests', and `make test` fails when either fails.
+TEST_WORKERS ?= 2
+test: setup
+	@$(MAKE) --no-print-directory lint >$(VENV)/lint.log 2>&1 & lint=$$!; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
+	wait $$lint; linted=$$?; \
+	echo "--- make lint (ran beside the tests): exit $$linted"; cat $(VENV)/lint.log; \
+	test $$linted -eq 0 && test $$tests -eq 0
 
 reliability: setup
 	$(BIN)/python -m pytest tests/reliability tests/test_crash.py

@@ -6,6 +6,7 @@ adds PostgreSQL to every backend-parametrised test; each server gets a throwaway
 
 from __future__ import annotations
 
+import compileall
 import functools
 import os
 from collections.abc import Iterator
@@ -14,7 +15,22 @@ from typing import Any
 import httpx._transports.default as httpx_transport
 import pytest
 
-from tests.harness import BACKENDS, Server, Tenant, serving
+from tests.harness import BACKENDS, REPO, Server, Tenant, serving
+
+# Python packages of the checkout that the servers, CLI calls and SDK subprocesses import.
+SOURCES = ("app", "models", "migrations", "web", "scripts", "sdks/python/phospho")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the checkout's modules once, before any test. With PYTHONDONTWRITEBYTECODE set
+    (CI machines set it) no process writes its bytecode, so each of the suite's ~300 server,
+    CLI and SDK subprocesses compiled `app` again (~0.25 s of CPU each). Only the main
+    process does it (not each xdist worker); the files are gitignored."""
+    if not hasattr(config, "workerinput"):
+        for source in SOURCES:
+            compileall.compile_dir(REPO / source, quiet=2)
+    if _by_file(config):
+        config.option.loadscopereorder = False  # keep SLOW_FIRST's order (below)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,3 +90,38 @@ def pytest_report_header() -> str:
     """Say which backends run, so a run without PostgreSQL is visible."""
     pg = "on" if os.environ.get("PHOSPHO_TEST_POSTGRES") else "off (set PHOSPHO_TEST_POSTGRES)"
     return f"phospho backends: {', '.join(BACKENDS)}; PostgreSQL {pg}"
+
+
+# --- Parallel runs: `make test` runs `pytest -n 2 --dist loadfile` (pytest-xdist) ------------
+# A file is one unit of work: its tests stay on one worker, in order, and share the file's
+# module-scoped servers (a server per test per worker would cost more than it saves).
+# Throwaway PostgreSQL databases, free ports and tmp_path are per worker already; the in-place
+# npm installs take a lock (tests/sdk_js/test_js_sdk.py, npm_installing). Not `loadgroup`:
+# schemathesis' tests keep their node ids, so its groups split tests/reliability/
+# test_openapi_fuzz.py over both workers (and its last check skipped).
+# The slowest files first (seconds per file measured on two workers), so that the two workers
+# finish at about the same time: files are handed out in this order, then in collection order
+# (a long file dealt last would run alone at the end).
+SLOW_FIRST = [
+    "tests/reliability/test_login_race.py",  # 82 s
+    "tests/reliability/test_poison_pill.py",  # 68 s
+    "tests/reliability/test_openapi_fuzz.py",  # 63 s
+    "tests/sdk_js/test_js_sdk.py",  # 30 s, most of it the first `npm ci`
+    "tests/otlp/test_exporters.py",  # 32 s
+    "tests/test_admission_timeouts.py",  # 30 s
+    "tests/reliability/test_graphql_amplification.py",  # 30 s
+    "tests/graphql_api/test_graphql_response_limit.py",  # 29 s
+]
+
+
+def _by_file(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "dist", "no") == "loadfile")
+
+
+@pytest.hookimpl(tryfirst=True)  # after pytest's reordering by fixture, before xdist sends it
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under `--dist loadfile`, hand out the SLOW_FIRST files first (a stable sort: the order
+    within a file, and between the others, stays the collection's)."""
+    if _by_file(session.config):
+        rank = {path: index for index, path in enumerate(SLOW_FIRST)}
+        session.items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

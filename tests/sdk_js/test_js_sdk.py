@@ -7,6 +7,8 @@ Needs Node >= 18.19 and npm; `npm ci` runs here when node_modules is missing or 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -14,6 +16,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,11 +100,21 @@ def build_sdk() -> Path:
     major = int(run(["node", "--version"], SDK).stdout.strip().lstrip("v").split(".")[0])
     assert major >= 18, "the JavaScript SDK and its tests need Node >= 18.19"
     lock = hashlib.sha256((SDK / "package-lock.json").read_bytes()).hexdigest()
-    if not LOCK_MARKER.exists() or LOCK_MARKER.read_text() != lock:
-        run(["npm", "ci", "--no-audit", "--no-fund"], SDK, timeout=300)
-        LOCK_MARKER.write_text(lock)
-    run(["npm", "run", "build"], SDK)
+    with npm_installing():
+        if not LOCK_MARKER.exists() or LOCK_MARKER.read_text() != lock:
+            run(["npm", "ci", "--no-audit", "--no-fund"], SDK, timeout=300)
+            LOCK_MARKER.write_text(lock)
+        run(["npm", "run", "build"], SDK)
     return SDK
+
+
+@contextlib.contextmanager
+def npm_installing() -> Iterator[None]:
+    """Hold the one lock of the tests' in-place npm installs (sdks/js, tests/otlp/js): two
+    pytest-xdist workers installing at once, from npm's one cache, broke an install."""
+    with open(Path(tempfile.gettempdir()) / "phospho-tests-npm.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="module")
