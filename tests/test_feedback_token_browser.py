@@ -76,10 +76,12 @@ def static_site(root: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A page and the SDK's ESM build, as a web app would serve them."""
-    from tests.sdk_js.test_js_sdk import build_sdk
+    from tests.sdk_js.test_js_sdk import build_sdk, npm_installing
 
     root = tmp_path_factory.mktemp("site")
-    shutil.copytree(build_sdk() / "dist" / "esm", root / "sdk")
+    sdk = build_sdk()
+    with npm_installing():  # not while another pytest-xdist worker rebuilds dist/
+        shutil.copytree(sdk / "dist" / "esm", root / "sdk")
     (root / "index.html").write_text(PAGE)
     return root
 
