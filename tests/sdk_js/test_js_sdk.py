@@ -28,6 +28,7 @@ from tests.harness import REPO, Server, Tenant
 SDK = REPO / "sdks" / "js"
 TSC = SDK / "node_modules" / "typescript" / "bin" / "tsc"
 LOCK_MARKER = SDK / "node_modules" / ".phospho-lock-sha256"
+BUILD_MARKER = SDK / "node_modules" / ".phospho-build-sha256"  # what dist/ was built from
 
 # Rows the node suite stores per session id (`<scenario>-<run>`, see sdks/js/test/helpers.mjs).
 # A retried event appears once: the SDK keeps its id across tries.
@@ -104,8 +105,26 @@ def build_sdk() -> Path:
         if not LOCK_MARKER.exists() or LOCK_MARKER.read_text() != lock:
             run(["npm", "ci", "--no-audit", "--no-fund"], SDK, timeout=300)
             LOCK_MARKER.write_text(lock)
-        run(["npm", "run", "build"], SDK)
+        # Built once for its sources: the build empties dist/ first, so a second worker
+        # rebuilding would pull the files from under the other worker's running tests.
+        sources = build_inputs_digest()
+        built = (SDK / "dist" / "esm" / "index.js").exists() and BUILD_MARKER.exists()
+        if not built or BUILD_MARKER.read_text() != sources:
+            run(["npm", "run", "build"], SDK)
+            BUILD_MARKER.write_text(sources)
     return SDK
+
+
+def build_inputs_digest() -> str:
+    """A digest of what `npm run build` reads: src/, the build script and configs."""
+    digest = hashlib.sha256()
+    inputs = [*sorted((SDK / "src").rglob("*")), SDK / "scripts" / "build.mjs"]
+    inputs += [*sorted(SDK.glob("tsconfig*.json")), SDK / "package.json", SDK / "package-lock.json"]
+    for path in inputs:
+        if path.is_file():
+            digest.update(path.relative_to(SDK).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
