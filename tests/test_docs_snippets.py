@@ -45,7 +45,11 @@ def test_committed_docs_copy_matches_shared_docs() -> None:
 def test_curl_log_event_snippet_stores_the_event(server: Server, tenant: Tenant) -> None:
     status, body = run_curl(adapt(curl_log_event(), server.base_url, tenant.key))
     assert status == 201
-    assert list(body) == documented_response_fields()
+    # The documented fields, in the documented order; then only what the README adds to the
+    # answer (feedback_token: issue 21's browser feedback), never a documented field missing.
+    documented = documented_response_fields()
+    assert list(body)[: len(documented)] == documented
+    assert list(body)[len(documented) :] == ["feedback_token"]
     assert body["session_id"] == "optional_session_id"
     rows = server.query(
         "SELECT input, output, session_key, user_id, model, tokens_in, tokens_out, latency_ms "
