@@ -212,8 +212,11 @@ async def test_the_default_minute_fires_once_and_a_stale_process_claims_nothing(
     assert (
         older.event.kind == "firing" and await manage.list_events(project, 1, older.event.id) == []
     )
-    # Ten minutes on, the window holds nothing: no value, the rule stays resolved.
+    # Ten minutes on, the window holds nothing: no value, the rule stays resolved, and the
+    # pass keeps that value for Settings (a pass without a state change still writes it).
+    assert (await AlertRule.get(id=rule_id)).last_value is not None
     assert (await evaluate_once(datetime.now(UTC) + timedelta(minutes=10))).transitions == []
+    assert (await AlertRule.get(id=rule_id)).last_value is None
 
 
 async def test_a_delivery_rechecks_the_address_and_records_the_failure(world: World) -> None:

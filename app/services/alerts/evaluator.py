@@ -81,6 +81,7 @@ async def evaluate_once(now: datetime | None = None) -> PassReport:
     readings = Readings(dialect(), now)
     names: dict[int, str] = {}
     claimed: list[store.Transition] = []
+    noted: list[tuple[AlertRule, float | None]] = []
     for rule in rules:
         value, about = await readings.value(
             rule.project_id, Metric(rule.metric), rule.model, rule.window_seconds
@@ -89,7 +90,7 @@ async def evaluate_once(now: datetime | None = None) -> PassReport:
         new_state = next_state(rule.state, holds)
         if new_state is None:
             if value != rule.last_value:  # shown in Settings; unchanged values cost no write
-                await store.note_value(rule, value, now)
+                noted.append((rule, value))
             continue
         if rule.project_id not in names:
             names[rule.project_id] = (await Project.get(id=rule.project_id)).name
@@ -98,6 +99,7 @@ async def evaluate_once(now: datetime | None = None) -> PassReport:
         if transition is not None:
             instruments.ALERT_TRANSITIONS.labels(new_state).inc()
             claimed.append(transition)
+    await store.note_values(noted, now)
     return PassReport(len(rules), claimed, readings.queries)
 
 

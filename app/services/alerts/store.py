@@ -65,9 +65,19 @@ async def claim_transition(
     return Transition(event.id, tuple(ids))
 
 
-async def note_value(rule: AlertRule, value: float | None, now: datetime) -> None:
-    """Keep the value of an evaluation that changed no state (shown in Settings)."""
-    await AlertRule.filter(id=rule.id).update(last_value=value, last_evaluated_at=now)
+async def note_values(values: list[tuple[AlertRule, float | None]], now: datetime) -> None:
+    """Keep the values of a pass's evaluations that changed no state (shown in Settings), in
+    one transaction: on SQLite every commit beside the ingest writer takes the database lock
+    and syncs, so a pass over many rules commits once, not once per rule."""
+    if not values:
+        return
+    async with in_transaction(WRITER) as conn:
+        for rule, value in values:
+            await (
+                AlertRule.filter(id=rule.id)
+                .using_db(conn)
+                .update(last_value=value, last_evaluated_at=now)
+            )
 
 
 async def test_event(
