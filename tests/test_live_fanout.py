@@ -31,12 +31,32 @@ def post_batch(server: Server, tenant: Tenant, events: list[dict[str, Any]]) -> 
 
 
 async def ready(conns: list[Live], server: Server, tenant: Tenant) -> str:
-    """Log a probe until every connection (subscribed to all of `tenant`'s events) has it."""
-    probe = await asyncio.to_thread(log_rest, server, tenant, input="probe")
-    for conn in conns:
-        got = await conn.next_data()
-        assert got["eventLogged"]["id"] == probe["event_id"]
-    return str(probe["event_id"])
+    """Log probes until every connection (subscribed to all of `tenant`'s events) has one (a
+    subscribe has no answer: an event committed before the server registered it is not
+    delivered), then a last probe that each reads up to, so none holds an earlier probe."""
+    probes: set[str] = set()
+    waiting = list(conns)
+    for _ in range(20):
+        probe = await asyncio.to_thread(log_rest, server, tenant, input="probe")
+        probes.add(str(probe["event_id"]))
+        still = []
+        for conn in waiting:
+            try:
+                got = await conn.next_data(wait=1)
+            except TimeoutError:
+                still.append(conn)
+                continue
+            assert got["eventLogged"]["id"] in probes, got
+        waiting = still
+        if not waiting:
+            break
+    assert not waiting, f"{len(waiting)} subscriptions never received an event"
+    fence = str((await asyncio.to_thread(log_rest, server, tenant, input="probe"))["event_id"])
+    probes.add(fence)
+    for conn in conns:  # every one is live now: it gets the fence, after any earlier probe
+        while (got := await conn.next_data())["eventLogged"]["id"] != fence:
+            assert got["eventLogged"]["id"] in probes, got
+    return fence
 
 
 async def test_each_subscriber_gets_its_projects_events_its_filter_and_selection(
