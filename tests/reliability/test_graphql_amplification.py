@@ -1,5 +1,6 @@
 """Issue 17's amplification query, on both databases: refused before it runs, while the
-server's memory stays flat and `/api/v1/health` keeps answering within 100 ms.
+server's memory stays flat and `/api/v1/health` keeps answering within 100 ms (95% of probes;
+every probe within 1 s).
 
 The query is 1.85 KB: 15 aliases of `events(first: 100) → session → events(first: 100) →
 input`. Over the 100 events of 10 KB seeded here it asks for 150,000 events, 1.5 GB of JSON;
@@ -24,7 +25,11 @@ from tests.harness import Server, Tenant, start_server
 
 SENDERS = 2
 SECONDS = 3.0
-HEALTH_LIMIT = 0.100
+HEALTH_LIMIT = 0.100  # for the 95th percentile of the probes
+# For the slowest probe: the suite runs two test files at once on two cores, so one probe in
+# ~150 can wait behind the other file's work (CI saw 123 ms once). Unprotected, this query took
+# the health check to 22 s: a bound of 1 s still tells the two apart by a factor of 20.
+HEALTH_WORST = 1.0
 MAX_GROWTH_KIB = 32 * 1024
 
 
@@ -105,7 +110,9 @@ def test_the_amplification_query_is_refused_and_harms_no_one(
     reset_peak_memory(srv)
     latencies, codes = attack(srv, tenant, AMPLIFICATION, SECONDS)
     assert codes["query_too_costly"] >= 30 and set(codes) == {"query_too_costly"}
-    assert max(latencies) < HEALTH_LIMIT, sorted(latencies)[-10:]
+    slowest = sorted(latencies)
+    assert slowest[int(len(slowest) * 0.95)] < HEALTH_LIMIT, slowest[-10:]
+    assert slowest[-1] < HEALTH_WORST, slowest[-10:]
     assert memory_kib(srv, "VmHWM") - before < MAX_GROWTH_KIB
 
 
