@@ -1,4 +1,4 @@
-"""Every dashboard page at phone width (390×844) and desktop width (1440×900), light and dark,
+"""Every dashboard page at phone width (390 by 844) and desktop width (1440 by 900), light and dark,
 in a real browser on both databases: no page scrolls sideways, the top bar stays one line,
 dark mode has no white boxes, and the narrow menu works by clicking (no JavaScript needed).
 
@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import product
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,19 +29,31 @@ from tests.test_dashboard_browser import browser  # noqa: F401 (the module's chr
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-VIEWS = [("phone", PHONE, "light"), ("phone", PHONE, "dark"),
-         ("desktop", DESKTOP, "light"), ("desktop", DESKTOP, "dark")]  # fmt: skip
+VIEWS = [("phone", PHONE), ("desktop", DESKTOP)]
 LONG = "x" * 200  # an id of 200 characters without a space
 SESSION = "session-" + "0123456789abcdef" * 12
 USER = "end-user-" + "fedcba9876543210" * 12
 TOPBAR_ONE_LINE = 64  # px: the bar's height when everything in it sits on one line
 
-# Luminance of a computed CSS colour (sRGB, 0 black .. 1 white); "transparent" reads as None.
-LUMINANCE = """(el) => {
-  const c = getComputedStyle(el).backgroundColor.match(/[\\d.]+/g).map(Number);
-  if (c.length === 4 && c[3] === 0) return null;
-  const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-  return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+# One look at the page in the browser: how wide it scrolls, how tall the top bar is, and the
+# visible boxes with a light background (sRGB luminance >= 0.2; primary and danger buttons are
+# meant to stand out and are not asked).
+LOOK = """() => {
+  const luminance = (css) => {
+    const c = css.match(/[\\d.]+/g).map(Number);
+    if (c.length === 4 && c[3] === 0) return 0;
+    const lin = (v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+  };
+  const boxes = "body, .card, .panel, .table-scroll, .new-key, input:not([type=hidden]), " +
+                "select, textarea, button:not(.primary, .danger), pre";
+  const light = [...document.querySelectorAll(boxes)]
+    .filter((el) => el.getClientRects().length)
+    .filter((el) => luminance(getComputedStyle(el).backgroundColor) >= 0.2)
+    .map((el) => el.outerHTML.slice(0, 100));
+  const bar = document.querySelector(".topbar").getBoundingClientRect().height;
+  const page = luminance(getComputedStyle(document.body).backgroundColor);
+  return { scroll: document.documentElement.scrollWidth, bar, light, page };
 }"""
 
 
@@ -109,30 +122,19 @@ def shoot(page: Page, backend: str, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
-def misfits(page: Page, width: int, path: str) -> list[str]:
-    """What is wrong with the view: sideways scrolling, a top bar on more than one line."""
-    page.wait_for_load_state("load")
+def misfits(page: Page, width: int, name: str, dark: bool = False) -> list[str]:
+    """What is wrong with the view: sideways scrolling, a top bar on more than one line and,
+    in dark mode, a light box."""
+    look = page.evaluate(LOOK)
     wrong = []
-    scroll = page.evaluate("document.documentElement.scrollWidth")
-    if scroll > width:
-        wrong.append(f"{path} scrolls sideways at {width}px: {scroll}px wide")
-    bar = page.locator(".topbar").bounding_box()
-    if not bar or bar["height"] > TOPBAR_ONE_LINE:
-        wrong.append(f"{path}: the top bar wraps at {width}px ({bar})")
-    return wrong
-
-
-def light_boxes(page: Page, path: str) -> list[str]:
-    """In dark mode, the page and every card, panel, table box, field and plain button on it
-    are dark (a primary or danger button is meant to stand out)."""
-    selectors = ("body, .card, .panel, .table-scroll, .new-key, input:not([type=hidden]), "
-                 "select, textarea, button:not(.primary, .danger), pre")  # fmt: skip
-    wrong = []
-    for element in page.locator(selectors).all():
-        luminance = element.evaluate(LUMINANCE) if element.is_visible() else None
-        if luminance is not None and luminance >= 0.2:
-            html = element.evaluate("e => e.outerHTML.slice(0, 100)")
-            wrong.append(f"{path}: a light box in dark mode: {html}")
+    if look["scroll"] > width:
+        wrong.append(f"{name} scrolls sideways at {width}px: {look['scroll']}px wide")
+    if look["bar"] > TOPBAR_ONE_LINE:
+        wrong.append(f"{name}: the top bar wraps at {width}px ({look['bar']}px high)")
+    if dark:
+        wrong += [f"{name}: a light box in dark mode: {html}" for html in look["light"]]
+    elif look["page"] < 0.5:
+        wrong.append(f"{name}: a dark page in light mode")
     return wrong
 
 
@@ -165,16 +167,17 @@ def test_every_page_fits_at_phone_and_desktop_width_light_and_dark(
         page.locator("#new-key").wait_for()  # the new key's box and its curl command
         problems = misfits(page, PHONE["width"], "/settings/keys (new key)")
         shoot(page, server.backend, "phone-light-keys-new")
-    for device, viewport, scheme in VIEWS:
-        signed_out = [("/login", "login"), ("/signup", "signup"), ("/", "welcome")]
-        for login, paths in [(cookie, pages(event_id)), (None, signed_out)]:
-            with tab(browser, server, login, viewport, scheme) as page:
-                for path, name in paths:
-                    page.goto(server.base_url + path)
-                    problems += misfits(page, viewport["width"], name)
-                    if scheme == "dark":
-                        problems += light_boxes(page, name)
+    signed_out = [("/login", "login"), ("/signup", "signup"), ("/", "welcome")]
+    logins = [(cookie, pages(event_id)), (None, signed_out)]
+    for (device, viewport), (login, paths) in product(VIEWS, logins):
+        with tab(browser, server, login, viewport, "light") as page:
+            for path, name in paths:
+                page.goto(server.base_url + path)
+                for scheme in ["light", "dark"]:  # the same page, its media query switched
+                    page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+                    problems += misfits(page, viewport["width"], name, scheme == "dark")
                     shoot(page, server.backend, f"{device}-{scheme}-{name}")
+                page.emulate_media(color_scheme="light")  # type: ignore[arg-type]
     assert not problems, "\n".join(problems)
 
 
