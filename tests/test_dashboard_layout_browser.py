@@ -45,7 +45,7 @@ LOOK = """() => {
     const lin = (v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
     return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
   };
-  const boxes = "body, .card, .panel, .table-scroll, .new-key, input:not([type=hidden]), " +
+  const boxes = "body, .card, .table-scroll, .new-key, input:not([type=hidden]), " +
                 "select, textarea, button:not(.primary, .danger), pre";
   const light = [...document.querySelectorAll(boxes)]
     .filter((el) => el.getClientRects().length)
