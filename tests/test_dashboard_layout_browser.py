@@ -88,10 +88,15 @@ def tab(
     cookie: str | None,
     viewport: dict[str, int],
     scheme: str,
+    javascript: bool = True,
 ) -> Iterator[Page]:
     """A tab of `viewport` and colour scheme, signed in with `cookie`, failing the test on any
     JavaScript error or CSP violation."""
-    context: BrowserContext = browser.new_context(viewport=viewport, color_scheme=scheme)  # type: ignore[arg-type]
+    context: BrowserContext = browser.new_context(
+        viewport=viewport,  # type: ignore[arg-type]
+        color_scheme=scheme,  # type: ignore[arg-type]
+        java_script_enabled=javascript,
+    )
     if cookie:
         context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": server.base_url}])
     page = context.new_page()
@@ -195,6 +200,12 @@ def test_the_phone_menu_opens_by_click_and_marks_the_current_page(
         page.goto(server.base_url + "/settings/alerts")  # the narrowest width with the links
         assert page.locator(".nav").is_visible()
         assert not misfits(page, 900, "alerts at 900 px")
+    with tab(browser, server, cookie, PHONE, "light", javascript=False) as page:
+        page.goto(server.base_url + "/settings/keys")  # the menu needs no JavaScript
+        page.locator("details.menu > summary").click()
+        page.get_by_role("link", name="Project").click()
+        page.wait_for_url("**/settings/project")
+        assert "Project" in page.locator("details.menu > summary").inner_text()
     with tab(browser, server, cookie, PHONE, "light") as page:
         page.goto(server.base_url + "/events")
         menu = page.locator("details.menu > summary")
