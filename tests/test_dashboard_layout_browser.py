@@ -214,6 +214,7 @@ def test_the_phone_menu_opens_by_click_and_marks_the_current_page(
         menu.click()
         current = page.locator(".menu-links a[aria-current=page]")
         assert current.inner_text() == "Events"
+        shoot(page, server.backend, "phone-light-menu-open")
         page.get_by_role("link", name="Alerts").click()
         page.wait_for_url("**/settings/alerts")
         assert "Alerts" in page.locator("details.menu > summary").inner_text()
