@@ -26,7 +26,7 @@ PAGE_HEIGHT = "() => document.scrollingElement.scrollHeight"
 
 @pytest.fixture
 def signed_in(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  # noqa: F811
-    """A tab at 1440 × 900 signed in to a fresh account, failing on errors and CSP reports."""
+    """A tab 1440 px wide signed in to a fresh account, failing on errors and CSP reports."""
     with signed_in_tab(browser, server, width=1440, console_errors=True) as signed:
         yield signed
 
@@ -64,9 +64,7 @@ def test_a_row_opens_in_the_panel_keeping_scroll_and_live_rows(
     page.locator(f"#ev-{target} td.text").first.click()  # a click anywhere on the row
     assert panel_event(page) == target
     assert urlparse(page.url).path == f"/events/{target}"
-    [(stored_input,)] = server.query(
-        "SELECT input FROM events WHERE CAST(id AS TEXT) = ?", target
-    )
+    [(stored_input,)] = server.query("SELECT input FROM events WHERE CAST(id AS TEXT) = ?", target)
     assert page.locator("#panel pre.message").first.inner_text() == stored_input
     assert page.evaluate(SCROLL_Y) == before, "the list keeps its scroll position"
 
@@ -85,9 +83,7 @@ def test_a_row_opens_in_the_panel_keeping_scroll_and_live_rows(
     assert page.locator("#rows").count() == 0
 
 
-def test_sessions_and_users_open_in_the_panel(
-    server: Server, signed_in: tuple[Page, str]
-) -> None:
+def test_sessions_and_users_open_in_the_panel(server: Server, signed_in: tuple[Page, str]) -> None:
     page, key = signed_in
     log_batch(server, key, [
         {"input": "hello", "output": "hi", "session_id": "conv-a", "user_id": "ann"},
