@@ -125,3 +125,23 @@
     event.preventDefault();
   });
 })();
+
+// Relative times ("3 min ago") are written by the server; this keeps them true while the page
+// stays open, with the server's rule (web/cells.py `ago`).
+(function () {
+  function ago(moment, now) {
+    const seconds = Math.floor((now - moment) / 1000);
+    if (seconds < 45) return "just now";
+    if (seconds < 3600) return Math.max(1, Math.round(seconds / 60)) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    if (seconds <= 30 * 86400) return Math.floor(seconds / 86400) + " d ago";
+    return new Date(moment).toISOString().slice(0, 10);
+  }
+  setInterval(() => {
+    const now = Date.now();
+    for (const time of document.querySelectorAll("table.data time[datetime]")) {
+      const moment = Date.parse(time.getAttribute("datetime"));
+      if (!Number.isNaN(moment)) time.textContent = ago(moment, now);
+    }
+  }, 30000);
+})();
