@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from app.errors import Invalid
 from app.live import EventLogged, LiveFilter
 from app.services.event_fields import MAX_TAG_LENGTH
 from app.services.event_filters import event_filter
@@ -28,13 +30,13 @@ from app.services.reads import (
     tags_of_events,
 )
 from web.deps import Cursor, Param, ProjectId, current_project_id
-from web.htmx import page_or_rows
+from web.htmx import page_or_panel, page_or_rows
 from web.keys import may_create_keys
 from web.live import live_fragments
 from web.security import SECURITY_HEADERS, SignedIn
 from web.templating import fragment, render
 
-COLUMNS = 11  # of the events table
+COLUMNS = 12  # of the events table
 # Admits no event: a table of events with feedback cannot gain a just-logged one (it has none).
 NO_EVENT = LiveFilter(until=datetime.min.replace(tzinfo=UTC))
 OVERFLOW_NOTICE = (
@@ -42,7 +44,18 @@ OVERFLOW_NOTICE = (
     "page.</td></tr>"
 )
 
+# The form's labels of the service's filter names, for its messages ("From must be...").
+LABELS = {"since": "From", "until": "To", "user_id": "End user", "session_id": "Session",
+          "model": "Model", "q": "Search", "tag": "Tag", "feedback": "Feedback",
+          "status": "Status"}  # fmt: skip
+LABELLED = re.compile(r"\b(" + "|".join(LABELS) + r")\b")
+
 router = APIRouter(include_in_schema=False)
+
+
+def in_form_words(message: str) -> str:
+    """A filter's error message in the words of the form (its labels, not the URL's names)."""
+    return LABELLED.sub(lambda match: LABELS[match.group(1)], message)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,12 @@ class Filters:
     q: str | None = None
     tag: str | None = None
     status: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set (an empty list then means "nothing matches", not "no
+        events yet")."""
+        return any(vars(self).values())
 
     def query(self, **extra: str) -> str:
         """The URL query string of these filters (plus `extra`)."""
@@ -102,16 +121,21 @@ UrlFilters = Annotated[Filters, Depends(url_filters)]
 async def events_page(
     request: Request, session: SignedIn, filters: UrlFilters, after: Cursor = None
 ) -> HTMLResponse:
-    """The table; an htmx "load more" gets only the next rows."""
+    """The table; an htmx "load more" gets only the next rows. A filter the service refuses
+    (a time in the wrong form...) is a message on the page, with the form to correct it."""
     project_id = await current_project_id(session)
-    page = await list_events(project_id, after=after, filter=filters.to_service())
-    history = await feedback_for_events(project_id, [event.id for event in page.items])
-    latest = {event_id: items[-1] for event_id, items in history.items() if items}
-    tags = await tags_of_events(project_id, [event.id for event in page.items])
-    context = {"session": session, "page": page, "filters": filters, "after": after,
-               "latest": latest, "tags": tags, "columns": COLUMNS,
-               "base_url": str(request.base_url).rstrip("/"),
-               "can_create_key": await may_create_keys(session, project_id)}  # fmt: skip
+    context = {"session": session, "filters": filters, "after": after, "columns": COLUMNS,
+               "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
+    try:
+        wanted = filters.to_service()
+    except Invalid as exc:
+        return render(request, "events.html", {**context, "error": in_form_words(exc.message)}, 422)
+    page = await list_events(project_id, after=after, filter=wanted)
+    ids = [event.id for event in page.items]
+    history = await feedback_for_events(project_id, ids)
+    context |= {"page": page, "tags": await tags_of_events(project_id, ids),
+                "latest": {event_id: items[-1] for event_id, items in history.items() if items},
+                "can_create_key": await may_create_keys(session, project_id)}  # fmt: skip
     return page_or_rows(request, after is not None, "events.html", "_event_rows.html", context)
 
 
@@ -159,7 +183,8 @@ async def events_export(
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
 async def event_page(request: Request, event_id: str, session: SignedIn) -> HTMLResponse:
-    """One event in full: input and output, metadata, feedback history."""
+    """One event in full: input and output, metadata, feedback history; as a page, or in the
+    events table's side panel (htmx)."""
     project_id = await current_project_id(session)
     event = await get_event(project_id, event_id)
     history = (await feedback_for_events(project_id, [event.id]))[event.id]
@@ -167,4 +192,4 @@ async def event_page(request: Request, event_id: str, session: SignedIn) -> HTML
     context = {"session": session, "event": event, "feedback": history, "tags": tags,
                "metadata": json.dumps(event.metadata, indent=2, ensure_ascii=False)
                if event.metadata is not None else None}  # fmt: skip
-    return render(request, "event.html", context)
+    return page_or_panel(request, "event.html", "_event_panel.html", context, "/events")

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.services.reads_events import event_cursor
+from web import cells
 from web import overview_view as view
 from web.security import SECURITY_HEADERS
 
@@ -25,6 +26,15 @@ def short(text: str, limit: int = 120) -> str:
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters.update(short=short, usd=view.usd, ms=view.ms, percent=view.percent)
+templates.env.filters.update(
+    clip=cells.clip,
+    short_id=cells.short_id,
+    utc=cells.utc,
+    iso=cells.iso,
+    ago=cells.ago,
+    cost=cells.cost,
+    long_text=cells.long_text,
+)
 templates.env.globals["cursor"] = event_cursor
 
 

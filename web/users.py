@@ -11,9 +11,12 @@ from fastapi.responses import HTMLResponse
 from app.errors import Forbidden, Invalid
 from app.services.accounts import WebSession
 from app.services.erasure import forget_end_user_as
-from app.services.reads import get_end_user, list_end_users
+from app.services.reads import EndUserFilter, get_end_user, list_end_users
 from app.services.roles import Action, may, role_of
 from web.deps import Cursor, current_project_id
+from web.htmx import page_or_panel, page_or_rows
+from web.keys import may_create_keys
+from web.list_filters import UrlFilters
 from web.security import Checked, SignedIn
 from web.templating import render
 
@@ -23,12 +26,20 @@ UserId = Annotated[str, Query(min_length=1, max_length=256)]
 
 
 @router.get("/users", response_class=HTMLResponse)
-async def users_page(request: Request, session: SignedIn, after: Cursor = None) -> HTMLResponse:
-    """End users, most recently seen first; each links to their page, sessions and events."""
+async def users_page(
+    request: Request, session: SignedIn, filters: UrlFilters, after: Cursor = None
+) -> HTMLResponse:
+    """End users, most recently seen first; each opens its page (or the side panel)."""
     project_id = await current_project_id(session)
-    page = await list_end_users(project_id, after=after)
-    context = {"session": session, "page": page}
-    return render(request, "users.html", context)
+    context = {"session": session, "filters": filters, "after": after,
+               "base_url": str(request.base_url).rstrip("/")}  # fmt: skip
+    try:
+        wanted = EndUserFilter(*filters.parsed("Last seen from", "Last seen to"))
+    except Invalid as exc:
+        return render(request, "users.html", {**context, "error": exc.message}, 422)
+    page = await list_end_users(project_id, after=after, filter=wanted)
+    context |= {"page": page, "can_create_key": await may_create_keys(session, project_id)}
+    return page_or_rows(request, bool(after), "users.html", "_user_rows.html", context)
 
 
 async def _end_user_page(
@@ -53,6 +64,8 @@ async def _end_user_page(
         "session": session, "user": user, "end_user": found, "step": step,
         "can_erase": can_erase, **extra,
     }  # fmt: skip
+    if step == "view":  # the page, or the users list's side panel (htmx)
+        return page_or_panel(request, "end_user.html", "_end_user_panel.html", context, "/users")
     return render(request, "end_user.html", context, status_code)
 
 

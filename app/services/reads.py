@@ -37,10 +37,11 @@ from app.services.reads_sessions import (
     list_sessions,
     sessions_by_keys,
 )
-from app.services.reads_users import EndUserView, get_end_user, list_end_users
+from app.services.reads_users import EndUserFilter, EndUserView, get_end_user, list_end_users
 
 __all__ = [
     "MAX_PAGE",
+    "EndUserFilter",
     "EndUserView",
     "EventFilter",
     "EventView",

@@ -33,6 +33,16 @@ class EndUserView:
     negative_feedback: int
 
 
+@dataclass(frozen=True, slots=True)
+class EndUserFilter:
+    """Which end users to list: one `user_id` exactly (the unique index), and by last activity
+    (since ≤ last_seen < until, along the (project, last_seen) index the list pages by)."""
+
+    user_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 # The end-user list, most recently seen first.
 END_USERS: Keyset[EndUserView] = Keyset(
     "end_user", "last_seen", "user_id", attrgetter("last_seen", "id")
@@ -40,14 +50,21 @@ END_USERS: Keyset[EndUserView] = Keyset(
 
 
 async def list_end_users(
-    project_id: int, *, first: int = 50, after: str | None = None
+    project_id: int,
+    *,
+    first: int = 50,
+    after: str | None = None,
+    filter: EndUserFilter | None = None,
 ) -> Page[EndUserView]:
     """A project's end users, most recently seen first (read from the `end_users` table, which
     ingest keeps up to date, so a page costs the same at any number of events)."""
     limit = check_first(first)
     d = sql.dialect()
+    f = filter or EndUserFilter()
     cond = Conditions()
     cond.add("project_id = ?", project_id)
+    cond.add_equal("user_id", f.user_id)
+    cond.add_range(d, "last_seen", f.since, f.until)
     END_USERS.add_after(d, cond, after)
     columns = "user_id, event_count, first_seen, last_seen"
     read = Read("end_users", columns, (), cond.sql, cond.params).paged(END_USERS, limit)
