@@ -77,9 +77,9 @@ async def home(
     context |= {"choice": choice, "ranges": RANGE_LABELS, "buckets": BUCKET_LABELS}
     try:
         window = choice.window()
-    except Invalid as exc:
+    except Invalid as exc:  # the form again with what to change: a page, not an error (200)
         context["error"] = exc.message
-        return render(request, "overview.html", context, status_code=422)
+        return render(request, "overview.html", context)
     context |= await page_context(project_id, window, choice)
     context["can_create_key"] = session is not None and await may_create_keys(session, project_id)
     return render(request, "overview.html", context)
