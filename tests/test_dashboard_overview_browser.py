@@ -27,8 +27,6 @@ CHARTS = ["events", "latency", "tokens", "feedback", "cost"]
 @pytest.fixture
 def signed_in(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  # noqa: F811
     """A tab signed in to a fresh account (failing on page errors or CSP violations), and a key."""
-    if server.backend != "sqlite":
-        pytest.skip("the browser flows run once, on the SQLite server")
     with signed_in_tab(browser, server, console_errors=True) as signed:
         yield signed
 
