@@ -18,6 +18,7 @@ from tests.harness import Server
 from tests.otlp.otlp_build import S, chat, export
 from tests.test_dashboard_accounts import browser, create_key, signed_in
 from tests.test_dashboard_overview import Account, feedback, figures, log_batch
+from web.overview_view import Period, change
 
 HOUR_MS = 3600 * 1000
 STATUS_ERROR = 2  # OTLP Status.STATUS_CODE_ERROR
@@ -157,3 +158,15 @@ def test_from_alone_runs_to_now(account: Account) -> None:
     since = datetime.now(UTC) - timedelta(hours=3)
     data = client.get(f"/overview/data?since={since:%Y-%m-%dT%H:%M}").json()
     assert abs(data["until"] - time.time()) <= data["bucket"] and data["bucket"] == 60
+
+
+def test_the_sentences_of_a_change() -> None:
+    """The wording alone: signs with a true minus, and a rise past +999% said as "up from"."""
+    period = Period("the previous 24 hours", had_events=True, has_events=True)
+    count = "{:,}".format
+    assert change(50, 40, period, count) == "+25% vs the previous 24 hours"
+    assert change(30, 40, period, count) == "\N{MINUS SIGN}25% vs the previous 24 hours"
+    assert change(40.1, 40, period, count) == "no change vs the previous 24 hours"
+    assert change(5400, 40, period, count) == "up from 40 in the previous 24 hours"
+    assert change(0, 1234, period, count) == "down from 1,234 in the previous 24 hours"
+    assert change(3, 0, period, count) == "up from 0 in the previous 24 hours"

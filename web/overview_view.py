@@ -16,6 +16,7 @@ OTHER_MODELS = "other models"
 # one colour each from web/static/overview.js's palettes.
 CHART_MODELS = 5
 MINUS = "\N{MINUS SIGN}"
+LARGE = 9.995  # a rise past +999% is said as "up from" the previous value
 NO_VALUE = "\N{EM DASH}"  # a figure that cannot be computed (no latency, no feedback)
 
 
@@ -142,8 +143,8 @@ def change(
     ratio = (value - previous) / previous
     if abs(ratio) < 0.005:
         return f"no change vs {period.words}"
-    if value == 0:
-        return f"down from {shown(previous)} in {period.words}"
+    if value == 0 or ratio >= LARGE:  # "+14,329%" is true, "up from 540" is read
+        return f"{'down' if value == 0 else 'up'} from {shown(previous)} in {words}"
     return f"{signed(ratio)} vs {period.words}"
 
 
@@ -183,6 +184,8 @@ def usd(value: float) -> str:
     """A dollar amount with the precision small amounts need."""
     if value == 0:
         return "$0"
+    if value < 0.0001:  # not "$0.0000": something was spent
+        return "< $0.0001"
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
