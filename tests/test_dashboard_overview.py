@@ -185,7 +185,9 @@ BAD_RANGES = {  # in the form's own words (From, To, Bucket), never "since" or "
     "since=2026-01-02T00:00&until=2026-01-01T00:00": "“To” must be after “From”.",
     "since=2999-01-01T00:00": "“From” is in the future",
     "since=2020-01-01T00:00&until=2026-01-01T00:00": "may be at most 400 days apart",
-    "since=2026-01-01T00:00&until=2026-01-10T00:00&bucket=1m": "Bucket: 1 minute gives 12,960 points over 9 days (at most 1,000); choose 15 minutes",
+    "since=2026-01-01T00:00&until=2026-01-10T00:00&bucket=1m": (
+        "Bucket: 1 minute gives 12,960 points over 9 days (at most 1,000); choose 15 minutes"
+    ),
     "range=30d&bucket=1m": "Bucket: 1 minute gives 43,200 points over 30 days",
     "range=1h&bucket=1d": "Bucket: 24 hours is longer than 1 hour; choose a smaller bucket.",
 }
