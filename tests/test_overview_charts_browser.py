@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -38,9 +39,9 @@ def tab(browser: Browser, server: Server) -> Iterator[tuple[Page, str]]:  # noqa
         yield signed
 
 
-def ticks(page: Page, chart: str) -> list[str]:
-    """The y axis' labels as last drawn."""
-    text = page.locator(f"#chart-{chart}").get_attribute("data-yticks") or ""
+def ticks(page: Page, chart: str, axis: str = "y") -> list[str]:
+    """An axis' labels as last drawn."""
+    text = page.locator(f"#chart-{chart}").get_attribute(f"data-{axis}ticks") or ""
     return text.split("|") if text else []
 
 
@@ -84,6 +85,9 @@ def test_axes_have_units_and_ticks_that_never_repeat(server: Server, tab: tuple[
         assert len(set(labels)) == len(labels), f"{chart} repeats a tick: {labels}"
         assert all(re.fullmatch(TICK[chart], label) for label in labels), (chart, labels)
         assert page.locator(f"#chart-{chart}").get_attribute("data-empty") == "0"
+    times = ticks(page, "events", "x")
+    assert len(times) >= 3 and len(set(times)) == len(times), times
+    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in times), times
     assert any(label.endswith(" ms") for label in ticks(page, "latency")), "sub-second: ms"
     assert any(label.endswith("k") for label in ticks(page, "tokens")), "thousands: k"
 
@@ -142,3 +146,23 @@ def test_each_line_has_its_own_colour_on_either_background(
             assert contrast(text, surface) >= 4.5, "the legend reads"
         finally:
             context.close()
+
+
+SPANS = {  # a range from this long ago to now -> what its time labels look like
+    "3-minutes": (timedelta(minutes=3), r"\d\d:\d\d"),
+    "9-days": (timedelta(days=9), r"\d\d-\d\d( \d\d:\d\d)?"),
+    "300-days": (timedelta(days=300), r"\d{4}-\d\d-\d\d"),
+}
+
+
+def test_time_labels_never_repeat(server: Server, tab: tuple[Page, str]) -> None:
+    page, key = tab
+    log_batch(server, key, [{}])  # now: in every range below, so each chart has axes
+    for name, (length, label) in SPANS.items():
+        since = (datetime.now(UTC) - length).strftime("%Y-%m-%dT%H:%M")
+        page.goto(f"{server.base_url}/?since={since}")
+        drawn(page)
+        assert page.locator("#chart-events").get_attribute("data-empty") == "0", name
+        times = ticks(page, "events", "x")
+        assert len(times) >= 2 and len(set(times)) == len(times), (name, times)
+        assert all(re.fullmatch(label, t) for t in times), (name, times)

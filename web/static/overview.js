@@ -4,8 +4,8 @@
 // second) or when a named range's window moves on.
 // Each chart container reports what it drew, for the browser tests: data-points (buckets),
 // data-nonzero (buckets with a non-zero value), data-empty ("1": nothing to draw, "No data"
-// shown instead of axes), data-yticks (the y axis' labels, "|"-separated) and data-colors
-// (each line's colour, "|"-separated).
+// shown instead of axes), data-xticks and data-yticks (the axes' labels, "|"-separated) and
+// data-colors (each line's colour, "|"-separated).
 (function () {
   const root = document.getElementById("overview");
   if (!root || !window.uPlot) return;
@@ -70,13 +70,21 @@
     return spec;
   }
 
-  // Axis ticks in UTC: times of day for a day or less, dates (and times) beyond.
-  function timeTicks(span) {
-    return (u, splits) => splits.map((ts) => {
-      const iso = new Date(ts * 1000).toISOString();
-      if (span <= 86400) return iso.slice(11, 16);
-      return iso.slice(11, 16) === "00:00" ? iso.slice(5, 10) : iso.slice(5, 10) + " " + iso.slice(11, 16);
-    });
+  // Axis ticks in UTC: times of day for a day or less, dates (and times) beyond, with the
+  // year past half a year. Steps of whole minutes at least, so labels never repeat.
+  const TIMES = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+                 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400];
+  function timeTicks(el, span) {
+    return (u, splits) => {
+      const labels = splits.map((ts) => {
+        const iso = new Date(ts * 1000).toISOString();
+        if (span <= 86400) return iso.slice(11, 16);
+        if (span > 182 * 86400) return iso.slice(0, 10);
+        return iso.slice(11, 16) === "00:00" ? iso.slice(5, 10) : iso.slice(5, 10) + " " + iso.slice(11, 16);
+      });
+      el.dataset.xticks = labels.join("|");
+      return labels;
+    };
   }
 
   // Each chart: its y axis (label, tick labels, steps) and its lines, from the JSON.
@@ -117,7 +125,8 @@
       height: HEIGHT,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{ label: "time (UTC)", stroke: fg, grid, ticks: grid, values: timeTicks(data.until - data.since) }, y],
+      axes: [{ label: "time (UTC)", stroke: fg, grid, ticks: grid, incrs: TIMES,
+               values: timeTicks(el, data.until - data.since) }, y],
       series: [{ label: "time (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }, ...chart.lines.map((l) => l.spec)],
       legend: { live: true },
     };
