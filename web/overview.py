@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,61 +17,21 @@ from app.api.responses import json_response
 from app.errors import Invalid
 from app.live import Revoked, Subscription
 from app.services import metrics as service
-from app.services.metrics import BUCKETS, DEFAULT_RANGE, RANGES, GroupBy, Metrics, Window
+from app.services.metrics import GroupBy, Metrics, Window
 from app.services.reads import list_events
 from web import overview_view as view
-from web.deps import ProjectId, optional_project_id, parse_time
+from web.deps import ProjectId, optional_project_id
 from web.keys import may_create_keys
+from web.overview_form import BUCKET_LABELS, RANGE_LABELS, Choice
 from web.security import SignedIn, optional_session
 from web.templating import render, templates
 
-Param = Annotated[str | None, Query(max_length=64)]
-RangeParam = Annotated[str | None, Query(alias="range", max_length=16)]
+# No length limits here: a value too long for a date is the form's message, never a JSON 422.
+Param = Annotated[str | None, Query()]
+RangeParam = Annotated[str | None, Query(alias="range")]
 TICK_SECONDS = 1.0  # the page redraws at most this often, however fast events arrive
-# Labels follow the service's tables, so a range or bucket added there shows up here.
-RANGE_LABELS = {name: "Last hour" if length == 3600 else view.duration(timedelta(seconds=length))
-                for name, (length, _) in RANGES.items()}  # fmt: skip
-BUCKET_LABELS = {name: view.duration(timedelta(seconds=size)) for name, size in BUCKETS.items()}
 
 router = APIRouter(include_in_schema=False)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The time range, as it appears in the URL: a named `range`, or `since`/`until`."""
-
-    range: str | None = None
-    since: str | None = None
-    until: str | None = None
-    bucket: str | None = None
-
-    @property
-    def custom(self) -> bool:
-        """Whether the window is given by dates rather than a named range."""
-        return self.range == "custom" or (not self.range and bool(self.since or self.until))
-
-    @property
-    def current(self) -> str:
-        """The range's name as the page highlights it ("custom" for dates)."""
-        return "custom" if self.custom else self.range or DEFAULT_RANGE
-
-    def window(self, now: datetime | None = None) -> Window:
-        """The aligned window; Invalid (a 422 with a sentence) for anything malformed."""
-        if self.bucket and self.bucket not in BUCKETS:
-            raise Invalid(f"bucket must be one of {', '.join(BUCKETS)}")
-        bucket = BUCKETS[self.bucket] if self.bucket else None
-        if self.custom:
-            since = parse_time(self.since, "since")
-            if since is None:
-                raise Invalid("a custom range needs since (a date and time)")
-            until = parse_time(self.until, "until") or now or datetime.now(UTC)
-            return service.align(since, until, bucket or service.default_bucket(since, until))
-        window = service.window_for_range(self.range or DEFAULT_RANGE, now)
-        return window if bucket is None else service.align(window.since, window.until, bucket)
-
-    def query(self) -> str:
-        """The URL query string of this choice."""
-        return urlencode({k: v for k, v in vars(self).items() if v})
 
 
 async def load(project_id: int, window: Window) -> Metrics:
@@ -84,8 +42,7 @@ async def load(project_id: int, window: Window) -> Metrics:
 def figures_context(overall: Metrics, choice: Choice) -> dict[str, Any]:
     """What `_overview_figures.html` and `_overview_tables.html` need."""
     return {
-        "cards": view.cards(overall.summary, overall.previous),
-        "period": view.duration(overall.window.length),
+        "cards": view.cards(overall.summary, overall.previous, overall.window.length),
         "models": view.model_lines(overall),
         "by_events": overall.top_users_by_events,
         "by_cost": overall.top_users_by_cost,
@@ -120,9 +77,9 @@ async def home(
     context |= {"choice": choice, "ranges": RANGE_LABELS, "buckets": BUCKET_LABELS}
     try:
         window = choice.window()
-    except Invalid as exc:
+    except Invalid as exc:  # the form again with what to change: a page, not an error (200)
         context["error"] = exc.message
-        return render(request, "overview.html", context, status_code=422)
+        return render(request, "overview.html", context)
     context |= await page_context(project_id, window, choice)
     context["can_create_key"] = session is not None and await may_create_keys(session, project_id)
     return render(request, "overview.html", context)

@@ -3,6 +3,7 @@ change against the previous period, table rows, and the charts' JSON. No I/O her
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,13 +12,18 @@ from app.services.metrics import Figures, Metrics, Point, Series, Summary
 
 NO_MODEL = "(no model)"
 OTHER_MODELS = "other models"
-CHART_MODELS = 6  # token chart: the models with most tokens; the rest are summed
+# Token chart: the models with most tokens, the rest summed: with in and out, at most 12 lines,
+# one colour each from web/static/overview.js's palettes.
+CHART_MODELS = 5
+MINUS = "\N{MINUS SIGN}"
+LARGE = 9.995  # a rise past +999% is said as "up from" the previous value
 NO_VALUE = "\N{EM DASH}"  # a figure that cannot be computed (no latency, no feedback)
 
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    """One figure: its display value, its raw value (for `data-value`) and its change."""
+    """One figure: its display value, its raw value (for `data-value`) and, in words, its
+    change against the previous period ("" when there is nothing true to say)."""
 
     key: str
     label: str
@@ -36,44 +42,70 @@ class ModelLine:
     figures: Figures
 
 
-def cards(current: Summary, previous: Summary) -> list[Card]:
-    """The figure cards, each compared with the previous period of the same length."""
+@dataclass(frozen=True, slots=True)
+class Period:
+    """What the cards compare with: the previous period in words ("the previous 24 hours"),
+    and whether each period had any event at all."""
+
+    words: str
+    had_events: bool
+    has_events: bool
+
+    @classmethod
+    def of(cls, length: timedelta, current: Summary, previous: Summary) -> Period:
+        """The period before a window of `length`."""
+        words = duration(length)
+        words = words[2:] if words.startswith("1 ") else words  # "the previous hour"
+        return cls(f"the previous {words}", previous.figures.events > 0, current.figures.events > 0)
+
+    def silent(self) -> str | None:
+        """The whole comparison when one period has nothing: "" (both empty) or "no data in
+        the previous …"; None when both periods have events, so each figure compares."""
+        if not self.had_events:
+            return f"no data in {self.words}" if self.has_events else ""
+        return None
+
+
+def cards(current: Summary, previous: Summary, length: timedelta) -> list[Card]:
+    """The figure cards, each compared with the previous period of the same `length`."""
     now, before = current.figures, previous.figures
+    period = Period.of(length, current, previous)
     rate, old_rate = now.positive_rate, before.positive_rate
     unpriced = now.unpriced_events
+
+    def counted(key: str, label: str, value: int, old: int) -> Card:
+        return Card(key, label, f"{value:,}", value, change(value, old, period, "{:,}".format))
+
     return [
-        _count("events", "Events", now.events, before.events),
-        _count("sessions", "Sessions", current.sessions, previous.sessions),
-        _count("end_users", "End users", current.end_users, previous.end_users),
+        counted("events", "Events", now.events, before.events),
+        counted("sessions", "Sessions", current.sessions, previous.sessions),
+        counted("end_users", "End users", current.end_users, previous.end_users),
         Card("positive_rate", "Positive feedback", percent(rate), rate,
-             _points(rate, old_rate),
+             points(rate, old_rate, period, "no feedback"),
              f"of {now.feedback_count:,} feedback" if now.feedback_count else "no feedback"),
         Card("latency_p50", "Latency p50", ms(now.latency_p50), now.latency_p50,
-             change(now.latency_p50, before.latency_p50)),
+             change(now.latency_p50, before.latency_p50, period, ms, "no latency")),
         Card("latency_p95", "Latency p95", ms(now.latency_p95), now.latency_p95,
-             change(now.latency_p95, before.latency_p95)),
-        _count("tokens_in", "Tokens in", now.tokens_in, before.tokens_in),
-        _count("tokens_out", "Tokens out", now.tokens_out, before.tokens_out),
+             change(now.latency_p95, before.latency_p95, period, ms, "no latency")),
+        counted("tokens_in", "Tokens in", now.tokens_in, before.tokens_in),
+        counted("tokens_out", "Tokens out", now.tokens_out, before.tokens_out),
         Card("cost", "Estimated cost", usd(now.cost_usd), now.cost_usd,
-             change(now.cost_usd, before.cost_usd),
+             change(now.cost_usd, before.cost_usd, period, usd),
              f"+ {unpriced:,} unpriced event{'s' if unpriced != 1 else ''} (no known price)"
              if unpriced else ""),
-        _errors(now, before),
+        _errors(now, before, period),
     ]  # fmt: skip
 
 
-def _errors(now: Figures, before: Figures) -> Card:
+def _errors(now: Figures, before: Figures, period: Period) -> Card:
     """The error rate: errors over every event (unknown status counts as an event, not an
     error; app/services/metrics.py), with the count beside it."""
     rate, errors = now.error_rate, now.errors
     note = f"{errors:,} error{'s' if errors != 1 else ''} of {now.events:,} events"
     shown = NO_VALUE if rate is None else f"{rate:.1%}"  # a small rate matters: one decimal
     return Card("error_rate", "Error rate", shown, rate,
-                _points(rate, before.error_rate), note if now.events else "")  # fmt: skip
-
-
-def _count(key: str, label: str, value: int, previous: int) -> Card:
-    return Card(key, label, f"{value:,}", value, change(value, previous))
+                points(rate, before.error_rate, period, "no events"),
+                note if now.events else "")  # fmt: skip
 
 
 def model_lines(metrics: Metrics) -> list[ModelLine]:
@@ -89,25 +121,51 @@ def _others(count: int) -> str:
     return f"{count:,} other model{'s' if count != 1 else ''}" if count else ""
 
 
-def change(value: float | None, previous: float | None) -> str:
-    """The relative change against the previous period ("+25%", "no change"), "new" when the
-    previous period had nothing to compare with, "" when this one has nothing to show."""
-    if value is None:
-        return ""
-    if not previous:
-        return "no change" if value == previous else "new"
-    ratio = (value - previous) / previous
-    return "no change" if abs(ratio) < 0.005 else f"{ratio:+.0%}"
-
-
-def _points(value: float | None, previous: float | None) -> str:
-    """The change of a share, in percentage points."""
+def change(
+    value: float | None,
+    previous: float | None,
+    period: Period,
+    shown: Callable[[Any], str],
+    missing: str = "none",
+) -> str:
+    """A figure against the previous period: "+25% vs the previous 24 hours", "down from 12
+    in …", "no change vs …"; `missing` names what the previous period lacked when it had
+    events but no such figure (latency); "" when this period has no such figure."""
+    silent, words = period.silent(), period.words
+    if silent is not None:
+        return silent
     if value is None:
         return ""
     if previous is None:
-        return "new"
+        return f"{missing} in {words}"
+    if previous == 0:
+        return f"no change vs {period.words}" if value == 0 else f"up from {shown(0)} in {words}"
+    ratio = (value - previous) / previous
+    if abs(ratio) < 0.005:
+        return f"no change vs {period.words}"
+    if value == 0 or ratio >= LARGE:  # "+14,329%" is true, "up from 540" is read
+        return f"{'down' if value == 0 else 'up'} from {shown(previous)} in {words}"
+    return f"{signed(ratio)} vs {period.words}"
+
+
+def points(value: float | None, previous: float | None, period: Period, missing: str) -> str:
+    """The change of a share, in percentage points ("+5 pts vs the previous 24 hours")."""
+    silent = period.silent()
+    if silent is not None:
+        return silent
+    if value is None:
+        return ""
+    if previous is None:
+        return f"{missing} in {period.words}"
     delta = round((value - previous) * 100)
-    return "no change" if delta == 0 else f"{delta:+d} pts"
+    if delta == 0:
+        return f"no change vs {period.words}"
+    return f"{delta:+d} pts vs {period.words}".replace("-", MINUS)
+
+
+def signed(ratio: float) -> str:
+    """A relative change as a signed whole percentage, with a true minus sign."""
+    return f"{ratio:+,.0%}".replace("-", MINUS)
 
 
 def percent(rate: float | None) -> str:
@@ -126,6 +184,8 @@ def usd(value: float) -> str:
     """A dollar amount with the precision small amounts need."""
     if value == 0:
         return "$0"
+    if value < 0.0001:  # not "$0.0000": something was spent
+        return "< $0.0001"
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
