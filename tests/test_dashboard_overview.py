@@ -151,7 +151,7 @@ def test_empty_project_shows_how_to_log_the_first_event(server: Server, account:
     assert "<h1>Overview</h1>" in page and 'id="first-run"' in page
     assert f"curl -X POST {server.base_url}/api/v1/events" in page
     assert figures(page)["events"] == "0"
-    assert '<a href="/">Overview</a>' in page
+    assert '<a href="/" aria-current="page">Overview</a>' in page
     with httpx.Client(base_url=server.base_url) as anonymous:
         signed_out = anonymous.get("/")
         assert "phospho is running" in signed_out.text and "Overview" not in signed_out.text
