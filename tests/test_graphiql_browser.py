@@ -24,6 +24,10 @@ from tests.test_dashboard_browser import browser  # noqa: F401  (fixture)
 pytestmark = browser_tests.pytestmark
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RESULT = "document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()"
+PARSED = """() => {
+  const editor = document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror;
+  return Boolean(editor.documentAST) && editor.documentAST.loc.source.body === editor.getValue();
+}"""
 
 
 @contextmanager
@@ -58,6 +62,9 @@ def run(tab: Page, document: str) -> None:
     tab.keyboard.press("ControlOrMeta+a")
     tab.keyboard.press("Delete")
     tab.keyboard.insert_text(document)
+    # GraphiQL parses the editor a moment after each change (debounced) and the run button
+    # takes the last parse to choose HTTP or WebSocket; a person is never that quick.
+    tab.wait_for_function(PARSED)
     tab.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
 
 
@@ -130,12 +137,14 @@ def log_until_shown(tab: Page, server: Server, key: str) -> None:
 
 
 def test_dialogs_open_under_the_pages_csp(browser: Browser, server: Server) -> None:  # noqa: F811
-    """GraphiQL's dialogs add a <style> element: allowed by the page's nonce (a violation
-    would be a console error)."""
+    """Opening /graphql leads to the page; GraphiQL's dialogs add a <style> element, allowed
+    by the page's nonce (a violation would be a console error)."""
     if server.backend != "sqlite":
         pytest.skip("no database involved: runs once, on the SQLite server")
     with offline_tab(browser, server) as (tab, _, tried):
-        open_graphiql(tab, server)
+        tab.goto(server.base_url + "/graphql")
+        expect(tab).to_have_url(server.base_url + "/graphiql")
+        expect(tab.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
         tab.get_by_role("button", name="Open settings dialog").click()
         expect(tab.get_by_role("dialog")).to_contain_text("Theme")
         tab.keyboard.press("Escape")

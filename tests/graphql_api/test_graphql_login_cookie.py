@@ -226,3 +226,21 @@ async def test_subscriptions_accept_the_cookie(server: Server) -> None:
         await asyncio.to_thread(log, server, key, "pushed to the cookie")
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert message["payload"]["data"]["eventLogged"]["input"] == "pushed to the cookie"
+
+
+def test_the_graphql_page_keeps_the_csp_with_a_fresh_style_nonce(server: Server) -> None:
+    """Script from this server only; the one addition for styles is a nonce, new each time."""
+    client, _ = signed_in(server)
+    pages = [client.get("/graphiql") for _ in range(2)]
+    token = token_of(client)["X-CSRF-Token"]
+    client.close()
+    nonces = []
+    for page in pages:
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe" not in policy
+        nonce = re.search(r"style-src 'self' 'nonce-([\w-]+)';", policy).group(1)  # type: ignore[union-attr]
+        assert f'data-style-nonce="{nonce}"' in page.text
+        assert f'data-csrf="{token}"' in page.text  # what GraphiQL sends as X-CSRF-Token
+        assert "<script>" not in page.text and "unpkg" not in page.text
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
