@@ -115,7 +115,7 @@ def pages(event_id: str) -> list[tuple[str, str]]:
             (f"/events?session={quote(SESSION)}", "events-filtered"), ("/sessions", "sessions"),
             (f"/sessions/{quote(SESSION)}", "session"), ("/users", "users"),
             (f"/users/profile?user={user}", "user"), (f"/users/erase?user={user}", "user-erase"),
-            ("/settings/keys", "keys"), ("/settings/project", "project"),
+            ("/graphiql", "graphql"), ("/settings/keys", "keys"), ("/settings/project", "project"),
             ("/settings/alerts", "alerts")]  # fmt: skip
 
 

@@ -112,8 +112,11 @@ def read_pages(p: Project, client: httpx.Client) -> httpx.Response:
 
 
 def read_graphql(p: Project, client: httpx.Client) -> httpx.Response:
-    """Query the project over GraphQL with the login cookie."""
-    return client.post("/graphql", json={"query": "{ project { name } }"})
+    """Query the project over GraphQL with the login cookie (and, as GraphiQL on the dashboard
+    sends it, the session's CSRF token)."""
+    token = csrf_of(client.get("/settings/project").text)
+    return client.post("/graphql", json={"query": "{ project { name } }"},
+                       headers={"X-CSRF-Token": token})  # fmt: skip
 
 
 def live_stream(p: Project, client: httpx.Client) -> httpx.Response:

@@ -14,13 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from web import accounts, alerts, events, keys, overview, projects, sessions, users
+from web import accounts, alerts, events, graphiql, keys, overview, projects, sessions, users
 from web.security import CsrfFailed, LoginRequired, redirect
 from web.templating import TEMPLATES_DIR, render
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Routes in this order.
-PAGES = (overview, accounts, keys, events, sessions, users, projects, alerts)
+PAGES = (overview, accounts, keys, events, sessions, users, projects, alerts, graphiql)
 
 
 async def login_required(request: Request, exc: Exception) -> Response:

@@ -180,8 +180,11 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
         "tags": ["graphql"],
         "summary": "Run a GraphQL query or mutation",
         "description": (
-            "Queries accept an API key or the dashboard's login cookie (with `X-Phospho-Project` "
-            "or `?project=` to pick another of the user's projects); mutations need an API key. "
+            "An API key runs every operation on its project. The dashboard's login cookie (the "
+            "dashboard's GraphQL page, `/graphiql`) needs this server's `Origin` and the login "
+            "session's CSRF token in `X-CSRF-Token`; it reads the user's current project (or "
+            "another of theirs named by `X-Phospho-Project` or `?project=`) and runs the "
+            "mutations the user's role allows (owners: alerts, erasure; logging needs a key). "
             "Errors of the operation itself come back in `errors` with status 200. The schema "
             "is `graphql/schema.graphql`."
         ),
@@ -200,19 +203,32 @@ def graphql_paths(max_body: str) -> dict[str, Any]:
                 "A value in the body breaks the JSON contract of writes (NaN, Infinity, a "
                 "lone surrogate, a NUL character, an integer beyond 64 bits, too deep)"
             ),
+            "403": _error(
+                "The login cookie without this server's Origin and the session's CSRF token "
+                "(`X-CSRF-Token`)"
+            ),
             **guarded,
         },
     }
     get = {
         "tags": ["graphql"],
-        "summary": "GraphiQL, the in-browser GraphQL IDE",
-        "description": "Queries over GET are refused: send them with POST.",
+        "summary": "GraphiQL, the in-browser GraphQL IDE: a redirect to the dashboard's page",
+        "description": (
+            "A browser (a client that accepts text/html) is sent to `/graphiql`, the "
+            "dashboard's GraphQL page (vendored GraphiQL, signed in with the login). Queries "
+            "over GET are refused: send them with POST."
+        ),
         "operationId": "graphiql",
-        "security": API_KEY_OR_LOGIN,
+        "security": [{}, *API_KEY],
         "responses": {
-            "200": {
-                "description": "The GraphiQL page (for clients that accept text/html)",
-                "content": {"text/html": {"schema": {"type": "string"}}},
+            "303": {
+                "description": "To the dashboard's GraphQL page (no credentials needed)",
+                "headers": {
+                    "Location": {
+                        "required": True,
+                        "schema": {"type": "string", "const": "/graphiql"},
+                    }
+                },
             },
             "400": {
                 "description": "The client does not accept text/html, or sent a query over GET",

@@ -1,11 +1,14 @@
 """The per-request context: who is calling, the write path, the live bus and the loaders.
 
 HTTP requests authenticate with their `Authorization: Bearer ph_…` header before anything
-runs (a failure is the REST layer's 401 JSON), or with the dashboard's login cookie: then they
-see the user's current project, or another of their projects named by the `X-Phospho-Project`
-header or the `project` query parameter, must come from this server's origin, and cannot run
-mutations (logging is for API keys). WebSocket connections authenticate later, through their
-`connection_init` payload or the cookie (see `schema.PhosphoGraphQLRouter.on_ws_connect`).
+runs (a failure is the REST layer's 401 JSON), or with the dashboard's login cookie on a POST
+that shows it comes from the dashboard (its origin and CSRF token, `app/schema/login.py`):
+then they see the user's current project, or another of their projects named by the
+`X-Phospho-Project` header or the `project` query parameter, with the user's role there
+(`acting`). A GET never runs an operation: one asking for the IDE is redirected to the
+dashboard's GraphQL page without credentials (`wants_ide`). WebSocket connections
+authenticate later, through their `connection_init` payload or the cookie (see
+`schema.PhosphoGraphQLRouter.on_ws_connect`).
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from strawberry.types import Info
 
 from app.errors import Forbidden, Unauthorized
 from app.live import LiveBus
-from app.origin import same_origin
 from app.request_context import note_project
+from app.schema import login
 from app.schema.loaders import Loaders
-from app.services import accounts
 from app.services.ingest import Ingestor
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal, authenticate
 from app.services.reads_budget import ReadBudget
+from app.services.roles import Action, may
 from app.settings import Settings
 
 RESPONSE_SETTING = "PHOSPHO_GRAPHQL_MAX_RESPONSE_BYTES"
@@ -47,7 +50,7 @@ class Context(BaseContext):
         self.max_response_bytes = settings.graphql_max_response_bytes
         self.allow_private_webhooks = settings.webhook_allow_private  # alert destinations
         self._principal = principal
-        self.via_login = False
+        self.login_role: str | None = None  # the user's role when the login cookie signed in
         self.budget = self._new_budget()
         self.loaders = Loaders(principal.project_id, self.budget) if principal else None
         self.selections: dict[tuple[Any, ...], frozenset[str]] = {}  # see schema.selection
@@ -55,18 +58,34 @@ class Context(BaseContext):
     def _new_budget(self) -> ReadBudget:
         return ReadBudget(self.max_response_bytes, RESPONSE_SETTING)
 
-    def sign_in(self, principal: Principal, *, via_login: bool = False) -> None:
-        """Attach the caller (a WebSocket, once its connection_init was accepted)."""
+    def sign_in(self, principal: Principal, *, login_role: str | None = None) -> None:
+        """Attach the caller (a WebSocket, once its connection_init was accepted); `login_role`
+        when the dashboard's login cookie signed in rather than a key."""
         self._principal = principal
-        self.via_login = via_login
+        self.login_role = login_role
         self.loaders = Loaders(principal.project_id, self.budget)
 
     @property
+    def via_login(self) -> bool:
+        """Whether the login cookie signed in (not an API key)."""
+        return self.login_role is not None
+
+    @property
     def writer(self) -> Principal:
-        """The caller, for mutations: they need an API key, a login cookie is not enough."""
+        """The caller, for logging events and feedback: they need an API key."""
         if self.via_login:
-            raise Forbidden("mutations need an API key (Authorization: Bearer ph_…)")
+            raise Forbidden(
+                "logging events and feedback needs an API key (Authorization: Bearer ph_…)"
+            )
         return self.principal
+
+    def acting(self, action: Action) -> Principal:
+        """The caller, for a mutation the roles table names (app/services/roles.py): an API key
+        acts for its project, as it always has; a signed-in user if their role allows it."""
+        principal = self.principal
+        if self.login_role is not None and not may(self.login_role, action):
+            raise Forbidden(f"only the project's owner can {action.value}")
+        return principal
 
     @property
     def principal(self) -> Principal:
@@ -120,18 +139,29 @@ class FreshReads(SchemaExtension):
         yield
 
 
+def wants_ide(connection: HTTPConnection) -> bool:
+    """A GET asking for the IDE (Strawberry's `should_render_graphql_ide` rule): answered by a
+    redirect to the dashboard's GraphQL page, which signs the user in (web/graphiql.py)."""
+    accept = connection.headers.get("accept", "")
+    return (
+        connection.scope.get("method") == "GET"
+        and "query" not in connection.query_params
+        and ("text/html" in accept or "*/*" in accept)
+    )
+
+
 async def get_context(connection: HTTPConnection) -> Context:
     """FastAPI dependency: an authenticated HTTP context (else 401), or a WebSocket one
     that authenticates with its connection_init payload."""
     state: Any = connection.app.state
-    if connection.scope["type"] == "websocket":
+    if connection.scope["type"] == "websocket" or wants_ide(connection):
         return Context(state.ingestor, state.live, None, state.settings)
     header = connection.headers.get("authorization")
-    if header is None and connection.cookies.get(accounts.SESSION_COOKIE):
+    method = connection.scope.get("method")
+    if header is None and method == "POST" and login.has_login_cookie(connection):
+        caller = await login.http_caller(connection)
         context = Context(state.ingestor, state.live, None, state.settings)
-        if not same_origin(connection):
-            raise Unauthorized(UNAUTHORIZED_MESSAGE)
-        context.sign_in(await principal_from_login(connection), via_login=True)
+        context.sign_in(caller.principal, login_role=caller.role)
         note_project(connection.scope, context.project_id)  # for the access log line
         return context
     principal = await authenticate(header, cache=state.key_cache)
@@ -139,24 +169,3 @@ async def get_context(connection: HTTPConnection) -> Context:
     if state.rate_limiter is not None:  # per-key rate limit (app/services/ratelimit.py)
         await state.rate_limiter.check(principal.key_id)
     return Context(state.ingestor, state.live, principal, state.settings)
-
-
-async def principal_from_login(connection: HTTPConnection) -> Principal:
-    """The project a signed-in dashboard user asks for (default: the one they are looking at)."""
-    session = await accounts.session_for(connection.cookies.get(accounts.SESSION_COOKIE))
-    if session is None:
-        raise Unauthorized(UNAUTHORIZED_MESSAGE)
-    wanted = connection.headers.get("x-phospho-project") or connection.query_params.get("project")
-    project_id = session.project_id
-    if wanted is not None:
-        if not wanted.isdigit():
-            raise Unauthorized("X-Phospho-Project must be a project id")
-        project_id = int(wanted)
-    if project_id is None:
-        raise Unauthorized("you have no project yet")
-    try:
-        project = await accounts.require_membership(session.user_id, project_id)
-    except Exception:  # not a member: indistinguishable from a project that does not exist
-        raise Unauthorized("no such project for this user") from None
-    # key_id 0: never a valid key; the session id lets live streams end with the session.
-    return Principal(key_id=0, project_id=project.id, session_id=session.session_id)

@@ -1,4 +1,8 @@
-"""The Mutation root: the same write path as REST (`Ingestor`), returning what was stored."""
+"""The Mutation root: the same write path as REST (`Ingestor`), returning what was stored.
+
+An API key may run every mutation on its project. A signed-in dashboard user (the login
+cookie, app/schema/login.py) may run those the roles table gives their role
+(`Context.acting`: alerts and erasure, owners only); logging stays with keys (`writer`)."""
 
 from __future__ import annotations
 
@@ -25,8 +29,10 @@ from app.services.alerts.rules import DestinationKind
 from app.services.erasure import forget_end_user
 from app.services.ingest import EventResult
 from app.services.reads import FeedbackView
+from app.services.roles import Action
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
+ALERTS = Action.MANAGE_ALERTS
 
 
 @strawberry.type(description="What erasing an end user deleted (zeros when nothing was left).")
@@ -103,14 +109,15 @@ class Mutation:
     )
     async def delete_end_user(self, info: PhosphoInfo, user_id: str) -> EndUserErasure:
         ctx = info.context
-        erased = await forget_end_user(ctx.ingestor, ctx.writer.project_id, user_id, ("userId",))
+        erase = ctx.acting(Action.ERASE_END_USER)
+        erased = await forget_end_user(ctx.ingestor, erase.project_id, user_id, ("userId",))
         return EndUserErasure(user_id=user_id, **erased.as_dict())
 
     @strawberry.mutation(
         permission_classes=AUTH, description="Add an alert rule (state ok until it fires)."
     )
     async def create_alert_rule(self, info: PhosphoInfo, input: AlertRuleInput) -> AlertRule:
-        project_id = info.context.writer.project_id
+        project_id = info.context.acting(ALERTS).project_id
         view = await manage.create_rule(project_id, input.spec(), input.ids() or [])
         return AlertRule.of(view)
 
@@ -122,7 +129,7 @@ class Mutation:
     async def update_alert_rule(
         self, info: PhosphoInfo, id: strawberry.ID, input: AlertRuleInput
     ) -> AlertRule:
-        project_id = info.context.writer.project_id
+        project_id = info.context.acting(ALERTS).project_id
         view = await manage.update_rule(project_id, to_id(id, "id"), input.spec(), input.ids())
         return AlertRule.of(view)
 
@@ -130,7 +137,7 @@ class Mutation:
         permission_classes=AUTH, description="Delete an alert rule (its history stays)."
     )
     async def delete_alert_rule(self, info: PhosphoInfo, id: strawberry.ID) -> bool:
-        await manage.delete_rule(info.context.writer.project_id, to_id(id, "id"))
+        await manage.delete_rule(info.context.acting(ALERTS).project_id, to_id(id, "id"))
         return True
 
     @strawberry.mutation(
@@ -145,7 +152,7 @@ class Mutation:
         kind: DestinationKind,
         url: str,
     ) -> CreatedAlertDestination:
-        project_id = info.context.writer.project_id
+        project_id = info.context.acting(ALERTS).project_id
         allow = info.context.allow_private_webhooks
         made = await manage.create_destination(
             project_id, name, DestinationKind(kind).value, url, allow_private=allow
@@ -156,5 +163,5 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=AUTH, description="Delete a destination.")
     async def delete_alert_destination(self, info: PhosphoInfo, id: strawberry.ID) -> bool:
-        await manage.delete_destination(info.context.writer.project_id, to_id(id, "id"))
+        await manage.delete_destination(info.context.acting(ALERTS).project_id, to_id(id, "id"))
         return True

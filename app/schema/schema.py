@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 import strawberry
-from fastapi import Response
+from fastapi import Request, Response
 from graphql import GraphQLError
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
     AddValidationRules,
@@ -31,7 +31,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext
 
 from app.errors import Unauthorized
-from app.schema.context import Context, FreshReads, get_context, principal_from_login
+from app.schema import login
+from app.schema.context import Context, FreshReads, get_context
 from app.schema.cost import CostLimit
 from app.schema.errors import TypedErrors, log_errors
 from app.schema.inputs_check import LiteralValues, parse_body
@@ -41,7 +42,6 @@ from app.schema.refusals import HttpSubscriptions
 from app.schema.scalars import BIG_INT_SCALAR, BigInt
 from app.schema.shared_execution import SharedEventExecutor, encode_next
 from app.schema.subscriptions import Subscription
-from app.services import accounts
 from app.services.keys import authenticate
 
 MAX_DEPTH = 10
@@ -49,6 +49,7 @@ MAX_ALIASES = 15
 MAX_TOKENS = 2000
 CACHE_SIZE = 256
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+IDE_PAGE = "/graphiql"  # the dashboard's GraphQL page (web/graphiql.py)
 log = logging.getLogger("phospho.graphql")
 
 
@@ -148,15 +149,22 @@ class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
         response.headers.raw.extend(sub_response.headers.raw)
         return response
 
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """A browser opening /graphql goes to the dashboard's GraphQL page: GraphiQL from
+        vendored files under the dashboard's CSP, signed in with the login (web/graphiql.py),
+        instead of Strawberry's page, which loads GraphiQL from a CDN with inline script."""
+        return HTMLResponse("", status_code=303, headers={"Location": IDE_PAGE})
+
     async def on_ws_connect(self, context: Context) -> Any:
-        """Accept `{"Authorization": "Bearer ph_…"}` or the login cookie; else close with 4403."""
+        """Accept `{"Authorization": "Bearer ph_…"}`, or the login cookie with this server's
+        Origin and `{"X-CSRF-Token": …}` (app/schema/login.py); else close with 4403."""
         params = context.connection_params
         header = params.get("Authorization") if isinstance(params, dict) else None
         connection = context.request
         try:
-            if header is None and connection and connection.cookies.get(accounts.SESSION_COOKIE):
-                principal = await principal_from_login(connection)
-                context.sign_in(principal, via_login=True)
+            if header is None and connection and login.has_login_cookie(connection):
+                caller = await login.websocket_caller(connection, params)
+                context.sign_in(caller.principal, login_role=caller.role)
             else:
                 context.sign_in(await authenticate(header if isinstance(header, str) else None))
         except Unauthorized as exc:
@@ -175,14 +183,15 @@ def response_too_large(limit: int, size: int) -> dict[str, Any]:
 
 
 def build_router(max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> PhosphoGraphQLRouter:
-    """The /graphql router: POST queries and mutations, subscriptions over WebSocket."""
+    """The /graphql router: POST queries and mutations, subscriptions over WebSocket; a GET
+    asking for the IDE is redirected to the dashboard's GraphQL page."""
     router = PhosphoGraphQLRouter(
         build_schema(),
         context_getter=get_context,
         allow_queries_via_get=False,
         multipart_uploads_enabled=False,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-        graphql_ide="graphiql",
+        graphql_ide="graphiql",  # turns on `render_graphql_ide`, our redirect
     )
     router.max_response_bytes = max_response_bytes
     # Strawberry declares GET and POST as two routes, so another method got the first one's

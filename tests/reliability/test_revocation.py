@@ -235,7 +235,10 @@ async def test_logging_out_ends_the_sessions_streams_and_subscriptions(server: S
     other, other_tenant, other_cookie = dashboard_account(server)
     async with streams(cookie, server, LIVE_PATHS) as live, \
             streams(other_cookie, server, ["/live/events"]) as control:  # fmt: skip
-        ws = await subscribe(server, {}, Cookie=f"phospho_session={cookie}", Origin=server.base_url)
+        init = {"X-CSRF-Token": csrf_of(client.get("/settings/keys").text)}  # as GraphiQL sends
+        ws = await subscribe(
+            server, init, Cookie=f"phospho_session={cookie}", Origin=server.base_url
+        )
         try:
             await delivers(server, ws, tenant, "seen live")
             for stream, sign in zip(live, SIGNS, strict=True):
@@ -257,9 +260,12 @@ async def test_logging_out_ends_the_sessions_streams_and_subscriptions(server: S
 
 async def test_an_expired_session_ends_its_streams(server: Server) -> None:
     client, tenant, cookie = dashboard_account(server)
+    init = {"X-CSRF-Token": csrf_of(client.get("/settings/keys").text)}  # as GraphiQL sends
     client.close()
     async with streams(cookie, server, ["/live/events"]) as live:
-        ws = await subscribe(server, {}, Cookie=f"phospho_session={cookie}", Origin=server.base_url)
+        ws = await subscribe(
+            server, init, Cookie=f"phospho_session={cookie}", Origin=server.base_url
+        )
         try:
             await delivers(server, ws, tenant, "before expiry")
             await live[0].saw("before expiry")
