@@ -7,12 +7,13 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from app.db import close_orm, init_orm
 from app.services.users import create_user
 from bench.dashboard import seed, timing
 from bench.metrics.pages import EMAIL, PASSWORD
-from bench.metrics.seed import PROJECT, Database, log, throwaway_database
+from bench.metrics.seed import PROJECT, Database, log
 
 TARGET_MS = 50.0
 ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -30,6 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-admin", default=ADMIN_URL, metavar="URL",
                         help="where the throwaway PostgreSQL database is made")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=6, help="batches in flight")
+    parser.add_argument("--baseline", type=Path, metavar="TREE",
+                        help="time the server of this source tree (e.g. `git archive` of an "
+                        "older commit) on its schema, then migrate and time this one")  # fmt: skip
     args = parser.parse_args(argv)
     if min(args.events, args.repeat, args.concurrency) < 1:
         parser.error("counts must be >= 1")
@@ -85,8 +89,27 @@ def analyze(url: str) -> float:
     return time.perf_counter() - started
 
 
+def phases(
+    db: Database, postgres: bool, facts: dict[str, str], args: argparse.Namespace,
+    label: str, env: dict[str, str], analyzed: bool,
+) -> list[str]:  # fmt: skip
+    """Time the server of `env`'s tree: SQLite once; PostgreSQL right after the load (unless
+    `analyzed` already) and after ANALYZE."""
+    events = f"{args.events:,} events, {label}"
+    if not postgres:
+        return [table(f"SQLite, {events}", timing.time_all(db, facts, args.repeat, "sq", env))]
+    found = []
+    if not analyzed:
+        before = timing.time_all(db, facts, args.repeat, "pg-before", env)
+        found.append(table(f"PostgreSQL, {events}, before ANALYZE", before))
+    seconds = analyze(db.url)
+    after = timing.time_all(db, facts, args.repeat, "pg-after", env)
+    return [*found, table(f"PostgreSQL, {events}, after ANALYZE ({seconds:.1f} s)", after)]
+
+
 async def run_one(db: Database, postgres: bool, args: argparse.Namespace) -> list[str]:
-    """Seed `db`, then time every page (PostgreSQL: before and after ANALYZE)."""
+    """Seed `db`, then time every page (PostgreSQL: before and after ANALYZE); with a
+    --baseline tree, its server first, then this checkout's after migrating (an upgrade)."""
     name = "PostgreSQL" if postgres else "SQLite"
     if postgres:
         set_autovacuum(db.url, False)
@@ -102,20 +125,19 @@ async def run_one(db: Database, postgres: bool, args: argparse.Namespace) -> lis
         await create_user(EMAIL, PASSWORD, PROJECT)
     finally:
         await close_orm()
-    if not postgres:
-        found = timing.time_all(db, facts, args.repeat, "sqlite")
-        return [*sections, table(f"SQLite, {seeded.events:,} events", found)]
-    found = timing.time_all(db, facts, args.repeat, "pg-before")
-    sections.append(table(f"PostgreSQL, {seeded.events:,} events, before ANALYZE", found))
-    seconds = analyze(db.url)
-    found = timing.time_all(db, facts, args.repeat, "pg-after")
-    title = f"PostgreSQL, {seeded.events:,} events, after ANALYZE ({seconds:.1f} s)"
-    return [*sections, table(title, found)]
+    if args.baseline is None:
+        return [*sections, *phases(db, postgres, facts, args, "this checkout", {}, False)]
+    env = seed.tree_env(args.baseline)
+    sections += phases(db, postgres, facts, args, f"baseline {args.baseline}", env, False)
+    seconds = await seed.migrate(db)
+    sections.append(f"(migrated to this checkout's schema in {seconds:.1f} s)")
+    return [*sections, *phases(db, postgres, facts, args, "this checkout", {}, postgres)]
 
 
 async def run(args: argparse.Namespace, postgres: bool) -> list[str]:
     """One database, thrown away after."""
-    async with throwaway_database(args.postgres_admin if postgres else None) as db:
+    admin = args.postgres_admin if postgres else None
+    async with seed.throwaway(admin, args.baseline) as db:
         return await run_one(db, postgres, args)
 
 

@@ -5,20 +5,30 @@ pages' URLs need (ids and cursors found in the seeded data)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from app.db import apply_migrations, close_orm
 from app.services.ingest import Ingestor
 from app.services.keys import Principal
 from app.services.reads import EventFilter, list_end_users, list_events, list_sessions
 from app.services.reads_events import event_cursor
 from app.services.reads_sessions import SESSIONS, SessionFilter
 from bench.dashboard import data
+from bench.ingest.procs import PHOSPHO
 from bench.metrics.seed import (
     Database,
     HistoryClock,
+    _create_pg_database,
+    _drop_pg_database,
     bench_principal,
     log,
     running_ingestor,
@@ -26,6 +36,44 @@ from bench.metrics.seed import (
 
 DAYS = 30
 PROGRESS_EVERY = 100_000
+
+
+def tree_env(tree: Path | None) -> dict[str, str]:
+    """The environment that makes `phospho` run the code of `tree` (None: this checkout)."""
+    return {"PYTHONPATH": str(tree)} if tree is not None else {}
+
+
+@asynccontextmanager
+async def throwaway(postgres_admin: str | None, tree: Path | None) -> AsyncIterator[Database]:
+    """An empty database migrated by `tree`'s migrations (None: this checkout's): SQLite in a
+    temp dir, or a new PostgreSQL database made from the admin URL; removed on exit."""
+    data_dir = Path(tempfile.mkdtemp(prefix="phospho-bench-dash-"))
+    url = f"sqlite://{data_dir / 'phospho.sqlite3'}"
+    try:
+        if postgres_admin:
+            url = _create_pg_database(postgres_admin)
+        if tree is None:
+            await apply_migrations(url)
+        else:
+            env = {**os.environ, "PHOSPHO_DATABASE_URL": url, "PHOSPHO_DATA_DIR": str(data_dir),
+                   **tree_env(tree)}  # fmt: skip
+            argv = [str(PHOSPHO), "migrate"]
+            await asyncio.to_thread(subprocess.run, argv, env=env, cwd=tree, check=True,
+                                    capture_output=True)  # fmt: skip
+        yield Database(url, data_dir)
+    finally:
+        await close_orm()
+        if postgres_admin and url.startswith("postgres"):
+            _drop_pg_database(postgres_admin, url)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def migrate(db: Database) -> float:
+    """Apply this checkout's pending migrations (an upgrade); returns the seconds it took."""
+    started = time.perf_counter()
+    await apply_migrations(db.url)
+    await close_orm()
+    return time.perf_counter() - started
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,12 @@ class Timing:
         return statistics.median(self.client_ms)
 
 
-def time_all(db: Database, facts: dict[str, str], repeat: int, label: str) -> list[Timing]:
-    """Start a server on `db`, time every page `repeat` times (round robin, so the machine's
-    noise spreads over all pages alike), stop it and read its durations from the log."""
-    server = serve(db, f"phospho-{label}", SERVER_ENV)
+def time_all(
+    db: Database, facts: dict[str, str], repeat: int, label: str, env: dict[str, str]
+) -> list[Timing]:
+    """Start a server on `db` (with `env`), time every page `repeat` times (round robin, so the
+    machine's noise spreads over all pages alike), stop it and read its durations from the log."""
+    server = serve(db, f"phospho-{label}", SERVER_ENV | env)
     pages = [REFERENCE, *(resolve(page, facts) for page in PAGES)]
     timings = [Timing(page) for page in pages]
     ids: dict[str, Timing] = {}
