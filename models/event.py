@@ -38,13 +38,19 @@ class Event(Model):
 
     class Meta:
         table = "events"
+        # Each list index ends with `id`, the lists' tie-break (created_at DESC, id DESC): the
+        # events of one group commit share their time (thousands under batch ingest), and an
+        # index without `id` makes a page sort the whole tie group (bench/dashboard, 1M events).
+        # (project, user_id, session_key, feedback_score) answers an end user's session and
+        # feedback counts from the index alone (the users list and an end user's page).
         indexes = (
-            ("project", "created_at"),
-            ("project", "session_key", "created_at"),
-            ("project", "user_id", "created_at"),
-            ("project", "model", "created_at"),
-            ("project", "status", "created_at"),
-            ("project", "feedback_score", "created_at"),
+            ("project", "created_at", "id"),
+            ("project", "session_key", "created_at", "id"),
+            ("project", "user_id", "created_at", "id"),
+            ("project", "model", "created_at", "id"),
+            ("project", "status", "created_at", "id"),
+            ("project", "feedback_score", "created_at", "id"),
+            ("project", "user_id", "session_key", "feedback_score"),
         )
 
 

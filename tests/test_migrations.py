@@ -33,11 +33,16 @@ from tests.harness import (
 MAKE_MIGRATIONS = REPO / "scripts" / "make_migrations.py"
 
 # The indexes that the event list, its filters and the charts rely on.
+# Each list index ends with `id`, the lists' tie-break (a page never sorts a tie group); the
+# last one answers an end user's session and feedback counts alone.
 EVENT_INDEXES = [
-    ("project_id", "created_at"),
-    ("project_id", "session_key", "created_at"),
-    ("project_id", "user_id", "created_at"),
-    ("project_id", "model", "created_at"),
+    ("project_id", "created_at", "id"),
+    ("project_id", "session_key", "created_at", "id"),
+    ("project_id", "user_id", "created_at", "id"),
+    ("project_id", "model", "created_at", "id"),
+    ("project_id", "status", "created_at", "id"),
+    ("project_id", "feedback_score", "created_at", "id"),
+    ("project_id", "user_id", "session_key", "feedback_score"),
 ]
 
 # Runs in a fresh interpreter: Tortoise keeps global state, and the test process must not.

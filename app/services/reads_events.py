@@ -264,7 +264,10 @@ async def tags_of_events(project_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid
     d = sql.dialect()
     found: dict[uuid.UUID, list[str]] = {}
     for part in sql.in_chunks(sorted(set(ids))):
-        where = f"project_id = ? AND event_id IN ({sql.in_list(len(part))})"
+        # `+project_id`: without statistics SQLite would walk the project's whole tag index
+        # (project, tag, created_at): 200 ms per page at 1M events (bench/dashboard). The unary
+        # plus (a no-op for PostgreSQL) steers it to the unique (event_id, tag) index.
+        where = f"+project_id = ? AND event_id IN ({sql.in_list(len(part))})"
         params = [project_id, *(d.uuid(value) for value in part)]
         rows = await sql.fetch(
             d, sql.select("event_id, tag", "event_tags", where, "ORDER BY id"), params

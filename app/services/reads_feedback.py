@@ -125,19 +125,23 @@ async def current_feedback_by(
     column: str, project_id: int, values: Sequence[str]
 ) -> dict[str, tuple[int, int]]:
     """(positive, negative) counts of the current feedback of the project's events whose
-    `column` ("session_key" or "user_id") is one of `values` (a page of them: ≤ 100)."""
+    `column` ("session_key" or "user_id") is one of `values` (a page of them: ≤ 100).
+
+    Read from `events.feedback_score` (each event's current score, kept by the feedback
+    commit), along (project, session_key, …) or (project, user_id, session_key, feedback_score):
+    never the feedback table, whose latest-row check cost ~0.2 s for a page of end users at
+    1M events (bench/dashboard)."""
     if not values:
         return {}
     d = sql.dialect()
     where = (
-        f"e.project_id = ? AND e.{column} IN ({sql.in_list(len(values))}) "
-        f"AND {sql.IS_LATEST.format(f='f')}"
+        f"project_id = ? AND {column} IN ({sql.in_list(len(values))}) "
+        "AND feedback_score IS NOT NULL"
     )
     columns = (
-        f"e.{column} AS grouped, COUNT(CASE WHEN f.score = 1 THEN 1 END) AS positive, "
-        "COUNT(CASE WHEN f.score = 0 THEN 1 END) AS negative"
+        f"{column} AS grouped, COUNT(CASE WHEN feedback_score = 1 THEN 1 END) AS positive, "
+        "COUNT(CASE WHEN feedback_score = 0 THEN 1 END) AS negative"
     )
-    source = "events e JOIN feedback f ON f.event_id = e.id"
-    statement = sql.select(columns, source, where, f"GROUP BY e.{column}")
+    statement = sql.select(columns, "events", where, f"GROUP BY {column}")
     rows = await sql.fetch(d, statement, [project_id, *values])
     return {row["grouped"]: (int(row["positive"]), int(row["negative"])) for row in rows}
