@@ -38,14 +38,19 @@ END;
         'p' || old.project_id FROM "event_search_ids" WHERE event_id = old.id;
     DELETE FROM "event_search_ids" WHERE event_id = old.id;
 END;
-        CREATE TRIGGER IF NOT EXISTS "events_search_update" AFTER UPDATE OF input, output, project_id
-    ON "events" BEGIN
+        CREATE TRIGGER IF NOT EXISTS "events_search_update"
+    AFTER UPDATE OF input, output, project_id, created_at ON "events" BEGIN
     INSERT INTO "event_search" ("event_search", rowid, input, output, project)
         SELECT 'delete', "key", substr(old.input, 1, 50000), substr(old.output, 1, 50000),
         'p' || old.project_id FROM "event_search_ids" WHERE event_id = old.id;
-    INSERT INTO "event_search" (rowid, input, output, project)
-        SELECT "key", substr(new.input, 1, 50000), substr(new.output, 1, 50000),
-        'p' || new.project_id FROM "event_search_ids" WHERE event_id = new.id;
+    DELETE FROM "event_search_ids" WHERE event_id = old.id;
+    INSERT INTO "event_search_ids" ("key", "event_id")
+        SELECT COALESCE(MAX(i."key") + 1, b.k), new.id
+        FROM (SELECT CAST((julianday(new.created_at) - 2440587.5) * 86400000 AS INTEGER) << 22
+              AS k) b
+        LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
+    INSERT INTO "event_search" (rowid, input, output, project) VALUES (last_insert_rowid(),
+        substr(new.input, 1, 50000), substr(new.output, 1, 50000), 'p' || new.project_id);
 END;"""
 
 
