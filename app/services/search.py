@@ -49,7 +49,7 @@ PG_VECTOR = (
     "'[^[:alnum:]]+', ' ', 'g'))"
 )
 # SQLite: the millisecond of a stored time, as the triggers key the index (monotone in time).
-SQLITE_MS = "CAST((julianday({t}) - 2440587.5) * 86400000 AS INTEGER)"
+SQLITE_MS = "CAST(ROUND((julianday({t}) - 2440587.5) * 86400000) AS INTEGER)"
 KEY_BITS = 22  # a key is (millisecond << KEY_BITS) + a sequence within the millisecond
 # The FTS hits of one query joined to their events, exposed as a table named `events` with
 # `hit` (the index key) and `score` (bm25, larger is better). CROSS JOIN keeps the index as

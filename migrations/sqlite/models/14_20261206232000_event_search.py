@@ -18,7 +18,7 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
 );
         INSERT INTO "event_search_ids" ("key", "event_id")
     SELECT (ms << 22) + ROW_NUMBER() OVER (PARTITION BY ms ORDER BY created_at, id) - 1, id
-    FROM (SELECT CAST((julianday(created_at) - 2440587.5) * 86400000 AS INTEGER) AS ms,
+    FROM (SELECT CAST(ROUND((julianday(created_at) - 2440587.5) * 86400000) AS INTEGER) AS ms,
           created_at, id FROM "events");
         INSERT INTO "event_search" (rowid, input, output, project)
     SELECT m."key", substr(e.input, 1, 50000), substr(e.output, 1, 50000), 'p' || e.project_id
@@ -26,7 +26,7 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
         CREATE TRIGGER IF NOT EXISTS "events_search_insert" AFTER INSERT ON "events" BEGIN
     INSERT INTO "event_search_ids" ("key", "event_id")
         SELECT COALESCE(MAX(i."key") + 1, b.k), new.id
-        FROM (SELECT CAST((julianday(new.created_at) - 2440587.5) * 86400000 AS INTEGER) << 22
+        FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000) AS INTEGER) << 22
               AS k) b
         LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
     INSERT INTO "event_search" (rowid, input, output, project) VALUES (last_insert_rowid(),
@@ -46,7 +46,7 @@ END;
     DELETE FROM "event_search_ids" WHERE event_id = old.id;
     INSERT INTO "event_search_ids" ("key", "event_id")
         SELECT COALESCE(MAX(i."key") + 1, b.k), new.id
-        FROM (SELECT CAST((julianday(new.created_at) - 2440587.5) * 86400000 AS INTEGER) << 22
+        FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000) AS INTEGER) << 22
               AS k) b
         LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
     INSERT INTO "event_search" (rowid, input, output, project) VALUES (last_insert_rowid(),
