@@ -59,6 +59,7 @@ class Filters:
     q: str | None = None
     tag: str | None = None
     status: str | None = None
+    sort: str | None = None  # "best": best match first (with a search), else newest first
 
     def query(self, **extra: str) -> str:
         """The URL query string of these filters (plus `extra`)."""
@@ -88,10 +89,11 @@ def url_filters(
     session: Annotated[str | None, Query(max_length=256)] = None,
     feedback: Param = None, since: Param = None, until: Param = None, q: Param = None,
     tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None, status: Param = None,
+    sort: Param = None,
 ) -> Filters:  # fmt: skip
     """Dependency: the table's filters from the query string. The form sends every field, the
     empty ones as "" (issue 20): those are no filter, not a filter matching "" (nothing)."""
-    values = (model, user, session, feedback, since, until, q, tag, status)
+    values = (model, user, session, feedback, since, until, q, tag, status, sort)
     return Filters(*(value or None for value in values))
 
 
@@ -104,7 +106,8 @@ async def events_page(
 ) -> HTMLResponse:
     """The table; an htmx "load more" gets only the next rows."""
     project_id = await current_project_id(session)
-    page = await list_events(project_id, after=after, filter=filters.to_service())
+    order = "best" if filters.sort == "best" else "newest"
+    page = await list_events(project_id, after=after, filter=filters.to_service(), order=order)
     history = await feedback_for_events(project_id, [event.id for event in page.items])
     latest = {event_id: items[-1] for event_id, items in history.items() if items}
     tags = await tags_of_events(project_id, [event.id for event in page.items])
