@@ -25,8 +25,8 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 from app.instruments import LIVE_DROPPED, LIVE_RESYNCS, LIVE_SUBSCRIBERS

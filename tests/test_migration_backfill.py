@@ -318,8 +318,9 @@ def test_search_index_is_built_for_events_stored_before_it(tmp_path: Path, backe
             if int(path.name.split("_", 1)[0]) <= 13:
                 shutil.copy(path, partial)
         migrate_url(partial.parent, url)
-        texts = [(1, "Hello GPT-4o", "fine", "00:00:01"), (1, "other", "hello world", "00:00:01"),
-                 (1, "nothing", "here", "00:00:02"), (2, "hello from b", "x", "00:00:03")]  # fmt: skip
+        texts = [(1, "Hello GPT-4o", "fine", "00:00:01"),
+                 (1, "other", "hello world", "00:00:01"), (1, "nothing", "here", "00:00:02"),
+                 (2, "hello from b", "x", "00:00:03")]  # fmt: skip
         _run(url, [
             ("INSERT INTO projects (id, name, created_at) VALUES (1, 'a', ?), (2, 'b', ?)",
              (_at("00:00:00"), _at("00:00:00"))),
@@ -333,7 +334,7 @@ def test_search_index_is_built_for_events_stored_before_it(tmp_path: Path, backe
 
         def found(query: str) -> list[str]:
             where, params = condition(d, 1, parse_query(query))
-            [rows] = _run(url, [(f"SELECT id FROM events WHERE project_id = ? AND {where} "
+            [rows] = _run(url, [(f"SELECT id FROM events WHERE project_id = ? AND {where} "  # noqa: S608
                                  "ORDER BY id", (1, *params))])  # fmt: skip
             return [str(row[0])[-1] for row in rows]
 

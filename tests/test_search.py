@@ -88,7 +88,8 @@ class World:
 async def _log(ingestor: Ingestor, who: Principal, texts: list[tuple[str, str]]) -> list[Stored]:
     bodies = [{"input": i, "output": o} for i, o in texts]
     results = await ingestor.log_events(who, {"events": bodies})
-    return [Stored(r.event_id, r.created_at, i, o) for r, (i, o) in zip(results, texts, strict=True)]
+    pairs = zip(results, texts, strict=True)
+    return [Stored(r.event_id, r.created_at, i, o) for r, (i, o) in pairs]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -201,7 +202,7 @@ async def _seed_many(world: World, rows: int) -> None:
             base = n * 6
             marks.append("(" + ", ".join(f"${base + k}" for k in range(1, 7)) + ")")
     await reader().execute_query(
-        "INSERT INTO events (id, project_id, session_key, input, output, created_at) VALUES "
+        "INSERT INTO events (id, project_id, session_key, input, output, created_at) VALUES "  # noqa: S608
         + ", ".join(marks),
         values,
     )

@@ -141,9 +141,7 @@ def test_erasure_and_retention_remove_index_entries(server: Server) -> None:
         server.query("INSERT INTO event_search (event_search) VALUES ('integrity-check')")
 
 
-LIVE = (
-    "subscription($q: String!) { eventLogged(filter: {search: $q}) { id } }"
-)
+LIVE = "subscription($q: String!) { eventLogged(filter: {search: $q}) { id } }"
 
 
 async def test_a_live_search_admits_what_the_stored_list_returns(server: Server) -> None:
@@ -151,7 +149,8 @@ async def test_a_live_search_admits_what_the_stored_list_returns(server: Server)
     search returns, among a mix of matching and non-matching ones."""
     tenant = server.new_tenant()
     texts = [("GPT-4o mini answers", ""), ("gpt 4", "o no"), ("4o first then gpt", "x"),
-             ("nothing here", "gpt-4o in the output"), ("gpt4o", "one word"), ("no", "match")]  # fmt: skip
+             ("nothing here", "gpt-4o in the output"), ("gpt4o", "one word"),
+             ("no", "match")]  # fmt: skip
     async with live(server, tenant) as conn:
         await conn.subscribe(LIVE, q="gpt 4o")
         await asyncio.sleep(0.3)  # let the subscription reach the bus

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -106,7 +106,7 @@ async def events_page(
 ) -> HTMLResponse:
     """The table; an htmx "load more" gets only the next rows."""
     project_id = await current_project_id(session)
-    order = "best" if filters.sort == "best" else "newest"
+    order: Literal["newest", "best"] = "best" if filters.sort == "best" else "newest"
     page = await list_events(project_id, after=after, filter=filters.to_service(), order=order)
     history = await feedback_for_events(project_id, [event.id for event in page.items])
     latest = {event_id: items[-1] for event_id, items in history.items() if items}

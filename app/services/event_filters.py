@@ -3,7 +3,8 @@ checked once, here, into the read service's `EventFilter` (app/services/reads_ev
 
 An empty value is no filter. What the read service would refuse or misread is refused here as
 `Invalid` (a 422 that says what to write): an unknown feedback state or status, a time that is
-not ISO 8601, `since` after `until`, a search past its bounds (app/services/search.py), and a NUL character (PostgreSQL cannot compare one).
+not ISO 8601, `since` after `until`, a search past its bounds (app/services/search.py), and a NUL
+character (PostgreSQL cannot compare one).
 """
 
 from __future__ import annotations

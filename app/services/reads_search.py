@@ -71,17 +71,18 @@ def best_read(
     if d.postgres:
         tsquery = query.tsquery()
         newest = (
-            f"SELECT * FROM events WHERE {cond.sql} AND {PG_VECTOR} @@ to_tsquery('simple', ?) "
+            f"SELECT * FROM events WHERE {cond.sql} AND {PG_VECTOR} @@ to_tsquery('simple', ?) "  # noqa: S608
             f"ORDER BY created_at DESC, id DESC LIMIT {POOL}"
         )
         source = (
-            f"(SELECT p.*, ts_rank({PG_VECTOR}, to_tsquery('simple', ?)) AS score "
+            f"(SELECT p.*, ts_rank({PG_VECTOR}, to_tsquery('simple', ?)) AS score "  # noqa: S608
             f"FROM ({newest}) p) events"
         )
         params: list[Any] = [tsquery, *cond.params, tsquery]
     else:
         source = (
-            f"(SELECT * FROM {SQLITE_HITS} WHERE {cond.sql} ORDER BY hit DESC LIMIT {POOL}) events"
+            f"(SELECT * FROM {SQLITE_HITS} WHERE {cond.sql} "  # noqa: S608
+            f"ORDER BY hit DESC LIMIT {POOL}) events"
         )
         params = [query.fts5(project_id), *cond.params]
     tail = f"ORDER BY {', '.join(BEST_ORDER)} LIMIT ?"

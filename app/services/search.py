@@ -4,7 +4,7 @@ The rule (the same everywhere): a text is cut into words at every character that
 letter or a digit, and lowercased; a query matches an event when each of its words is the
 start of some word of the event's input or output (AND). "gpt-4o" is the words gpt and 4o, so
 `gpt-4` finds "GPT-4o mini". Only the first `CAP` characters of each field are indexed (and
-looked at by the live filter): PostgreSQL refuses a tsvector of 1 MB or more, and 2 × 50,000
+looked at by the live filter): PostgreSQL refuses a tsvector of 1 MB or more, and 2 x 50,000
 characters stay under it whatever the text (at worst ~6 bytes per character: a distinct
 one-letter word between single separators). The event itself is stored whole.
 
@@ -134,7 +134,7 @@ def sqlite_page_term(
     across milliseconds, so no older hit can belong to the page."""
     first = f"SELECT hit FROM {SQLITE_HITS} WHERE {where} ORDER BY hit DESC LIMIT ?"  # noqa: S608
     term = (
-        f"hit >= (SELECT CASE WHEN COUNT(*) < ? THEN -1 ELSE (MIN(hit) >> {KEY_BITS}) "
+        f"hit >= (SELECT CASE WHEN COUNT(*) < ? THEN -1 ELSE (MIN(hit) >> {KEY_BITS}) "  # noqa: S608
         f"<< {KEY_BITS} END FROM ({first}))"
     )
     return term, [rows, query.fts5(project_id), *params, rows]
