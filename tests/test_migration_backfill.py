@@ -333,7 +333,7 @@ def test_search_index_is_built_for_events_stored_before_it(tmp_path: Path, backe
         migrate_url(partial.parent, url)
 
         def found(query: str) -> list[str]:
-            where, params = condition(d, 1, parse_query(query))
+            where, params = condition(d, parse_query(query))
             [rows] = _run(url, [(f"SELECT id FROM events WHERE project_id = ? AND {where} "  # noqa: S608
                                  "ORDER BY id", (1, *params))])  # fmt: skip
             return [str(row[0])[-1] for row in rows]

@@ -161,7 +161,7 @@ def filter_events(
     cond.add_range(d, "created_at", f.since, f.until)
     query = search.parse_query(f.search)
     if query and with_search:
-        cond.add(*_as_clause(search.condition(d, project_id, query)))
+        cond.add(*_as_clause(search.condition(d, query)))
     if f.feedback is not None:
         cond.add(_feedback_condition(f.feedback))
     return cond
@@ -236,13 +236,11 @@ async def _search_rows(
     if order == "best":
         if after is not None:
             raise Invalid("best match is a single page: it takes no cursor")
-        read = reads_search.best_read(d, project_id, query, cond, light=LIGHT_COLUMNS,
-                                      text=text, limit=limit)  # fmt: skip
+        read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
+                                      limit=limit)  # fmt: skip
     else:
-        EVENTS.add_after(d, cond, after)
-        reads_search.cursor_bound(d, cond, EVENTS.kind, after)
-        read = reads_search.newest_read(project_id, query, cond, light=LIGHT_COLUMNS,
-                                        text=text, keyset=EVENTS, limit=limit)  # fmt: skip
+        read = reads_search.newest_read(d, query, cond, after=after, light=LIGHT_COLUMNS,
+                                        text=text, limit=limit)  # fmt: skip
     return [to_event_view(row) for row in await read_rows(d, read, budget)]
 
 

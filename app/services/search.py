@@ -13,14 +13,15 @@ of a unicode61 one and ~3x the text in size (measured: 24.6 µs vs 6.2 µs a row
 of the ingest rate, for substring matches users rarely need.
 
 - **SQLite**: `event_search`, a contentless FTS5 table (unicode61, diacritics kept) over the
-  capped input, output and a `project` token (`p<id>`, so that a query reads one project's
-  entries), filled and emptied by triggers on `events` in the writer's own transaction
-  (every insert and delete path: ingest, retention, erasure, project deletion).
+  capped input and output, filled and emptied by triggers on `events` in the writer's own
+  transaction (every insert and delete path: ingest, retention, erasure, project deletion).
   Its rowid is not `events.rowid` (VACUUM may renumber that: events has a UUID key) but a key
   of its own, `event_search_ids.key` = the event's millisecond (`created_at`) << 22 plus a
-  sequence, mapped to the event id. Keys therefore follow time, and the newest-first list
-  reads the index backwards and stops after a page (`sqlite_page_term`), exactly ordered by
-  (created_at, id) by a second pass over the last millisecond's keys.
+  sequence, mapped to the event id. Keys follow time, so a newest-first page reads the index
+  backwards from the cursor's key and stops after a page (no sort of every hit); events of
+  one millisecond come in the order they were stored (which is id order for the server's
+  own ids). Not a project token in the index: a phrase every event of a project carries
+  made every query (and bm25's document counts) read the project's whole posting list.
 - **PostgreSQL**: a GIN expression index over `PG_VECTOR` (the same words: non-alphanumeric
   runs made spaces, the `simple` configuration lowercases), queried with a prefix tsquery.
 - **Best match**: the newest `POOL` matches ranked by bm25 (SQLite) or ts_rank (PostgreSQL),
@@ -75,11 +76,10 @@ class TextQuery:
     def __bool__(self) -> bool:
         return bool(self.words)
 
-    def fts5(self, project_id: int) -> str:
-        """The FTS5 MATCH expression: every word as a prefix, in input or output, within
-        the project. Words are letters and digits only, so quoting them is enough."""
-        phrases = " AND ".join(f'"{word}"*' for word in self.words)
-        return f'{{input output}} : ({phrases}) AND project : "p{project_id}"'
+    def fts5(self) -> str:
+        """The FTS5 MATCH expression: every word as a prefix (letters and digits only, so
+        quoting them is enough)."""
+        return " AND ".join(f'"{word}"*' for word in self.words)
 
     def tsquery(self) -> str:
         """The PostgreSQL tsquery text: every word as a prefix (`'word':*`), AND-ed."""
@@ -109,41 +109,27 @@ def parse_query(text: str | None) -> TextQuery:
     return TextQuery(found)
 
 
-def condition(d: Dialect, project_id: int, query: TextQuery) -> tuple[str, list[str]]:
+def condition(d: Dialect, query: TextQuery) -> tuple[str, list[str]]:
     """A WHERE condition on `events` rows matching `query`, and its parameters (for counts,
-    exports and tag lists; a newest-first page on SQLite reads `sqlite_page_term` instead)."""
+    exports and tag lists; a newest-first page on SQLite reads along the keys instead)."""
     if d.postgres:
         return f"{PG_VECTOR} @@ to_tsquery('simple', ?)", [query.tsquery()]
     inner = (
         "SELECT m.event_id FROM event_search s CROSS JOIN event_search_ids m "
         "ON m.key = s.rowid WHERE event_search MATCH ?"
     )
-    return f"id IN ({inner})", [query.fts5(project_id)]
+    return f"id IN ({inner})", [query.fts5()]
 
 
-def sqlite_page_term(
-    project_id: int, query: TextQuery, where: str, params: list[object], rows: int
-) -> tuple[str, list[object]]:
-    """The WHERE term (and its parameters) that makes a read of `SQLITE_HITS` under the
-    list's conditions (`where`, `params`: project, filters, cursor) a newest-first page of
-    `rows` rows, read along the index rather than sorted from every hit.
-
-    Two passes in one statement: the first reads hits newest key first and stops after `rows`
-    hits that pass the conditions; the page is then every hit from the millisecond of the
-    last of them on, ordered by (created_at, id) by the caller. Keys never go against time
-    across milliseconds, so no older hit can belong to the page."""
-    first = f"SELECT hit FROM {SQLITE_HITS} WHERE {where} ORDER BY hit DESC LIMIT ?"  # noqa: S608
-    term = (
-        f"hit >= (SELECT CASE WHEN COUNT(*) < ? THEN -1 ELSE (MIN(hit) >> {KEY_BITS}) "  # noqa: S608
-        f"<< {KEY_BITS} END FROM ({first}))"
+def sqlite_after(event_id: object, at: object) -> tuple[str, list[object]]:
+    """The hits after a cursor's event in key order: keys below its key (looked up by its
+    id), or below its millisecond's first key when it is gone since (`at`: its stored time)."""
+    ms = SQLITE_MS.format(t="?")
+    clause = (
+        "hit < COALESCE((SELECT key FROM event_search_ids WHERE event_id = ?), "  # noqa: S608
+        f"{ms} << {KEY_BITS})"
     )
-    return term, [rows, query.fts5(project_id), *params, rows]
-
-
-def sqlite_cursor_bound(at: object) -> tuple[str, list[object]]:
-    """A bound on index keys for a cursor at time `at` (stored form): hits after the cursor
-    have keys below the next millisecond's, so the backwards read starts there."""
-    return f"hit < (({SQLITE_MS.format(t='?')} + 1) << {KEY_BITS})", [at]
+    return clause, [event_id, at]
 
 
 def highlight_spans(text: str, query: TextQuery) -> list[tuple[int, int]]:

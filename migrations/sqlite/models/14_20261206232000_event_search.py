@@ -14,14 +14,14 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
     "event_id" CHAR(36) NOT NULL UNIQUE
 ) /* The text search index's key of each event: (millisecond of created_at << 22) + sequence */;
         CREATE VIRTUAL TABLE IF NOT EXISTS "event_search" USING fts5(
-    input, output, project, content='', tokenize="unicode61 remove_diacritics 0"
+    input, output, content='', tokenize="unicode61 remove_diacritics 0"
 );
         INSERT INTO "event_search_ids" ("key", "event_id")
     SELECT (ms << 22) + ROW_NUMBER() OVER (PARTITION BY ms ORDER BY created_at, id) - 1, id
     FROM (SELECT CAST(ROUND((julianday(created_at) - 2440587.5) * 86400000) AS INTEGER) AS ms,
           created_at, id FROM "events");
-        INSERT INTO "event_search" (rowid, input, output, project)
-    SELECT m."key", substr(e.input, 1, 50000), substr(e.output, 1, 50000), 'p' || e.project_id
+        INSERT INTO "event_search" (rowid, input, output)
+    SELECT m."key", substr(e.input, 1, 50000), substr(e.output, 1, 50000)
     FROM "event_search_ids" m JOIN "events" e ON e.id = m.event_id ORDER BY m."key";
         CREATE TRIGGER IF NOT EXISTS "events_search_insert" AFTER INSERT ON "events" BEGIN
     INSERT INTO "event_search_ids" ("key", "event_id")
@@ -29,28 +29,26 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
         FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000) AS INTEGER) << 22
               AS k) b
         LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
-    INSERT INTO "event_search" (rowid, input, output, project) VALUES (last_insert_rowid(),
-        substr(new.input, 1, 50000), substr(new.output, 1, 50000), 'p' || new.project_id);
+    INSERT INTO "event_search" (rowid, input, output) VALUES (last_insert_rowid(),
+        substr(new.input, 1, 50000), substr(new.output, 1, 50000));
 END;
         CREATE TRIGGER IF NOT EXISTS "events_search_delete" AFTER DELETE ON "events" BEGIN
-    INSERT INTO "event_search" ("event_search", rowid, input, output, project)
-        SELECT 'delete', "key", substr(old.input, 1, 50000), substr(old.output, 1, 50000),
-        'p' || old.project_id FROM "event_search_ids" WHERE event_id = old.id;
+    INSERT INTO "event_search" ("event_search", rowid, input, output)
+        SELECT 'delete', "key", substr(old.input, 1, 50000), substr(old.output, 1, 50000) FROM "event_search_ids" WHERE event_id = old.id;
     DELETE FROM "event_search_ids" WHERE event_id = old.id;
 END;
         CREATE TRIGGER IF NOT EXISTS "events_search_update"
-    AFTER UPDATE OF input, output, project_id, created_at ON "events" BEGIN
-    INSERT INTO "event_search" ("event_search", rowid, input, output, project)
-        SELECT 'delete', "key", substr(old.input, 1, 50000), substr(old.output, 1, 50000),
-        'p' || old.project_id FROM "event_search_ids" WHERE event_id = old.id;
+    AFTER UPDATE OF input, output, created_at ON "events" BEGIN
+    INSERT INTO "event_search" ("event_search", rowid, input, output)
+        SELECT 'delete', "key", substr(old.input, 1, 50000), substr(old.output, 1, 50000) FROM "event_search_ids" WHERE event_id = old.id;
     DELETE FROM "event_search_ids" WHERE event_id = old.id;
     INSERT INTO "event_search_ids" ("key", "event_id")
         SELECT COALESCE(MAX(i."key") + 1, b.k), new.id
         FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000) AS INTEGER) << 22
               AS k) b
         LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
-    INSERT INTO "event_search" (rowid, input, output, project) VALUES (last_insert_rowid(),
-        substr(new.input, 1, 50000), substr(new.output, 1, 50000), 'p' || new.project_id);
+    INSERT INTO "event_search" (rowid, input, output) VALUES (last_insert_rowid(),
+        substr(new.input, 1, 50000), substr(new.output, 1, 50000));
 END;"""
 
 
