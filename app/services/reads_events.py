@@ -206,7 +206,7 @@ async def list_events(
     d = sql.dialect()
     f = filter or EventFilter()
     query = search.parse_query(f.search)
-    if query and (order == "best" or not (d.postgres or f.tag)):
+    if query and (order == "best" or not f.tag):
         rows = await _search_rows(d, project_id, f, query, after, limit, order, text, budget)
     else:
         cond = filter_events(d, project_id, f)
@@ -238,6 +238,14 @@ async def _search_rows(
             raise Invalid("best match is a single page: it takes no cursor")
         read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
                                       limit=limit)  # fmt: skip
+    elif d.postgres:
+        EVENTS.add_after(d, cond, after)
+        walk, index = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
+                                            limit=limit)  # fmt: skip
+        rows = await read_rows(d, walk, budget)
+        if len(rows) <= limit:  # short of a page among the newest: the matches are rare
+            rows = await read_rows(d, index, budget)
+        return [to_event_view(row) for row in rows]
     else:
         read = reads_search.newest_read(d, query, cond, after=after, light=LIGHT_COLUMNS,
                                         text=text, limit=limit)  # fmt: skip
