@@ -349,6 +349,12 @@ def test_search_index_is_built_for_events_stored_before_it(tmp_path: Path, backe
                     "VALUES ('00000000-0000-7000-8000-000000000009', 1, 's', 'hello later', "
                     "'', ?)", (_at("00:00:04"),))])  # fmt: skip
         assert found("hello") == ["0", "1", "9"]
+        if backend == "sqlite":  # VACUUM may renumber events' rowids: the index keeps its keys
+            _run(url, [("DELETE FROM events WHERE id = '00000000-0000-7000-8000-000000000000'",
+                        ())])  # fmt: skip
+            with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+                conn.execute("VACUUM")
+            assert found("hello") == ["1", "9"]
         migrate_url(partial.parent, url, down=True)
         if backend == "sqlite":
             [left] = _run(url, [("SELECT name FROM sqlite_master WHERE name LIKE '%search%'", ())])
