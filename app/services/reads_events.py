@@ -236,8 +236,9 @@ async def _search_rows(
     if order == "best":
         if after is not None:
             raise Invalid("best match is a single page: it takes no cursor")
+        in_walk = not d.postgres or await reads_search.pg_pool_in_walk(query, cond)
         read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
-                                      limit=limit)  # fmt: skip
+                                      limit=limit, walk=in_walk)  # fmt: skip
     elif d.postgres:
         EVENTS.add_after(d, cond, after)
         walk, index = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,

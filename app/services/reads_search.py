@@ -18,7 +18,7 @@ from app.services import search
 from app.services.reads_budget import Read
 from app.services.reads_pages import decode_cursor
 from app.services.search import PG_VECTOR, POOL, SQLITE_HITS, TextQuery
-from app.services.sql import Conditions, Dialect, db_time
+from app.services.sql import POSTGRES, Conditions, Dialect, db_time, fetch
 
 BEST_ORDER = ("score DESC", "created_at DESC", "id DESC")
 WALK = 1000  # PostgreSQL: the newest rows checked before the GIN index is asked (`pg_reads`)
@@ -76,6 +76,31 @@ def pg_reads(
     return walk, index
 
 
+async def pg_pool_in_walk(query: TextQuery, cond: Conditions) -> bool:
+    """PostgreSQL: whether the newest WALK rows under `cond` hold POOL matches (then best
+    match ranks those; else the matches are rare and the GIN index finds the pool)."""
+    walk = (
+        f"SELECT COUNT(*) AS n FROM (SELECT * FROM events WHERE {cond.sql} "  # noqa: S608
+        f"ORDER BY created_at DESC, id DESC LIMIT {WALK}) w "
+        f"WHERE {PG_VECTOR} @@ to_tsquery('simple', ?)"
+    )
+    rows = await fetch(POSTGRES, walk, [*cond.params, query.tsquery()])
+    return int(rows[0]["n"]) >= POOL
+
+
+def _pg_pool(cond: Conditions, walk: bool) -> str:
+    """The newest POOL matches under `cond` (parameters: cond's, then the tsquery): from the
+    newest WALK rows, or by the GIN index alone (`pg_reads` says why)."""
+    match = f"{PG_VECTOR} @@ to_tsquery('simple', ?)"
+    if walk:
+        source = f"(SELECT * FROM events WHERE {cond.sql} ORDER BY created_at DESC, id DESC LIMIT {WALK}) w"  # noqa: S608, E501
+        where = match
+    else:
+        ids = f"SELECT id FROM events WHERE {cond.sql} AND {match} OFFSET 0"  # noqa: S608
+        source, where = "events", f"id IN ({ids})"
+    return f"SELECT * FROM {source} WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {POOL}"  # noqa: S608
+
+
 def best_read(
     d: Dialect,
     query: TextQuery,
@@ -84,15 +109,14 @@ def best_read(
     light: str,
     text: Sequence[str],
     limit: int,
+    walk: bool = True,
 ) -> Read:
     """The `limit` best matches among the newest POOL under `cond` (without the search), best
-    first: bm25 on SQLite, ts_rank on PostgreSQL; ties newest first."""
+    first: bm25 on SQLite, ts_rank on PostgreSQL; ties newest first. `walk` (PostgreSQL):
+    the pool from the newest rows (`pg_pool_in_walk`), else from the GIN index."""
     if d.postgres:
         tsquery = query.tsquery()
-        newest = (
-            f"SELECT * FROM events WHERE {cond.sql} AND {PG_VECTOR} @@ to_tsquery('simple', ?) "  # noqa: S608
-            f"ORDER BY created_at DESC, id DESC LIMIT {POOL}"
-        )
+        newest = _pg_pool(cond, walk)
         source = (
             f"(SELECT p.*, ts_rank({PG_VECTOR}, to_tsquery('simple', ?)) AS score "  # noqa: S608
             f"FROM ({newest}) p) events"
