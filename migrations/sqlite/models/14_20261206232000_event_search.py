@@ -16,6 +16,7 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
         CREATE VIRTUAL TABLE IF NOT EXISTS "event_search" USING fts5(
     input, output, content='', tokenize="unicode61 remove_diacritics 0"
 );
+        INSERT INTO "event_search" ("event_search", rank) VALUES ('automerge', 8);
         INSERT INTO "event_search_ids" ("key", "event_id")
     SELECT (ms << 22) + ROW_NUMBER() OVER (PARTITION BY ms ORDER BY created_at, id) - 1, id
     FROM (SELECT CAST(ROUND((julianday(created_at) - 2440587.5) * 86400000) AS INTEGER) AS ms,
@@ -25,10 +26,11 @@ async def upgrade(db: BaseDBAsyncClient) -> str:
     FROM "event_search_ids" m JOIN "events" e ON e.id = m.event_id ORDER BY m."key";
         CREATE TRIGGER IF NOT EXISTS "events_search_insert" AFTER INSERT ON "events" BEGIN
     INSERT INTO "event_search_ids" ("key", "event_id")
-        SELECT COALESCE(MAX(i."key") + 1, b.k), new.id
-        FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000) AS INTEGER) << 22
-              AS k) b
-        LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
+        SELECT CASE WHEN last >= k THEN last + 1 ELSE k END, new.id FROM (
+            SELECT k, (SELECT MAX("key") FROM "event_search_ids" WHERE "key" < k + 4194304)
+                AS last
+            FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000)
+                          AS INTEGER) << 22 AS k));
     INSERT INTO "event_search" (rowid, input, output) VALUES (last_insert_rowid(),
         substr(new.input, 1, 50000), substr(new.output, 1, 50000));
 END;
@@ -43,10 +45,11 @@ END;
         SELECT 'delete', "key", substr(old.input, 1, 50000), substr(old.output, 1, 50000) FROM "event_search_ids" WHERE event_id = old.id;
     DELETE FROM "event_search_ids" WHERE event_id = old.id;
     INSERT INTO "event_search_ids" ("key", "event_id")
-        SELECT COALESCE(MAX(i."key") + 1, b.k), new.id
-        FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000) AS INTEGER) << 22
-              AS k) b
-        LEFT JOIN "event_search_ids" i ON i."key" >= b.k AND i."key" < b.k + 4194304;
+        SELECT CASE WHEN last >= k THEN last + 1 ELSE k END, new.id FROM (
+            SELECT k, (SELECT MAX("key") FROM "event_search_ids" WHERE "key" < k + 4194304)
+                AS last
+            FROM (SELECT CAST(ROUND((julianday(new.created_at) - 2440587.5) * 86400000)
+                          AS INTEGER) << 22 AS k));
     INSERT INTO "event_search" (rowid, input, output) VALUES (last_insert_rowid(),
         substr(new.input, 1, 50000), substr(new.output, 1, 50000));
 END;"""
