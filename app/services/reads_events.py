@@ -236,7 +236,7 @@ async def _search_rows(
     if order == "best":
         if after is not None:
             raise Invalid("best match is a single page: it takes no cursor")
-        in_walk = not d.postgres or await reads_search.pg_pool_in_walk(query, cond)
+        in_walk = not d.postgres or await reads_search.pg_pool_in_walk(query, cond, limit)
         read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
                                       limit=limit, walk=in_walk)  # fmt: skip
     elif d.postgres:
