@@ -26,9 +26,11 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 from app.instruments import LIVE_DROPPED, LIVE_RESYNCS, LIVE_SUBSCRIBERS
+from app.services.search import TextQuery, parse_query
 
 DEFAULT_QUEUE_SIZE = 1000
 SHARED_KEYS = 4096  # what a SharedLoads remembers: seconds of events at 2,000/s
@@ -100,8 +102,9 @@ class LiveFilter:
 
     The one rule for the dashboard's streams and GraphQL's `eventLogged`, kept in step with the
     stored lists (app/services/reads_events.py): ids, model and status match exactly, `tag` is
-    one of the event's tags, `until` is exclusive, `search` is a case-insensitive substring of
-    the input or the output. The other fields are judged on the bus message alone (which
+    one of the event's tags, `until` is exclusive, `search` is the stored lists' word search
+    (app/services/search.py: each word starts a word of the input or the output). The other
+    fields are judged on the bus message alone (which
     carries model, status and tags for this), so a stream loads only the events it shows;
     `search` needs the loaded text (`admits_text`).
     """
@@ -126,13 +129,17 @@ class LiveFilter:
         )
 
     def admits_text(self, input: str, output: str) -> bool:
-        """Whether the event's text contains `search`, ignoring case (Python's `str.lower`, as
-        PostgreSQL's ILIKE; SQLite's LIKE folds ASCII letters only)."""
-        needle = (self.search or "").lower()
-        return not needle or needle in input.lower() or needle in output.lower()
+        """Whether the event's text matches `search` as the stored lists' index does."""
+        return not self.search or _query(self.search).matches(input, output)
 
 
 EVERY_EVENT = LiveFilter()
+
+
+@lru_cache(maxsize=256)
+def _query(text: str) -> TextQuery:
+    """A stream's search, parsed once (a stream checks it for every event it is offered)."""
+    return parse_query(text)
 
 
 def message_key(message: LiveMessage) -> uuid.UUID:

@@ -297,3 +297,68 @@ def test_feedback_scores_are_backfilled_from_each_events_latest_feedback(tmp_pat
         scores = conn.execute("SELECT id, feedback_score FROM events ORDER BY id").fetchall()
     # Event 2's two entries share their time: the higher id is the latest.
     assert scores == [(event(1), 0), (event(2), 1), (event(3), None)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_index_is_built_for_events_stored_before_it(tmp_path: Path, backend: str) -> None:
+    """Migration 15 indexes the events already stored: a search (the read service's own
+    condition, app/services/search.py) finds them after it, another project's are not found,
+    and on SQLite every event gets a key of its own millisecond. Events logged after it are
+    indexed by the triggers; downgrading drops the index."""
+    from app.services.search import condition, parse_query
+    from app.services.sql import POSTGRES, SQLITE
+
+    url = f"sqlite://{tmp_path / 'old.sqlite3'}" if backend == "sqlite" else create_pg_database()
+    d = SQLITE if backend == "sqlite" else POSTGRES
+    try:
+        partial = tmp_path / "migrations" / "models"
+        partial.mkdir(parents=True)
+        source = REPO / "migrations" / backend / "models"
+        for path in sorted(source.glob("*.py")):
+            if int(path.name.split("_", 1)[0]) <= 14:
+                shutil.copy(path, partial)
+        migrate_url(partial.parent, url)
+        texts = [(1, "Hello GPT-4o", "fine", "00:00:01"),
+                 (1, "other", "hello world", "00:00:01"), (1, "nothing", "here", "00:00:02"),
+                 (2, "hello from b", "x", "00:00:03")]  # fmt: skip
+        _run(url, [
+            ("INSERT INTO projects (id, name, created_at) VALUES (1, 'a', ?), (2, 'b', ?)",
+             (_at("00:00:00"), _at("00:00:00"))),
+            *(("INSERT INTO events (id, project_id, session_key, input, output, created_at) "
+               "VALUES (?, ?, 's', ?, ?, ?)",
+               (f"00000000-0000-7000-8000-00000000000{n}", project, i, o, _at(clock)))
+              for n, (project, i, o, clock) in enumerate(texts)),
+        ])  # fmt: skip
+        shutil.copy(next(source.glob("15_*.py")), partial)
+        migrate_url(partial.parent, url)
+
+        def found(query: str) -> list[str]:
+            where, params = condition(d, parse_query(query))
+            [rows] = _run(url, [(f"SELECT id FROM events WHERE project_id = ? AND {where} "  # noqa: S608
+                                 "ORDER BY id", (1, *params))])  # fmt: skip
+            return [str(row[0])[-1] for row in rows]
+
+        assert found("hello") == ["0", "1"]
+        assert found("gpt 4") == ["0"]
+        if backend == "sqlite":
+            [keys] = _run(url, [("SELECT key >> 22, key & 4194303 FROM event_search_ids "
+                                 "ORDER BY key", ())])  # fmt: skip
+            first = int(_at("00:00:01").timestamp() * 1000)
+            assert keys == [(first, 0), (first, 1), (first + 1000, 0), (first + 2000, 0)]
+        _run(url, [("INSERT INTO events (id, project_id, session_key, input, output, created_at) "
+                    "VALUES ('00000000-0000-7000-8000-000000000009', 1, 's', 'hello later', "
+                    "'', ?)", (_at("00:00:04"),))])  # fmt: skip
+        assert found("hello") == ["0", "1", "9"]
+        if backend == "sqlite":  # VACUUM may renumber events' rowids: the index keeps its keys
+            _run(url, [("DELETE FROM events WHERE id = '00000000-0000-7000-8000-000000000000'",
+                        ())])  # fmt: skip
+            with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+                conn.execute("VACUUM")
+            assert found("hello") == ["1", "9"]
+        migrate_url(partial.parent, url, down=True)
+        if backend == "sqlite":
+            [left] = _run(url, [("SELECT name FROM sqlite_master WHERE name LIKE '%search%'", ())])
+            assert left == []
+    finally:
+        if backend == "postgres":
+            drop_pg_database(url)

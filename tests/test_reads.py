@@ -172,8 +172,14 @@ async def test_event_view_carries_every_field(world: World) -> None:
     assert (await reads.get_event(world.a, world.events[BATCH + 1].id)).metadata is None
 
 
+def _words_match(query: str | None, *texts: str) -> bool:
+    """The search rule, written plainly: each word of the query starts a word of a text."""
+    wanted = re.findall(r"[^\W_]+", (query or "").lower())
+    have = [word for text in texts for word in re.findall(r"[^\W_]+", text.lower())]
+    return all(any(word.startswith(w) for word in have) for w in wanted)
+
+
 def _matches(e: Seeded, f: EventFilter) -> bool:
-    text = (e.input + "\n" + e.output).lower()
     state = {None: "none", 1: "positive", 0: "negative"}[e.latest]
     return (
         (f.session_id is None or e.session == f.session_id)
@@ -182,7 +188,7 @@ def _matches(e: Seeded, f: EventFilter) -> bool:
         and (f.feedback is None or state == f.feedback)
         and (f.since is None or e.created_at >= f.since)
         and (f.until is None or e.created_at < f.until)
-        and (not f.search or f.search.lower() in text)
+        and _words_match(f.search, e.input, e.output)
         and (f.tag is None or f.tag in e.tags)
         and (f.status is None or e.status == f.status)
     )
@@ -226,14 +232,17 @@ async def test_list_events_filters_match_the_seeded_data(world: World, f: EventF
     assert page.total_count == len(expected)
 
 
-async def test_search_takes_like_wildcards_literally(world: World) -> None:
-    """`%` and `_` match themselves only; case is ignored."""
+async def test_search_matches_word_starts_not_substrings(world: World) -> None:
+    """Words are cut at punctuation (`%` and `_` are separators, not wildcards); each query
+    word must start a word; case is ignored."""
     inputs = {e.input for e in await _walk(
         lambda after: reads.list_events(world.a, after=after, filter=EventFilter(search="100%"))
     )}  # fmt: skip
-    assert inputs == {"100% sure"}
+    assert inputs == {"100% sure", "plain 100 percent"}
     found = await reads.list_events(world.a, filter=EventFilter(search="snake_case"))
-    assert [e.input for e in found.items] == ["snake_case here"]
+    assert [e.input for e in found.items] == ["snake_case here"]  # not SNAKEXCASE
+    found = await reads.list_events(world.a, filter=EventFilter(search="ello"))
+    assert found.items == ()  # inside a word: no match
     found = await reads.list_events(world.a, filter=EventFilter(search="hello"))
     assert {e.input for e in found.items} == {"Hello World", "q"}
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -72,12 +72,13 @@ class Filters:
     q: str | None = None
     tag: str | None = None
     status: str | None = None
+    sort: str | None = None  # "best": best match first (with a search), else newest first
 
     @property
     def active(self) -> bool:
         """Whether any filter is set (an empty list then means "nothing matches", not "no
         events yet")."""
-        return any(vars(self).values())
+        return any(value for name, value in vars(self).items() if name != "sort")
 
     def query(self, **extra: str) -> str:
         """The URL query string of these filters (plus `extra`)."""
@@ -107,10 +108,11 @@ def url_filters(
     session: Annotated[str | None, Query(max_length=256)] = None,
     feedback: Param = None, since: Param = None, until: Param = None, q: Param = None,
     tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None, status: Param = None,
+    sort: Param = None,
 ) -> Filters:  # fmt: skip
     """Dependency: the table's filters from the query string. The form sends every field, the
     empty ones as "" (issue 20): those are no filter, not a filter matching "" (nothing)."""
-    values = (model, user, session, feedback, since, until, q, tag, status)
+    values = (model, user, session, feedback, since, until, q, tag, status, sort)
     return Filters(*(value or None for value in values))
 
 
@@ -130,7 +132,8 @@ async def events_page(
         wanted = filters.to_service()
     except Invalid as exc:
         return render(request, "events.html", {**context, "error": in_form_words(exc.message)}, 422)
-    page = await list_events(project_id, after=after, filter=wanted)
+    order: Literal["newest", "best"] = "best" if filters.sort == "best" else "newest"
+    page = await list_events(project_id, after=after, filter=wanted, order=order)
     ids = [event.id for event in page.items]
     history = await feedback_for_events(project_id, ids)
     context |= {"page": page, "tags": await tags_of_events(project_id, ids),

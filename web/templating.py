@@ -10,8 +10,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
+from app.errors import Invalid
 from app.services.reads_events import event_cursor
+from app.services.search import CAP, highlight_spans, parse_query
 from web import cells
 from web import overview_view as view
 from web.security import SECURITY_HEADERS
@@ -24,6 +27,34 @@ def short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
+    """`short(text)` with the words matching search `q` in `<mark>`; when the first match lies
+    past the start, the window moves to it ("…" before). Built from escaped pieces only:
+    event text is untrusted. A query Invalid here was refused by the list already."""
+    try:
+        query = parse_query(q)
+    except Invalid:
+        query = parse_query(None)
+    spans = highlight_spans(text[:CAP], query)
+    if not spans:
+        return escape(short(text, limit))
+    start = 0 if spans[0][0] < limit // 3 else spans[0][0] - limit // 6
+    end = min(len(text), start + limit - (1 if start else 0))
+    pieces = [Markup("…")] if start else []
+    at = start
+    for left, right in spans:
+        if left >= end:
+            break
+        right = min(right, end)
+        pieces += [escape(text[at:left]), Markup("<mark>"), escape(text[left:right]),
+                   Markup("</mark>")]  # fmt: skip
+        at = right
+    pieces.append(escape(text[at:end]))
+    if end < len(text):
+        pieces.append(Markup("…"))
+    return Markup("").join(pieces)
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters.update(short=short, usd=view.usd, ms=view.ms, percent=view.percent)
 templates.env.filters.update(
@@ -34,6 +65,7 @@ templates.env.filters.update(
     ago=cells.ago,
     cost=cells.cost,
     long_text=cells.long_text,
+    highlight=highlight,
 )
 templates.env.globals["cursor"] = event_cursor
 

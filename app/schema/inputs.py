@@ -11,6 +11,15 @@ from strawberry.scalars import JSON
 
 from app.live import LiveFilter
 from app.services import reads
+from app.services.search import CAP, MAX_QUERY_CHARS, MAX_QUERY_WORDS, parse_query
+
+SEARCH = (
+    "Words, each of which must start a word of the input or the output (AND), ignoring case; "
+    "words are cut at every character that is not a letter or a digit, so 'gpt-4' finds "
+    f"'GPT-4o'. The first {CAP:,} characters of each are searched. At most "
+    f"{MAX_QUERY_CHARS} characters and {MAX_QUERY_WORDS} words; without a letter or digit, "
+    "no filter."
+)
 
 
 @strawberry.enum(description="An event's current (latest) feedback, or its absence.")
@@ -39,9 +48,7 @@ class EventFilter:
     feedback: FeedbackState | None = None
     since: datetime | None = strawberry.field(default=None, description="Inclusive.")
     until: datetime | None = strawberry.field(default=None, description="Exclusive.")
-    search: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the input or output."
-    )
+    search: str | None = strawberry.field(default=None, description=SEARCH)
     tag: str | None = strawberry.field(default=None, description="One of the event's tags.")
     status: EventStatus | None = strawberry.field(
         default=None, description="Events of unknown status match neither OK nor ERROR."
@@ -91,11 +98,16 @@ class LiveEventFilter:
     model: str | None = None
     tag: str | None = strawberry.field(default=None, description="One of the event's tags.")
     status: EventStatus | None = None
+    search: str | None = strawberry.field(default=None, description=SEARCH)
 
     def to_live(self) -> LiveFilter:
-        """The live bus's filter (the one rule for live streams)."""
+        """The live bus's filter (the one rule for live streams); an unusable search is
+        refused here, when the subscription starts."""
         status = self.status.value if self.status else None
-        return LiveFilter(self.session_id, self.user_id, self.model, tag=self.tag, status=status)
+        search = self.search if parse_query(self.search) else None
+        return LiveFilter(
+            self.session_id, self.user_id, self.model, search=search, tag=self.tag, status=status
+        )
 
 
 @strawberry.input(description="One event to log, as `POST /api/v1/events` takes it.")

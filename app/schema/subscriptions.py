@@ -96,7 +96,7 @@ class Subscription:
                 # One read per event for every subscriber of the process (app/services/
                 # live_reads.py); None when gone since it committed (never in normal operation).
                 view = await live_event(info.context.bus, info.context.project_id, message.event_id)
-                if view is not None:
+                if view is not None and wanted.admits_text(view.input, view.output):
                     # A fresh read per delivered message (no stale feedback), not per message
                     # the filter drops.
                     info.context.refresh_loaders()

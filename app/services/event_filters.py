@@ -3,7 +3,8 @@ checked once, here, into the read service's `EventFilter` (app/services/reads_ev
 
 An empty value is no filter. What the read service would refuse or misread is refused here as
 `Invalid` (a 422 that says what to write): an unknown feedback state or status, a time that is
-not ISO 8601, `since` after `until`, and a NUL character (PostgreSQL cannot compare one).
+not ISO 8601, `since` after `until`, a search past its bounds (app/services/search.py), and a NUL
+character (PostgreSQL cannot compare one).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from app.errors import Invalid
 from app.services.event_fields import STATUSES
 from app.services.reads_events import EventFilter, FeedbackState
+from app.services.search import parse_query
 
 FEEDBACK_STATES: tuple[FeedbackState, ...] = ("positive", "negative", "none")
 
@@ -50,6 +52,7 @@ def event_filter(
         raise Invalid("feedback must be positive, negative or none")
     if status and status not in STATUSES:
         raise Invalid("status must be ok or error")
+    parse_query(q)  # a search past its bounds is refused here, with the reason
     start, end = parse_time(since, "since"), parse_time(until, "until")
     if start is not None and end is not None and start > end:
         raise Invalid("since must not be later than until")

@@ -10,7 +10,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 from app.errors import Invalid, NotFound
-from app.services import sql
+from app.services import reads_search, search, sql
 from app.services.event_fields import STATUSES
 from app.services.pricing import NANO
 from app.services.reads_budget import NO_PAGE, Read, ReadBudget, read_rows
@@ -18,6 +18,7 @@ from app.services.reads_pages import Keyset, Page, check_first, make_page
 from app.services.sql import Conditions, Dialect, as_datetime, as_json, as_uuid
 
 FeedbackState = Literal["positive", "negative", "none"]
+Order = Literal["newest", "best"]  # of a searched list: newest first, or best match first
 Source = tuple[str, tuple[Any, ...]]  # a FROM clause other than the table ("": the table)
 LIGHT_COLUMNS = (
     "id, session_key, user_id, model, tokens_in, tokens_out, latency_ms, cost_nano, status, "
@@ -62,9 +63,9 @@ class EventFilter:
     """Which events to list; every field set narrows the list (AND).
 
     `feedback` looks at each event's latest feedback (1 is positive, 0 negative) or its absence;
-    `since` is inclusive, `until` exclusive; `search` is a case-insensitive substring of the
-    input or the output, taken literally (`%` and `_` are not wildcards). On SQLite the case
-    folding covers ASCII letters only. `tag` is one of the event's tags, exactly; `status` is
+    `since` is inclusive, `until` exclusive; `search` is words, each of which must start a word
+    of the input or the output, case-insensitively (app/services/search.py: the rule, the
+    index, the bounds). `tag` is one of the event's tags, exactly; `status` is
     "ok" or "error" (events of unknown status match neither). Both are read along an index:
     a tag's rows of event_tags (project, tag, created_at) joined to their events
     (`event_source`), or events (project, status, created_at).
@@ -143,8 +144,11 @@ def event_source(project_id: int, f: EventFilter) -> Source:
     return (TAGGED, (project_id, f.tag)) if f.tag is not None else ("", ())
 
 
-def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
-    """The WHERE conditions of a project's events matching `f` (the tag: `event_source`)."""
+def filter_events(
+    d: Dialect, project_id: int, f: EventFilter, *, with_search: bool = True
+) -> Conditions:
+    """The WHERE conditions of a project's events matching `f` (the tag: `event_source`;
+    the search only `with_search`: a read along the search index applies it itself)."""
     cond = Conditions()
     cond.add("project_id = ?", project_id)
     cond.add_equal("session_key", f.session_id)
@@ -155,10 +159,9 @@ def filter_events(d: Dialect, project_id: int, f: EventFilter) -> Conditions:
             raise Invalid("status must be 'ok' or 'error'")
         cond.add("status = ?", f.status)
     cond.add_range(d, "created_at", f.since, f.until)
-    if f.search:
-        like = "ILIKE" if d.postgres else "LIKE"
-        pattern = sql.escape_like(f.search)
-        cond.add(f"(input {like} ? ESCAPE '\\' OR output {like} ? ESCAPE '\\')", pattern, pattern)
+    query = search.parse_query(f.search)
+    if query and with_search:
+        cond.add(*_as_clause(search.condition(d, query)))
     if f.feedback is not None:
         cond.add(_feedback_condition(f.feedback))
     return cond
@@ -171,6 +174,10 @@ FEEDBACK_CONDITIONS = {
     "negative": "feedback_score = 0",
     "none": "feedback_score IS NULL",
 }
+
+
+def _as_clause(pair: tuple[str, list[str]]) -> tuple[str, ...]:
+    return (pair[0], *pair[1])
 
 
 def _feedback_condition(state: str) -> str:
@@ -188,22 +195,62 @@ async def list_events(
     with_total: bool = False,
     text: Sequence[str] = TEXT_COLUMNS,
     budget: ReadBudget | None = None,
+    order: Order = "newest",
 ) -> Page[EventView]:
     """A project's events matching `filter`, newest first; `with_total` also counts them.
 
     `text` names the text columns to read (others read as "" and None); a `budget` bounds
-    them (ResponseTooLarge before loading more than it allows)."""
+    them (ResponseTooLarge before loading more than it allows). `order="best"`, with a
+    search: one page of the best matches (`reads_search.best_read`), no cursor."""
     limit = check_first(first)
     d = sql.dialect()
     f = filter or EventFilter()
-    cond = filter_events(d, project_id, f)
-    EVENTS.add_after(d, cond, after)
-    source = event_source(project_id, f)
-    rows = await read_events(
-        d, cond, text=text, budget=budget, keyset=EVENTS, limit=limit, source=source
-    )
+    query = search.parse_query(f.search)
+    if query and (order == "best" or not f.tag):
+        rows = await _search_rows(d, project_id, f, query, after, limit, order, text, budget)
+    else:
+        cond = filter_events(d, project_id, f)
+        EVENTS.add_after(d, cond, after)
+        source = event_source(project_id, f)
+        rows = await read_events(
+            d, cond, text=text, budget=budget, keyset=EVENTS, limit=limit, source=source
+        )
     total = await count_events(project_id, f) if with_total else None
+    if order == "best" and query:
+        return Page(tuple(rows[:limit]), None, False, total, EVENTS)
     return make_page(rows, limit, EVENTS, total)
+
+
+async def _search_rows(
+    d: Dialect, project_id: int, f: EventFilter, query: search.TextQuery, after: str | None,
+    limit: int, order: Order, text: Sequence[str], budget: ReadBudget | None,
+) -> list[EventView]:  # fmt: skip
+    """A page read along the search index (`reads_search`), with the list's other filters;
+    a tag filter reads the tag's events (`TAGGED`) in place of the table."""
+    if not set(text) <= set(TEXT_COLUMNS):
+        raise ValueError(f"unknown text columns {text}")
+    cond = filter_events(d, project_id, f, with_search=False)
+    if f.tag is not None:  # best match among a tag's events
+        cond.add("id IN (SELECT event_id FROM event_tags WHERE project_id = ? AND tag = ?)",
+                 project_id, f.tag)  # fmt: skip
+    if order == "best":
+        if after is not None:
+            raise Invalid("best match is a single page: it takes no cursor")
+        in_walk = not d.postgres or await reads_search.pg_pool_in_walk(query, cond, limit)
+        read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
+                                      limit=limit, walk=in_walk)  # fmt: skip
+    elif d.postgres:
+        EVENTS.add_after(d, cond, after)
+        walk, index = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
+                                            limit=limit)  # fmt: skip
+        rows = await read_rows(d, walk, budget)
+        if len(rows) <= limit:  # short of a page among the newest: the matches are rare
+            rows = await read_rows(d, index, budget)
+        return [to_event_view(row) for row in rows]
+    else:
+        read = reads_search.newest_read(d, query, cond, after=after, light=LIGHT_COLUMNS,
+                                        text=text, limit=limit)  # fmt: skip
+    return [to_event_view(row) for row in await read_rows(d, read, budget)]
 
 
 async def count_events(project_id: int, filter: EventFilter | None = None) -> int:
