@@ -2,7 +2,8 @@
 
 Add a row for a new page or fragment: (name, path, htmx). `{placeholders}` in the path are
 filled from `seed.facts` (ids and cursors found in the seeded data); `htmx` sends the headers
-htmx sends (HX-Request), for a fragment that the same URL answers as a whole page otherwise.
+htmx sends (HX-Request), for a fragment that the same URL answers as a whole page otherwise;
+`target` adds HX-Target (a detail opened into the lists' side panel: "panel").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Page(NamedTuple):
     name: str
     path: str
     htmx: bool = False
+    target: str | None = None
 
 
 REFERENCE = Page("reference: GET /api/v1/health", "/api/v1/health")
@@ -48,17 +50,30 @@ PAGES: tuple[Page, ...] = (
     Page("events, load more 15 d deep", "/events?after={event_cursor}", htmx=True),
     Page("events, search rare word", "/events?q={rare_word}"),
     Page("events, search common word", "/events?q={common_word}"),
+    Page("events, search two words", "/events?q={common_word}+{rare_word}"),
+    Page("events, search rare word, best match", "/events?q={rare_word}&sort=best"),
+    Page("events, search common word, best match", "/events?q={common_word}&sort=best"),
     Page("event detail", "/events/{event}"),
+    Page("event in the side panel", "/events/{event}", htmx=True, target="panel"),
     # Sessions: the list, its filter, load more, a replay.
     Page("sessions", "/sessions"),
     Page("sessions, end user (heaviest)", "/sessions?user={heavy_user}"),
     Page("sessions, load more 15 d deep", "/sessions?after={session_cursor}", htmx=True),
+    Page("sessions, one day (15 d ago)", "/sessions?since={day_since}&until={day_until}"),
     Page("session replay", "/sessions/{session}"),
+    Page("session replay in the side panel", "/sessions/{session}", htmx=True, target="panel"),
     # End users: the list, load more, one end user's page.
     Page("users", "/users"),
     Page("users, load more (200 in)", "/users?after={user_cursor}"),
     Page("end user page (heaviest)", "/users/profile?user={heavy_user}"),
     Page("end user page (typical)", "/users/profile?user={user}"),
+    Page(
+        "end user in the side panel", "/users/profile?user={heavy_user}", htmx=True, target="panel"
+    ),
+    Page("users, one end user", "/users?user={heavy_user}"),
+    Page("users, last seen one day (15 d ago)", "/users?since={day_since}&until={day_until}"),
+    # The GraphQL page (GraphiQL from vendored files).
+    Page("GraphQL page", "/graphiql"),
     # Settings.
     Page("settings: API keys", "/settings/keys"),
     Page("settings: project", "/settings/project"),

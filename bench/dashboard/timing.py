@@ -83,6 +83,8 @@ def time_all(
 
 def _get(client: httpx.Client, page: Page, rid: str) -> httpx.Response:
     headers = {"X-Request-ID": rid, **(HTMX if page.htmx else {})}
+    if page.target:
+        headers["HX-Target"] = page.target
     return client.get(page.path, headers=headers)
 
 
