@@ -109,6 +109,15 @@ SLOW_FIRST = [
     "tests/sdk_js/test_js_sdk.py",  # 30 s, most of it the first `npm ci`
     "tests/otlp/test_exporters.py",  # 32 s
     "tests/test_admission_timeouts.py",  # 30 s
+    "tests/test_dashboard_search_browser.py",  # 65-85 s (issue 20's browser tests: a
+    "tests/test_dashboard_list_filters_browser.py",  # server per backend, forms driven)
+    "tests/test_dashboard_tables_browser.py",
+    "tests/test_overview_form_browser.py",
+    "tests/test_settings_forms_browser.py",
+    "tests/test_overview_charts_browser.py",
+    "tests/test_alerts_forms_browser.py",
+    "tests/test_dashboard_layout_browser.py",
+    "tests/test_graphiql_browser.py",
     "tests/reliability/test_graphql_amplification.py",  # 30 s
     "tests/graphql_api/test_graphql_response_limit.py",  # 29 s
 ]

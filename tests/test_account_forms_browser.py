@@ -50,7 +50,7 @@ def test_sign_up_log_in_and_out(browser: Browser, server: Server) -> None:  # no
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url("**/settings/keys")  # after sign-up: make a key first
         assert sessions_of(server, email) == 1
-        who = page.get_by_text(email, exact=True).filter(visible=True)  # the bar (or the phone menu)
+        who = page.get_by_text(email, exact=True).filter(visible=True)  # bar or phone menu
         expect(who).to_have_count(1)  # who is logged in
 
         page.get_by_role("button", name="Log out").click()
