@@ -27,6 +27,9 @@ def short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+LEAD = 12  # characters shown before a search match in a snippet
+
+
 def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
     """`short(text)` with the words matching search `q` in `<mark>`; when the first match lies
     past the start, the window moves to it ("…" before). Built from escaped pieces only:
@@ -38,7 +41,11 @@ def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
     spans = highlight_spans(text[:CAP], query)
     if not spans:
         return escape(short(text, limit))
-    start = 0 if spans[0][0] < limit // 3 else spans[0][0] - limit // 6
+    # A word or two before the first match: the table's cells show ~25 characters, so a match
+    # further in would be cut off by the cell's ellipsis.
+    start = 0 if spans[0][0] <= LEAD else spans[0][0] - LEAD
+    space = text.find(" ", start, spans[0][0])  # not from the middle of a word
+    start = space + 1 if start and space != -1 else start
     end = min(len(text), start + limit - (1 if start else 0))
     pieces = [Markup("…")] if start else []
     at = start
