@@ -27,7 +27,9 @@ def short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-LEAD = 12  # characters shown before a search match in a snippet
+# A snippet starts at the text's start when its first search match is within the first SHOWN
+# characters (what a table cell shows), else LEAD characters before the match.
+SHOWN, LEAD = 20, 12
 
 
 def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
@@ -43,7 +45,7 @@ def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
         return escape(short(text, limit))
     # A word or two before the first match: the table's cells show ~25 characters, so a match
     # further in would be cut off by the cell's ellipsis.
-    start = 0 if spans[0][0] <= LEAD else spans[0][0] - LEAD
+    start = 0 if spans[0][0] <= SHOWN else spans[0][0] - LEAD
     space = text.find(" ", start, spans[0][0])  # not from the middle of a word
     start = space + 1 if start and space != -1 else start
     end = min(len(text), start + limit - (1 if start else 0))
