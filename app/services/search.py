@@ -22,8 +22,10 @@ of the ingest rate, for substring matches users rarely need.
   one millisecond come in the order they were stored (which is id order for the server's
   own ids). Not a project token in the index: a phrase every event of a project carries
   made every query (and bm25's document counts) read the project's whole posting list.
-- **PostgreSQL**: a GIN expression index over `PG_VECTOR` (the same words: non-alphanumeric
-  runs made spaces, the `simple` configuration lowercases), queried with a prefix tsquery.
+- **PostgreSQL**: `events.search_vector` (`PG_VECTOR`), a stored generated column of the same
+  words (non-alphanumeric runs made spaces, the `simple` configuration lowercases) with a GIN
+  index, queried with a prefix tsquery. Stored, so that checking a page's newest rows reads
+  the words instead of recomputing them.
 - **Best match**: the newest `POOL` matches ranked by bm25 (SQLite) or ts_rank (PostgreSQL),
   best first: ranking every match of a common word would read every matching row.
 """
@@ -45,10 +47,10 @@ POOL = 500  # best match ranks the newest this many matches
 _WORD = re.compile(r"[^\W_]+")
 # PostgreSQL: the words of an event as the index holds them; a query must use this very
 # expression for the planner to use the index.
-PG_VECTOR = (
-    "to_tsvector('simple', regexp_replace(left(input, 50000) || ' ' || left(output, 50000), "
-    "'[^[:alnum:]]+', ' ', 'g'))"
-)
+# The words of an event on PostgreSQL: `events.search_vector`, a stored generated column
+# (migration 15) of to_tsvector('simple', regexp_replace(left(input, CAP) || ' ' ||
+# left(output, CAP), '[^[:alnum:]]+', ' ', 'g')), with its GIN index `idx_events_search`.
+PG_VECTOR = "search_vector"
 # SQLite: the millisecond of a stored time, as the triggers key the index (monotone in time).
 SQLITE_MS = "CAST(ROUND((julianday({t}) - 2440587.5) * 86400000) AS INTEGER)"
 KEY_BITS = 22  # a key is (millisecond << KEY_BITS) + a sequence within the millisecond

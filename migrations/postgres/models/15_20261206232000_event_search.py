@@ -1,6 +1,8 @@
 """Text search (app/services/search.py): the index of events' words, built here for the
 events already stored and kept by the writer's transaction from then on. Hand-written: the
-models cannot declare it (a GIN expression index)."""
+models cannot declare it: a stored generated column of the event's words and its GIN index.
+The words are stored, not only indexed, so that checking the newest rows of a page against a
+search reads them instead of recomputing them (about 50 us a row), and ranking reads them too."""
 
 from tortoise import BaseDBAsyncClient
 
@@ -9,15 +11,16 @@ RUN_IN_TRANSACTION = True
 
 async def upgrade(db: BaseDBAsyncClient) -> str:
     return """
-        CREATE INDEX IF NOT EXISTS "idx_events_search" ON "events" USING gin (
-    to_tsvector('simple', regexp_replace(left(input, 50000) || ' ' || left(output, 50000),
-    '[^[:alnum:]]+', ' ', 'g'))
-);"""
+        ALTER TABLE "events" ADD COLUMN IF NOT EXISTS "search_vector" tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple', regexp_replace(
+        left(input, 50000) || ' ' || left(output, 50000), '[^[:alnum:]]+', ' ', 'g'))) STORED;
+        CREATE INDEX IF NOT EXISTS "idx_events_search" ON "events" USING gin ("search_vector");"""
 
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
     return """
-        DROP INDEX IF EXISTS "idx_events_search";"""
+        DROP INDEX IF EXISTS "idx_events_search";
+        ALTER TABLE "events" DROP COLUMN IF EXISTS "search_vector";"""
 
 
 MODELS_STATE = (
