@@ -61,6 +61,15 @@ def reference_match(query: str, input: str, output: str) -> bool:
     return all(any(word.startswith(w) for word in have) for w in reference_words(query))
 
 
+# Project `b`'s tagged events: a search with a tag filter reads the tag's rows joined to their
+# events (reads_events.TAGGED), which must carry what the search reads on each database.
+TAGGED_EVENTS = [
+    {"input": "kiwi smoothie", "output": "x", "tags": ["fruit"]},
+    {"input": "kiwi", "output": "y"},
+    {"input": "banana", "output": "z", "tags": ["fruit"]},
+]
+
+
 @dataclass
 class Stored:
     """One stored event as the test wrote it."""
@@ -81,6 +90,7 @@ class World:
     a: int
     b: int
     events: list[Stored]
+    tagged_kiwi: uuid.UUID  # `b`'s one event tagged "fruit" that says "kiwi"
 
     def expected(self, query: str) -> list[uuid.UUID]:
         """`a`'s events matching `query`, newest first."""
@@ -110,7 +120,8 @@ async def world(
             events += await _log(ingestor, a, [text])
         events += await _log(ingestor, a, TEXTS)
         await _log(ingestor, b, TEXTS)
-        yield World(backend, url, a.project_id, b.project_id, events)
+        tagged = await ingestor.log_events(b, {"events": TAGGED_EVENTS})
+        yield World(backend, url, a.project_id, b.project_id, events, tagged[0].event_id)
 
 
 async def _walk(project_id: int, f: EventFilter, first: int) -> list[uuid.UUID]:
@@ -167,6 +178,16 @@ async def test_search_with_other_filters_and_a_cursor(world: World) -> None:
     assert await _walk(world.a, f, 3) == expected
     best = await reads.list_events(world.a, filter=f, order="best")
     assert sorted(e.id for e in best.items) == sorted(expected)
+
+
+async def test_search_with_a_tag_filter(world: World) -> None:
+    """Search and tag together (the list, its count and the export read the tag's rows)."""
+    f = EventFilter(search="kiw", tag="fruit")
+    page = await reads.list_events(world.b, filter=f)
+    assert [event.id for event in page.items] == [world.tagged_kiwi]
+    assert await reads.count_events(world.b, f) == 1
+    best = await reads.list_events(world.b, filter=f, order="best")
+    assert [event.id for event in best.items] == [world.tagged_kiwi]
 
 
 async def test_search_bounds_are_clear_errors(world: World) -> None:

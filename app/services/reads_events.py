@@ -36,6 +36,7 @@ TAGGED = (
     "e.status, e.error, e.feedback_score FROM event_tags t JOIN events e ON e.id = t.event_id "
     "WHERE t.project_id = ? AND t.tag = ?) events"
 )
+TAGGED_WORDS = TAGGED.replace("e.feedback_score FROM", "e.feedback_score, e.search_vector FROM")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +142,11 @@ async def read_events(
 def event_source(project_id: int, f: EventFilter) -> Source:
     """What a project's events matching `f` are read from, and its parameters: the events
     table, or with a tag filter the tag's index rows joined to their events (`TAGGED`)."""
-    return (TAGGED, (project_id, f.tag)) if f.tag is not None else ("", ())
+    if f.tag is None:
+        return "", ()
+    # PostgreSQL's search reads the stored words (`search.PG_VECTOR`), a column SQLite lacks.
+    tagged = TAGGED_WORDS if sql.dialect().postgres else TAGGED
+    return tagged, (project_id, f.tag)
 
 
 def filter_events(
