@@ -1,6 +1,6 @@
 """Metrics over time: what the overview page and `Query.metrics` read.
 
-Everything here reads the rollups (through `app.services.rollups`' `metric_rows` and
+Everything here reads the rollups (through `app.services.rollups`' `metric_spans` and
 `user_sums`; the ingest transaction keeps them), so the cost of a request grows with the
 number of buckets and of end users, not of events. The exception is the end users of a window
 of minute buckets (1m, 5m, 15m: at most MAX_POINTS of them), summed from the events. Windows
@@ -219,7 +219,7 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
-    rows = await rollups.metric_rows(d, level, project_id, previous.since, window.until)
+    rows = await rollups.metric_spans(d, project_id, _spans(level, window))
     before, by_key = _cells(rows, window)
     models = _Models(window, by_key)
     found = await rollups.user_sums(
@@ -248,6 +248,17 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
             )
         ),
     )
+
+
+def _spans(level: int, window: Window) -> list[tuple[int, datetime, datetime]]:
+    """The (level, since, until) spans to read: the window at `level`; of the previous window
+    (of which only the total is shown) the whole days as day rows, which count the same events
+    as their hours: with hourly buckets, a week before is ~30 buckets a model, not 168."""
+    previous, day = window.previous, rollups.DAY
+    first, last = _ceil(previous.since, day), _floor(previous.until, day)
+    if level >= day or last <= first:
+        return [(level, previous.since, window.until)]
+    return [(level, previous.since, first), (day, first, last), (level, last, window.until)]
 
 
 def _cells(rows: list[dict[str, Any]], window: Window) -> tuple[Sum, dict[tuple[str, int], Sum]]:

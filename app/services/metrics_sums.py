@@ -15,7 +15,7 @@ import functools
 import math
 from bisect import bisect_left
 from itertools import accumulate
-from operator import add
+from operator import add, itemgetter
 from typing import Any
 
 import orjson
@@ -28,6 +28,7 @@ COUNTS = (
     "events", "tokens_in", "tokens_out", "cost_nano", "unpriced", "feedback_positive",
     "feedback_negative", "sessions", "errors",
 )  # fmt: skip
+_counts_of = itemgetter(*COUNTS)
 
 
 def dense_of(stored: str | bytes | None) -> Dense | None:
@@ -37,13 +38,14 @@ def dense_of(stored: str | bytes | None) -> Dense | None:
     if isinstance(stored, bytes):
         first, packed = unpack(stored)
         return (first, packed.tolist()) if packed else None
-    bins = {int(key): int(count) for key, count in orjson.loads(stored).items()}
+    bins = orjson.loads(stored)
     if not bins:
         return None
-    low = min(bins)
-    counts = [0] * (max(bins) - low + 1)
-    for index, count in bins.items():
-        counts[index - low] = count
+    indexes = list(map(int, bins))
+    low = min(indexes)
+    counts = [0] * (max(indexes) - low + 1)
+    for index, count in zip(indexes, bins.values(), strict=True):
+        counts[index - low] = int(count)
     return low, counts
 
 
@@ -98,7 +100,7 @@ class Sum:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Sum:
         """A stored `metric_rollups` row (as `Cell.from_row` reads it)."""
-        return cls(tuple([int(row[name]) for name in COUNTS]), dense_of(row["latency_hist"]))
+        return cls(tuple(map(int, _counts_of(row))), dense_of(row["latency_hist"]))
 
     def latency(self) -> list[float | None]:
         """p50, p95 and p99 of the latency (ms), None each without a latency."""
