@@ -1,6 +1,6 @@
 """Metrics over time: what the overview page and `Query.metrics` read.
 
-Everything here reads the rollups (through `app.services.rollups`' `metric_rows` and
+Everything here reads the rollups (through `app.services.rollups`' `metric_spans` and
 `user_sums`; the ingest transaction keeps them), so the cost of a request grows with the
 number of buckets and of end users, not of events. The exception is the end users of a window
 of minute buckets (1m, 5m, 15m: at most MAX_POINTS of them), summed from the events. Windows
@@ -19,7 +19,7 @@ from typing import Any
 
 from app.errors import Invalid
 from app.services import pricing, rollups
-from app.services.rollups import Cell
+from app.services.metrics_sums import EMPTY, Sum, sum_of
 from app.services.sql import dialect, to_utc
 from app.services.store import capped
 
@@ -219,7 +219,7 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
-    rows = await rollups.metric_rows(d, level, project_id, previous.since, window.until)
+    rows = await rollups.metric_spans(d, project_id, _spans(level, window))
     before, by_key = _cells(rows, window)
     models = _Models(window, by_key)
     found = await rollups.user_sums(
@@ -250,92 +250,99 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
     )
 
 
-def _cells(rows: list[dict[str, Any]], window: Window) -> tuple[Cell, dict[tuple[str, int], Cell]]:
+def _spans(level: int, window: Window) -> list[tuple[int, datetime, datetime]]:
+    """The (level, since, until) spans to read: the window at `level`; of the previous window
+    (of which only the total is shown) the whole days as day rows, which count the same events
+    as their hours: with hourly buckets, a week before is ~30 buckets a model, not 168."""
+    previous, day = window.previous, rollups.DAY
+    first, last = _ceil(previous.since, day), _floor(previous.until, day)
+    if level >= day or last <= first:
+        return [(level, previous.since, window.until)]
+    return [(level, previous.since, first), (day, first, last), (level, last, window.until)]
+
+
+def _cells(rows: list[dict[str, Any]], window: Window) -> tuple[Sum, dict[tuple[str, int], Sum]]:
     """The rows' sum before the window, and the window's cells by (model, bucket index).
 
     Each (model, bucket index) is one row, or a few (a level's row and the minute rows not
-    folded into it yet): the first row's Cell is the cell. The sums are then built from
-    those cells, so each histogram is merged twice (into its model and its bucket)."""
+    folded into it yet). The sums are then built from those cells, so each histogram is
+    merged twice (into its model and its bucket)."""
     start = int(window.since.timestamp())
-    before = Cell()
-    by_key: dict[tuple[str, int], Cell] = {}
+    before: list[Sum] = []
+    by_key: dict[tuple[str, int], list[Sum]] = {}
     for row in rows:
-        bucket, cell = int(row["bucket"]), Cell.from_row(row)
+        bucket, cell = int(row["bucket"]), Sum.from_row(row)
         if bucket < start:
-            before.add(cell)
-            continue
-        key = (str(row["model"]), (bucket - start) // window.bucket)
-        found = by_key.get(key)
-        if found is None:
-            by_key[key] = cell
+            before.append(cell)
         else:
-            found.add(cell)
-    return before, by_key
+            key = (str(row["model"]), (bucket - start) // window.bucket)
+            by_key.setdefault(key, []).append(cell)
+    return sum_of(before), {key: sum_of(cells) for key, cells in by_key.items()}
 
 
 class _Models:
     """The window's cells split by model: the busiest MAX_MODELS each on their own, the rest
     summed; and by bucket index, every model together."""
 
-    def __init__(self, window: Window, by_key: dict[tuple[str, int], Cell]) -> None:
+    def __init__(self, window: Window, by_key: dict[tuple[str, int], Sum]) -> None:
         self.window = window
-        by_model: dict[str, Cell] = {}
-        for (model, _), cell in by_key.items():
-            by_model.setdefault(model, Cell()).add(cell)
+        cells_of: dict[str, list[Sum]] = {}
+        overall: dict[int, list[Sum]] = {}
+        for (model, index), cell in by_key.items():
+            cells_of.setdefault(model, []).append(cell)
+            overall.setdefault(index, []).append(cell)
+        by_model = {model: sum_of(cells) for model, cells in cells_of.items()}
         ranked = sorted(by_model, key=lambda model: (-by_model[model].events, model))
         shown, rest = ranked[:MAX_MODELS], set(ranked[MAX_MODELS:])
-        self.overall: dict[int, Cell] = {}
-        of_model: dict[str, dict[int, Cell]] = {name: {} for name in shown}
-        others: dict[int, Cell] = {}
+        self.overall = {index: sum_of(cells) for index, cells in overall.items()}
+        of_model: dict[str, dict[int, Sum]] = {name: {} for name in shown}
+        others: dict[int, list[Sum]] = {}
         for (model, index), cell in by_key.items():
-            self.overall.setdefault(index, Cell()).add(cell)
             if model in rest:
-                others.setdefault(index, Cell()).add(cell)
+                others.setdefault(index, []).append(cell)
             else:
                 of_model[model][index] = cell
-        self.total = Cell()
-        for cell in by_model.values():
-            self.total.add(cell)
+        self.total = sum_of(list(by_model.values()))
         self.per_model = [self.series(_model(name), of_model[name]) for name in shown]
         self.rows = [ModelRow(_model(name), _figures(by_model[name])) for name in shown]
         if rest:
-            self.per_model.append(self.series(None, others, len(rest)))
-            rest_total = Cell()
-            for name in rest:
-                rest_total.add(by_model[name])
+            summed = {index: sum_of(cells) for index, cells in others.items()}
+            self.per_model.append(self.series(None, summed, len(rest)))
+            rest_total = sum_of([by_model[name] for name in rest])
             self.rows.append(ModelRow(None, _figures(rest_total), len(rest)))
 
-    def series(self, model: str | None, at: dict[int, Cell], other_models: int = 0) -> Series:
+    def series(self, model: str | None, at: dict[int, Sum], other_models: int = 0) -> Series:
         """A series with a point for every bucket of the window (`at`: cells by index)."""
         window = self.window
         step = timedelta(seconds=window.bucket)
         points = tuple(
-            Point(window.since + i * step, _figures(at.get(i, _EMPTY)))
+            Point(window.since + i * step, _figures(at[i]) if i in at else _NOTHING)
             for i in range(window.points)
         )
         return Series(model, points, other_models)
 
 
-def _figures(cell: Cell) -> Figures:
+def _figures(cell: Sum) -> Figures:
     """What a sum of rollup cells shows: dollars, and percentiles from the histogram."""
-    p50, p95, p99 = rollups.percentiles(cell.histogram, (0.50, 0.95, 0.99))
+    events, tokens_in, tokens_out, cost, unpriced, positive, negative, _, errors = cell.counts
+    p50, p95, p99 = cell.latency()
     # Sums of cells saturate like the stored ones (store.MAX_SUM): "at least this much".
     return Figures(
-        events=capped(cell.events),
-        tokens_in=capped(cell.tokens_in),
-        tokens_out=capped(cell.tokens_out),
-        cost_usd=capped(cell.cost_nano) / pricing.NANO,
-        unpriced_events=capped(cell.unpriced),
-        feedback_positive=capped(cell.feedback_positive),
-        feedback_negative=capped(cell.feedback_negative),
+        events=capped(events),
+        tokens_in=capped(tokens_in),
+        tokens_out=capped(tokens_out),
+        cost_usd=capped(cost) / pricing.NANO,
+        unpriced_events=capped(unpriced),
+        feedback_positive=capped(positive),
+        feedback_negative=capped(negative),
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
-        errors=capped(cell.errors),
+        errors=capped(errors),
     )
 
 
-_EMPTY = Cell()
+_NOTHING = _figures(EMPTY)  # an empty bucket's figures (Figures are immutable: shared)
 
 
 def _model(stored: str) -> str | None:

@@ -55,7 +55,13 @@ from app.services.rollups.histogram import (
     unpack,
     value_of,
 )
-from app.services.rollups.reads import UserSums, metric_rows, metric_source, user_sums
+from app.services.rollups.reads import (
+    UserSums,
+    metric_rows,
+    metric_source,
+    metric_spans,
+    user_sums,
+)
 from app.services.rollups.rebuild import RebuildReport, StoredEvent, rebuild
 from app.services.rollups.sqlite import FOLDED, Folds, Histograms, SqliteRollups, WriterMemory
 from app.services.rollups.writers import (
@@ -71,6 +77,6 @@ __all__ = [
     "NoRollups", "PostgresRollups", "RebuildReport", "RollupWriter", "Rollups",
     "SqliteRollups", "StoredEvent", "UserSums", "WriterMemory", "add_counts", "add_packed",
     "array", "bin_of", "figures_of", "is_unpriced", "merge_into", "metric_rows",
-    "metric_source", "pack", "percentile", "percentiles", "rebuild", "rollup_writer_for",
-    "unpack", "user_sums", "value_of",
+    "metric_source", "metric_spans", "pack", "percentile", "percentiles", "rebuild",
+    "rollup_writer_for", "unpack", "user_sums", "value_of",
 ]  # fmt: skip
