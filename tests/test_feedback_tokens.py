@@ -284,16 +284,19 @@ def test_revoking_the_key_ends_its_tokens(srv: Server, address: str) -> None:
 
 
 def test_an_expired_token_is_401(backend: str, tmp_path: Path) -> None:
-    with serving(backend, tmp_path, PHOSPHO_FEEDBACK_TOKEN_TTL_SECONDS="1") as short:
+    # 3 s, not 1: on a loaded machine (CI, two test files at once) the two logs and the first
+    # rating once took over a second, and the fresh token had expired before it was used.
+    ttl = 3
+    with serving(backend, tmp_path, PHOSPHO_FEEDBACK_TOKEN_TTL_SECONDS=str(ttl)) as short:
         tenant = short.new_tenant()
         fresh, old = log(short, tenant), log(short, tenant)
         assert (
             rate(short, {"token": fresh["feedback_token"], "score": 1}, "10.9.9.9").status_code
             == 201
         )
-        # The token ends one second after its event's second: wait for that moment (< 2 s).
+        # The token ends `ttl` seconds after its event's second: wait for that moment.
         created = datetime.fromisoformat(old["created_at"].replace("Z", "+00:00")).timestamp()
-        time.sleep(max(0.0, int(created) + 1 - time.time()) + 0.05)
+        time.sleep(max(0.0, int(created) + ttl - time.time()) + 0.05)
         response = rate(short, {"token": old["feedback_token"], "score": 0}, "10.9.9.9")
         assert response.status_code == 401, response.text
         assert "expired" in response.json()["detail"]
