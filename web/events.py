@@ -10,7 +10,6 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -32,6 +31,7 @@ from app.services.reads import (
 from web.deps import Cursor, Param, ProjectId, current_project_id
 from web.htmx import page_or_panel, page_or_rows
 from web.keys import may_create_keys
+from web.list_filters import UrlFields
 from web.live import live_fragments
 from web.security import SECURITY_HEADERS, SignedIn
 from web.templating import fragment, render
@@ -59,7 +59,7 @@ def in_form_words(message: str) -> str:
 
 
 @dataclass(frozen=True)
-class Filters:
+class Filters(UrlFields):
     """The table's filters, as they appear in the URL; a field left empty in the form ("") is
     no filter (`url_filters` makes it None)."""
 
@@ -73,17 +73,7 @@ class Filters:
     tag: str | None = None
     status: str | None = None
     sort: str | None = None  # "best": best match first (with a search), else newest first
-
-    @property
-    def active(self) -> bool:
-        """Whether any filter is set (an empty list then means "nothing matches", not "no
-        events yet")."""
-        return any(value for name, value in vars(self).items() if name != "sort")
-
-    def query(self, **extra: str) -> str:
-        """The URL query string of these filters (plus `extra`)."""
-        pairs = {k: v for k, v in vars(self).items() if v} | extra
-        return urlencode(pairs)
+    NOT_FILTERS = ("sort",)
 
     def to_service(self) -> EventFilter:
         """The read service's filter; bad values are a 422 with a clear message."""

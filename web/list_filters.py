@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query
@@ -17,22 +17,31 @@ from web.deps import Param, parse_time
 Window = tuple[str | None, datetime | None, datetime | None]  # end user, since, until
 
 
+class UrlFields:
+    """What every list's filters do with their fields (a dataclass's, each a str or None):
+    write them back into a URL and say whether any filters. `NOT_FILTERS` names fields that
+    only order the list."""
+
+    NOT_FILTERS: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set (an empty list then means "nothing matches", not "no
+        rows yet")."""
+        return any(v for k, v in vars(self).items() if k not in self.NOT_FILTERS)
+
+    def query(self, **extra: str) -> str:
+        """The URL query string of these fields (plus `extra`)."""
+        return urlencode({k: v for k, v in vars(self).items() if v} | extra)
+
+
 @dataclass(frozen=True)
-class ActivityFilters:
+class ActivityFilters(UrlFields):
     """An end user (exactly) and a window of latest activity (since ≤ latest < until)."""
 
     user: str | None = None
     since: str | None = None
     until: str | None = None
-
-    @property
-    def active(self) -> bool:
-        """Whether any filter is set (an empty list then means "nothing matches")."""
-        return any(vars(self).values())
-
-    def query(self, **extra: str) -> str:
-        """The URL query string of these filters (plus `extra`)."""
-        return urlencode({k: v for k, v in vars(self).items() if v} | extra)
 
     def parsed(self, since_label: str, until_label: str) -> Window:
         """The values the read service takes; `Invalid` names the form's labels."""

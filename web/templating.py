@@ -22,18 +22,13 @@ from web.security import SECURITY_HEADERS
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
-def short(text: str, limit: int = 120) -> str:
-    """Truncate long text for table cells (the detail page shows it whole)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # A snippet starts at the text's start when its first search match is within the first SHOWN
 # characters (what a table cell shows), else LEAD characters before the match.
 SHOWN, LEAD = 20, 12
 
 
 def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
-    """`short(text)` with the words matching search `q` in `<mark>`; when the first match lies
+    """`clip(text, limit)` with the words matching search `q` in `<mark>`; when the first match lies
     past the start, the window moves to it ("…" before). Built from escaped pieces only:
     event text is untrusted. A query Invalid here was refused by the list already."""
     try:
@@ -42,7 +37,7 @@ def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
         query = parse_query(None)
     spans = highlight_spans(text[:CAP], query)
     if not spans:
-        return escape(short(text, limit))
+        return escape(cells.clip(text, limit))
     # A word or two before the first match: the table's cells show ~25 characters, so a match
     # further in would be cut off by the cell's ellipsis.
     start = 0 if spans[0][0] <= SHOWN else spans[0][0] - LEAD
@@ -65,7 +60,7 @@ def highlight(text: str, q: str | None, limit: int = 120) -> Markup:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-templates.env.filters.update(short=short, usd=view.usd, ms=view.ms, percent=view.percent)
+templates.env.filters.update(usd=view.usd, ms=view.ms, percent=view.percent)
 templates.env.filters.update(
     clip=cells.clip,
     short_id=cells.short_id,
