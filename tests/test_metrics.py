@@ -255,6 +255,8 @@ def check_figures(figures: metrics_service.Figures, want: dict[str, Any]) -> Non
 WINDOWS = [
     ("3 days by hour", BASE, BASE + timedelta(days=3), "1h"),
     ("3 days by day", BASE, BASE + timedelta(days=3), "1d"),
+    # Hours at both ends of a whole day: PostgreSQL reads end users' day rows in the middle.
+    ("2 days from 5 am by hour", BASE + timedelta(hours=5), BASE + timedelta(hours=55), "1h"),
     ("an afternoon by 6h", BASE + timedelta(hours=30), BASE + timedelta(hours=47), "6h"),
     ("5 hours by minute", BASE + timedelta(hours=20), BASE + timedelta(hours=25), "1m"),
     ("5 hours by 15 minutes", BASE + timedelta(hours=40), BASE + timedelta(hours=45), "15m"),

@@ -34,9 +34,10 @@ TICK_SECONDS = 1.0  # the page redraws at most this often, however fast events a
 router = APIRouter(include_in_schema=False)
 
 
-async def load(project_id: int, window: Window) -> Metrics:
-    """The window's metrics (one series of everything, and `series_by_model`)."""
-    return await service.metrics(project_id, window, GroupBy.NONE)
+async def load(project_id: int, window: Window, *, series: bool = True) -> Metrics:
+    """The window's metrics (with `series`: one series of everything, and `series_by_model`;
+    the page's charts fetch theirs from /overview/data, so the page asks for none)."""
+    return await service.metrics(project_id, window, GroupBy.NONE, series=series)
 
 
 def figures_context(overall: Metrics, choice: Choice) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def figures_context(overall: Metrics, choice: Choice) -> dict[str, Any]:
 
 async def page_context(project_id: int, window: Window, choice: Choice) -> dict[str, Any]:
     """The whole page's context beyond the figures: the window and the first-run state."""
-    overall = await load(project_id, window)
+    overall = await load(project_id, window, series=False)
     first_run = not (await list_events(project_id, first=1)).items
     return figures_context(overall, choice) | {
         "window": window,

@@ -214,14 +214,18 @@ def default_bucket(since: datetime, until: datetime) -> int:
     return BUCKETS["1d"]
 
 
-async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.NONE) -> Metrics:
-    """The overview's figures, series, model breakdown and top users for `window`."""
+async def metrics(
+    project_id: int, window: Window, group_by: GroupBy = GroupBy.NONE, *, series: bool = True
+) -> Metrics:
+    """The overview's figures, series, model breakdown and top users for `window`; without
+    `series` (the overview page, whose charts fetch theirs) `series` and `series_by_model` are
+    empty: a point's percentiles are most of the time a week of hourly buckets takes."""
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
     rows = await rollups.metric_spans(d, project_id, _spans(level, window))
     before, by_key = _cells(rows, window)
-    models = _Models(window, by_key)
+    models = _Models(window, by_key, series)
     found = await rollups.user_sums(
         d, project_id, level, previous.since, window.since, window.until
     )
@@ -231,7 +235,9 @@ async def metrics(project_id: int, window: Window, group_by: GroupBy = GroupBy.N
         summary=Summary(_figures(models.total), models.total.sessions, len(users)),
         previous=Summary(_figures(before), before.sessions, found[1]),
         series=(
-            tuple(models.per_model)
+            ()
+            if not series
+            else tuple(models.per_model)
             if group_by is GroupBy.MODEL
             else (models.series(None, models.overall),)
         ),
@@ -284,32 +290,41 @@ class _Models:
     """The window's cells split by model: the busiest MAX_MODELS each on their own, the rest
     summed; and by bucket index, every model together."""
 
-    def __init__(self, window: Window, by_key: dict[tuple[str, int], Sum]) -> None:
+    def __init__(self, window: Window, by_key: dict[tuple[str, int], Sum], series: bool) -> None:
         self.window = window
         cells_of: dict[str, list[Sum]] = {}
-        overall: dict[int, list[Sum]] = {}
-        for (model, index), cell in by_key.items():
+        for (model, _), cell in by_key.items():
             cells_of.setdefault(model, []).append(cell)
-            overall.setdefault(index, []).append(cell)
         by_model = {model: sum_of(cells) for model, cells in cells_of.items()}
         ranked = sorted(by_model, key=lambda model: (-by_model[model].events, model))
-        shown, rest = ranked[:MAX_MODELS], set(ranked[MAX_MODELS:])
-        self.overall = {index: sum_of(cells) for index, cells in overall.items()}
+        shown, rest = ranked[:MAX_MODELS], ranked[MAX_MODELS:]
+        self.total = sum_of(list(by_model.values()))
+        self.rows = [ModelRow(_model(name), _figures(by_model[name])) for name in shown]
+        if rest:
+            rest_total = sum_of([by_model[name] for name in rest])
+            self.rows.append(ModelRow(None, _figures(rest_total), len(rest)))
+        self.overall: dict[int, Sum] = {}
+        self.per_model: list[Series] = []
+        if series:
+            self._split(by_key, shown, set(rest))
+
+    def _split(self, by_key: dict[tuple[str, int], Sum], shown: list[str], rest: set[str]) -> None:
+        """The series: every model together by bucket (`overall`), and each shown model's
+        (`per_model`), then the rest's summed."""
+        overall: dict[int, list[Sum]] = {}
         of_model: dict[str, dict[int, Sum]] = {name: {} for name in shown}
         others: dict[int, list[Sum]] = {}
         for (model, index), cell in by_key.items():
+            overall.setdefault(index, []).append(cell)
             if model in rest:
                 others.setdefault(index, []).append(cell)
             else:
                 of_model[model][index] = cell
-        self.total = sum_of(list(by_model.values()))
+        self.overall = {index: sum_of(cells) for index, cells in overall.items()}
         self.per_model = [self.series(_model(name), of_model[name]) for name in shown]
-        self.rows = [ModelRow(_model(name), _figures(by_model[name])) for name in shown]
         if rest:
             summed = {index: sum_of(cells) for index, cells in others.items()}
             self.per_model.append(self.series(None, summed, len(rest)))
-            rest_total = sum_of([by_model[name] for name in rest])
-            self.rows.append(ModelRow(None, _figures(rest_total), len(rest)))
 
     def series(self, model: str | None, at: dict[int, Sum], other_models: int = 0) -> Series:
         """A series with a point for every bucket of the window (`at`: cells by index)."""

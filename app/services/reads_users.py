@@ -1,9 +1,10 @@
 """Reading end users (the `user_id`s a project's application sends).
 
 End users are kept by ingest in the `end_users` table (activity counts and times); their
-sessions and feedback are counted from the project's events. Feedback counts look at each
-event's current (latest) feedback, as the event list's feedback filter does, so an end user who
-changed their mind counts once, the latest way.
+sessions are counted from the `sessions` table (those whose end user they are: what the
+sessions list filtered by that user shows) and their feedback from the project's events.
+Feedback counts look at each event's current (latest) feedback, as the event list's feedback
+filter does, so an end user who changed their mind counts once, the latest way.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class EndUserView:
 
     id: str  # the application's `user_id`
     event_count: int
-    session_count: int  # distinct sessions of its events
+    session_count: int  # sessions whose end user (the last `user_id` given in it) this is
     first_seen: datetime
     last_seen: datetime
     positive_feedback: int  # of its events' current feedback
@@ -91,12 +92,15 @@ async def get_end_user(project_id: int, user_id: str) -> EndUserView | None:
 
 
 async def _sessions_by_user(d: Dialect, project_id: int, user_ids: list[str]) -> dict[str, int]:
-    """How many distinct sessions each of these end users' events belong to (a page: ≤ 100)."""
+    """How many sessions each of these end users (a page: ≤ 100) is the end user of: what the
+    sessions list filtered by the user shows, counted along the sessions' (project, user_id,
+    last_event_at) index. (Counting the distinct sessions of the users' events read every
+    event of theirs: 70-125 ms for a page of 50 at 1M events on PostgreSQL, bench/dashboard.)"""
     if not user_ids:
         return {}
     where = f"project_id = ? AND user_id IN ({sql.in_list(len(user_ids))})"
-    columns = "user_id, COUNT(DISTINCT session_key) AS sessions"
-    statement = sql.select(columns, "events", where, "GROUP BY user_id")
+    columns = "user_id, COUNT(*) AS sessions"
+    statement = sql.select(columns, "sessions", where, "GROUP BY user_id")
     rows = await sql.fetch(d, statement, [project_id, *user_ids])
     return {row["user_id"]: int(row["sessions"]) for row in rows}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from app.services.rollups.cells import HOUR, MINUTE, USER_LEVELS
+from app.services.rollups.cells import DAY, HOUR, MINUTE, USER_LEVELS
 from app.services.rollups.sqlite import FOLDED
 from app.services.sql import POSTGRES, SQLITE, Dialect, db_time, fetch, select
 
@@ -157,12 +157,48 @@ async def user_sums(
         return await _grouped(d, _user_from_events(d), "events", _EVENTS_OF_USERS, params,
                               previous)  # fmt: skip
     stamps = [int(value.timestamp()) for value in (before, since, until)]
-    if d.postgres:  # every commit writes every level; its planner groups an index range well
-        where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
-        return await _grouped(d, _USER_SUMS, "user_rollups", where,
-                              [project_id, level, *stamps[1:]],
-                              [project_id, level, *stamps[:2]])  # fmt: skip
+    if d.postgres:
+        return await _postgres_user_sums(d, project_id, level, *stamps)
     return await _sqlite_user_sums(d, project_id, level, before, *stamps)
+
+
+def whole_days(level: int, since: int, until: int) -> list[tuple[int, int, int]]:
+    """[since, until) (Unix seconds, aligned to `level`) as (level, since, until) spans that
+    count the same events: the whole days inside it at day level, the hours at either end
+    at `level`. A week of hours is then ~6 day rows and ~24 hour rows a model or end user,
+    not 168 (every commit writes every level on PostgreSQL; SQLite folds the finer levels)."""
+    first, last = -(-since // DAY) * DAY, until // DAY * DAY
+    if level >= DAY or last <= first:
+        return [(level, since, until)]
+    spans = [(level, since, first), (DAY, first, last), (level, last, until)]
+    return [span for span in spans if span[1] < span[2]]
+
+
+def _user_rows(
+    project_id: int, spans: list[tuple[int, int, int]], columns: str, union: str
+) -> tuple[str, list[Any]]:
+    """A project's user rows of `spans` as one statement, its parts joined by `union` ("UNION
+    ALL", or "UNION": distinct rows), with its parameters."""
+    where = "project_id = ? AND level = ? AND bucket >= ? AND bucket < ?"
+    sql = f" {union} ".join(select(columns, "user_rollups", where) for _ in spans)
+    return sql, [value for span in spans for value in (project_id, *span)]
+
+
+async def _postgres_user_sums(
+    d: Dialect, project_id: int, level: int, before: int, since: int, until: int
+) -> tuple[list[UserSums], int]:
+    """`user_sums` of hour and day levels on PostgreSQL: the window's rows grouped by user, and
+    the previous window's distinct users (DISTINCT and UNION: hashed, where COUNT(DISTINCT)
+    sorted ~19,000 hour rows in 19 ms), each over `whole_days` spans: ~8,000 rows for a week
+    of hours, not 19,000."""
+    rows, params = _user_rows(project_id, whole_days(level, since, until),
+                              "user_id, events, cost_nano, unpriced", "UNION ALL")  # fmt: skip
+    found = await fetch(d, select(_USER_SUMS, f"({rows}) r", "TRUE", "GROUP BY user_id"), params)
+    distinct, previous = _user_rows(project_id, whole_days(level, before, since),
+                                    "DISTINCT user_id", "UNION")  # fmt: skip
+    counted = await fetch(d, f"SELECT COUNT(*) AS users FROM ({distinct}) u", previous)  # noqa: S608
+    users = [UserSums(str(row["user_id"]), *_user_figures(row["sums"])) for row in found]
+    return users, int(counted[0]["users"])
 
 
 async def _sqlite_user_sums(
