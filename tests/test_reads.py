@@ -643,3 +643,12 @@ async def test_end_user_counts_read_indexes_not_the_events_or_the_feedback_table
     if world.backend == "sqlite":  # PostgreSQL may take any index of these tiny tables
         for plan in events:
             assert "idx_events_user_feedback" in plan, plan
+
+
+async def test_postgres_reads_plan_no_parallel_workers(world: World) -> None:
+    """The ORM's pool runs without parallel workers (app/db.py READ_SETTINGS): launching them
+    cost more than the millisecond reads they split (bench/dashboard at 1M events)."""
+    if world.backend == "sqlite":
+        pytest.skip("a PostgreSQL setting")
+    [row] = await reader().execute_query_dict("SHOW max_parallel_workers_per_gather")
+    assert row["max_parallel_workers_per_gather"] == "0"
