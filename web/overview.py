@@ -17,7 +17,7 @@ from app.api.responses import json_response
 from app.errors import Invalid
 from app.live import Revoked, Subscription
 from app.services import metrics as service
-from app.services.metrics import GroupBy, Metrics, Window
+from app.services.metrics import Detail, GroupBy, Metrics, Window
 from app.services.reads import list_events
 from web import overview_view as view
 from web.deps import ProjectId, optional_project_id
@@ -34,10 +34,10 @@ TICK_SECONDS = 1.0  # the page redraws at most this often, however fast events a
 router = APIRouter(include_in_schema=False)
 
 
-async def load(project_id: int, window: Window, *, series: bool = True) -> Metrics:
-    """The window's metrics (with `series`: one series of everything, and `series_by_model`;
-    the page's charts fetch theirs from /overview/data, so the page asks for none)."""
-    return await service.metrics(project_id, window, GroupBy.NONE, series=series)
+async def load(project_id: int, window: Window, detail: Detail) -> Metrics:
+    """The window's metrics: the figures alone for the page (its charts fetch theirs from
+    /overview/data), or with the charts' series (one of everything, and each model's)."""
+    return await service.metrics(project_id, window, GroupBy.NONE, detail)
 
 
 def figures_context(overall: Metrics, choice: Choice) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def figures_context(overall: Metrics, choice: Choice) -> dict[str, Any]:
 
 async def page_context(project_id: int, window: Window, choice: Choice) -> dict[str, Any]:
     """The whole page's context beyond the figures: the window and the first-run state."""
-    overall = await load(project_id, window, series=False)
+    overall = await load(project_id, window, Detail.FIGURES)
     first_run = not (await list_events(project_id, first=1)).items
     return figures_context(overall, choice) | {
         "window": window,
@@ -93,7 +93,7 @@ async def overview_data(
 ) -> Response:  # fmt: skip
     """The charts' data and the figures' HTML for the same window, as JSON."""
     choice = Choice(range_, since, until, bucket)
-    overall = await load(project_id, choice.window())
+    overall = await load(project_id, choice.window(), Detail.CHARTS)
     context = figures_context(overall, choice)
     body = view.chart_data(overall) | {
         part: templates.env.get_template(f"_overview_{part}.html").render(context)

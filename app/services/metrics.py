@@ -10,8 +10,8 @@ size (UTC), so every figure is exact for the window it reports.
 
 from __future__ import annotations
 
-import heapq
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -49,6 +49,15 @@ class GroupBy(Enum):
     MODEL = "MODEL"
 
 
+class Detail(Enum):
+    """How much of the series `metrics` builds (a point's latency percentiles are most of the
+    time a week of hourly buckets takes)."""
+
+    FIGURES = "figures"  # no series: the figures and tables (the overview page)
+    CHARTS = "charts"  # the overview's charts: each model's points without latency percentiles
+    FULL = "full"  # every figure of every point (GraphQL)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A time window aligned to its bucket: [since, until), `bucket` seconds per point."""
@@ -66,6 +75,11 @@ class Window:
     def previous(self) -> Window:
         """The window of the same length just before this one."""
         return Window(self.since - self.length, self.since, self.bucket)
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """(since, until)."""
+        return self.since, self.until
 
     @property
     def points(self) -> int:
@@ -215,25 +229,25 @@ def default_bucket(since: datetime, until: datetime) -> int:
 
 
 async def metrics(
-    project_id: int, window: Window, group_by: GroupBy = GroupBy.NONE, *, series: bool = True
-) -> Metrics:
-    """The overview's figures, series, model breakdown and top users for `window`; without
-    `series` (the overview page, whose charts fetch theirs) `series` and `series_by_model` are
-    empty: a point's percentiles are most of the time a week of hourly buckets takes."""
+    project_id: int, window: Window, group_by: GroupBy = GroupBy.NONE,
+    detail: Detail = Detail.FULL,
+) -> Metrics:  # fmt: skip
+    """The overview's figures, series, model breakdown and top users for `window`, with the
+    series `detail` asks for (Detail.FIGURES: `series` and `series_by_model` are empty)."""
     d = dialect()
     level = max(size for size in rollups.LEVELS if window.bucket % size == 0)
     previous = window.previous
-    rows = await rollups.metric_spans(d, project_id, _spans(level, window))
+    series = detail is not Detail.FIGURES
+    rows = await rollups.metric_spans(d, project_id, _spans(level, window, series))
     before, by_key = _cells(rows, window)
-    models = _Models(window, by_key, series)
-    found = await rollups.user_sums(
-        d, project_id, level, previous.since, window.since, window.until
+    models = _Models(window, by_key, detail)
+    users = await rollups.top_users(
+        d, project_id, level, previous.since, window.since, window.until, TOP_USERS
     )
-    users = [_user_row(*sums) for sums in found[0]]
     return Metrics(
         window=window,
-        summary=Summary(_figures(models.total), models.total.sessions, len(users)),
-        previous=Summary(_figures(before), before.sessions, found[1]),
+        summary=Summary(_figures(models.total), models.total.sessions, users.active),
+        previous=Summary(_figures(before), before.sessions, users.active_before),
         series=(
             ()
             if not series
@@ -243,28 +257,20 @@ async def metrics(
         ),
         series_by_model=tuple(models.per_model),
         models=tuple(models.rows),
-        top_users_by_events=tuple(
-            heapq.nsmallest(TOP_USERS, users, key=lambda u: (-u.events, -u.cost_usd, u.user_id))
-        ),
-        top_users_by_cost=tuple(
-            heapq.nsmallest(
-                TOP_USERS,
-                [user for user in users if user.cost_usd > 0],
-                key=lambda u: (-u.cost_usd, -u.events, u.user_id),
-            )
-        ),
+        top_users_by_events=tuple(_user_row(*user) for user in users.by_events),
+        top_users_by_cost=tuple(_user_row(*user) for user in users.by_cost),
     )
 
 
-def _spans(level: int, window: Window) -> list[tuple[int, datetime, datetime]]:
-    """The (level, since, until) spans to read: the window at `level`; of the previous window
-    (of which only the total is shown) the whole days as day rows, which count the same events
-    as their hours: with hourly buckets, a week before is ~30 buckets a model, not 168."""
-    previous, day = window.previous, rollups.DAY
-    first, last = _ceil(previous.since, day), _floor(previous.until, day)
-    if level >= day or last <= first:
-        return [(level, previous.since, window.until)]
-    return [(level, previous.since, first), (day, first, last), (level, last, window.until)]
+def _spans(level: int, window: Window, series: bool) -> list[tuple[int, datetime, datetime]]:
+    """The (level, since, until) spans to read: the window at `level` when its series are
+    built; the rest (the previous window, of which only the total is shown, and the window
+    without series) as `rollups.whole_days`: whole days as day rows, which count the same
+    events as their hours (with hourly buckets, a week is ~30 rows a model, not 168)."""
+    before, since, until = (int(at.timestamp()) for at in (window.previous.since, *window.span))
+    spans = rollups.whole_days(level, before, since)
+    spans += [(level, since, until)] if series else rollups.whole_days(level, since, until)
+    return [(lvl, _utc(since), _utc(until)) for lvl, since, until in spans]
 
 
 def _cells(rows: list[dict[str, Any]], window: Window) -> tuple[Sum, dict[tuple[str, int], Sum]]:
@@ -290,7 +296,7 @@ class _Models:
     """The window's cells split by model: the busiest MAX_MODELS each on their own, the rest
     summed; and by bucket index, every model together."""
 
-    def __init__(self, window: Window, by_key: dict[tuple[str, int], Sum], series: bool) -> None:
+    def __init__(self, window: Window, by_key: dict[tuple[str, int], Sum], detail: Detail) -> None:
         self.window = window
         cells_of: dict[str, list[Sum]] = {}
         for (model, _), cell in by_key.items():
@@ -305,12 +311,14 @@ class _Models:
             self.rows.append(ModelRow(None, _figures(rest_total), len(rest)))
         self.overall: dict[int, Sum] = {}
         self.per_model: list[Series] = []
-        if series:
-            self._split(by_key, shown, set(rest))
+        if detail is not Detail.FIGURES:
+            self._split(by_key, shown, set(rest), latency=detail is Detail.FULL)
 
-    def _split(self, by_key: dict[tuple[str, int], Sum], shown: list[str], rest: set[str]) -> None:
+    def _split(
+        self, by_key: dict[tuple[str, int], Sum], shown: list[str], rest: set[str], latency: bool
+    ) -> None:
         """The series: every model together by bucket (`overall`), and each shown model's
-        (`per_model`), then the rest's summed."""
+        (`per_model`, without latency percentiles unless `latency`), then the rest's summed."""
         overall: dict[int, list[Sum]] = {}
         of_model: dict[str, dict[int, Sum]] = {name: {} for name in shown}
         others: dict[int, list[Sum]] = {}
@@ -321,26 +329,48 @@ class _Models:
             else:
                 of_model[model][index] = cell
         self.overall = {index: sum_of(cells) for index, cells in overall.items()}
-        self.per_model = [self.series(_model(name), of_model[name]) for name in shown]
+        self.per_model = [self.series(_model(name), of_model[name], 0, latency) for name in shown]
         if rest:
             summed = {index: sum_of(cells) for index, cells in others.items()}
-            self.per_model.append(self.series(None, summed, len(rest)))
+            self.per_model.append(self.series(None, summed, len(rest), latency))
 
-    def series(self, model: str | None, at: dict[int, Sum], other_models: int = 0) -> Series:
-        """A series with a point for every bucket of the window (`at`: cells by index)."""
+    def series(
+        self, model: str | None, at: dict[int, Sum], other_models: int = 0, latency: bool = True
+    ) -> Series:
+        """A series with a point for every bucket of the window (`at`: cells by index), its
+        latency percentiles None unless `latency`."""
         window = self.window
         step = timedelta(seconds=window.bucket)
         points = tuple(
-            Point(window.since + i * step, _figures(at[i]) if i in at else _NOTHING)
+            Point(window.since + i * step, _figures(at[i], latency) if i in at else _NOTHING)
             for i in range(window.points)
         )
         return Series(model, points, other_models)
 
 
-def _figures(cell: Sum) -> Figures:
-    """What a sum of rollup cells shows: dollars, and percentiles from the histogram."""
+# Figures by their sum's key and `latency` (see Sum.key): a past bucket's figures are the same
+# at every tick of a live overview. Bounded: emptied when full.
+FIGURES_KEPT = 8192
+_kept: dict[Hashable, Figures] = {}
+
+
+def _figures(cell: Sum, latency: bool = True) -> Figures:
+    """What a sum of rollup cells shows: dollars, and percentiles from the histogram (None
+    without `latency`); kept by the sum's key."""
+    if cell.key is None:
+        return _figures_of(cell, latency)
+    key = (cell.key, latency)
+    figures = _kept.get(key)
+    if figures is None:
+        if len(_kept) >= FIGURES_KEPT:
+            _kept.clear()
+        figures = _kept[key] = _figures_of(cell, latency)
+    return figures
+
+
+def _figures_of(cell: Sum, latency: bool) -> Figures:
     events, tokens_in, tokens_out, cost, unpriced, positive, negative, _, errors = cell.counts
-    p50, p95, p99 = cell.latency()
+    p50, p95, p99 = cell.latency() if latency else (None, None, None)
     # Sums of cells saturate like the stored ones (store.MAX_SUM): "at least this much".
     return Figures(
         events=capped(events),
@@ -367,6 +397,10 @@ def _model(stored: str) -> str | None:
 def _user_row(user_id: str, events: int, cost: int, unpriced: int) -> UserRow:
     """An end user's figures, saturated like the stored ones (store.MAX_SUM)."""
     return UserRow(user_id, capped(events), capped(cost) / pricing.NANO, capped(unpriced))
+
+
+def _utc(stamp: int) -> datetime:
+    return datetime.fromtimestamp(stamp, UTC)
 
 
 def _floor(value: datetime, bucket: int) -> datetime:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from bisect import bisect_left
+from collections.abc import Hashable
 from itertools import accumulate
 from operator import add, itemgetter
 from typing import Any
@@ -87,13 +88,24 @@ def dense_percentiles(hist: Dense | None, qs: tuple[float, ...]) -> list[float |
 
 class Sum:
     """The counts of rollup rows summed (what a `Cell` holds, its histogram dense): `counts`
-    in the order of COUNTS. Never changed once made: sums share their rows' histograms."""
+    in the order of COUNTS. Never changed once made: sums share their rows' histograms.
 
-    __slots__ = ("counts", "hist")
+    `key` says what it is the sum of, when it is a row or a sum of rows: (counts, stored
+    histogram) of a row, the tuple of its parts' keys for a sum. Equal keys are equal sums,
+    so what is derived from a sum can be kept by its key (`sum_of` keeps sums, the metrics
+    their figures): the live overview reads the same past rows at every tick."""
 
-    def __init__(self, counts: tuple[int, ...] = (0,) * len(COUNTS), hist: Dense | None = None):
+    __slots__ = ("counts", "hist", "key")
+
+    def __init__(
+        self,
+        counts: tuple[int, ...] = (0,) * len(COUNTS),
+        hist: Dense | None = None,
+        key: Hashable | None = None,
+    ):
         self.counts = counts
         self.hist = hist
+        self.key = key
 
     @property
     def events(self) -> int:
@@ -108,7 +120,8 @@ class Sum:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Sum:
         """A stored `metric_rollups` row (as `Cell.from_row` reads it)."""
-        return cls(tuple(map(int, _counts_of(row))), dense_of(row["latency_hist"]))
+        counts, stored = tuple(map(int, _counts_of(row))), row["latency_hist"]
+        return cls(counts, dense_of(stored), (counts, stored))
 
     def latency(self) -> list[float | None]:
         """p50, p95 and p99 of the latency (ms), None each without a latency."""
@@ -118,9 +131,30 @@ class Sum:
 EMPTY = Sum()
 
 
+# Sums of rows by their key (a bucket of every model, a model's window): a past bucket's are
+# the same at every tick of a live overview. Bounded: emptied when full (~2 kB an entry).
+SUMS_KEPT = 4096
+_sums: dict[Hashable, Sum] = {}
+
+
 def sum_of(sums: list[Sum]) -> Sum:
-    """The sum of several sums (one of them when there is only one)."""
+    """The sum of several sums (one of them when there is only one); kept by its key when
+    every part has one."""
     if len(sums) <= 1:
         return sums[0] if sums else EMPTY
+    key = keys_of(sums)
+    if key is not None and (kept := _sums.get(key)) is not None:
+        return kept
     counts = tuple([sum(column) for column in zip(*[each.counts for each in sums], strict=True)])
-    return Sum(counts, dense_sum([each.hist for each in sums if each.hist is not None]))
+    total = Sum(counts, dense_sum([each.hist for each in sums if each.hist is not None]), key)
+    if key is not None:
+        if len(_sums) >= SUMS_KEPT:
+            _sums.clear()
+        _sums[key] = total
+    return total
+
+
+def keys_of(sums: list[Sum]) -> Hashable | None:
+    """The key of the sum of `sums` (None when one of them has none)."""
+    keys = tuple(each.key for each in sums)
+    return None if None in keys else keys

@@ -56,11 +56,14 @@ from app.services.rollups.histogram import (
     value_of,
 )
 from app.services.rollups.reads import (
+    TopUsers,
     UserSums,
     metric_rows,
     metric_source,
     metric_spans,
+    top_users,
     user_sums,
+    whole_days,
 )
 from app.services.rollups.rebuild import RebuildReport, StoredEvent, rebuild
 from app.services.rollups.sqlite import FOLDED, Folds, Histograms, SqliteRollups, WriterMemory
@@ -75,8 +78,8 @@ __all__ = [
     "ALPHA", "DAY", "FOLDED", "GAMMA", "HOUR", "LEVELS", "MINUTE", "NO_MODEL", "USER_LEVELS",
     "Cell", "CellKey", "Counted", "Figures", "Folds", "Histograms", "NoRollupWriter",
     "NoRollups", "PostgresRollups", "RebuildReport", "RollupWriter", "Rollups",
-    "SqliteRollups", "StoredEvent", "UserSums", "WriterMemory", "add_counts", "add_packed",
-    "array", "bin_of", "figures_of", "is_unpriced", "merge_into", "metric_rows",
+    "SqliteRollups", "StoredEvent", "TopUsers", "UserSums", "WriterMemory", "add_counts",
+    "add_packed", "array", "bin_of", "figures_of", "is_unpriced", "merge_into", "metric_rows",
     "metric_source", "metric_spans", "pack", "percentile", "percentiles", "rebuild",
-    "rollup_writer_for", "unpack", "user_sums", "value_of",
+    "rollup_writer_for", "top_users", "unpack", "user_sums", "value_of", "whole_days",
 ]  # fmt: skip
