@@ -246,10 +246,13 @@ async def _search_rows(
                                       limit=limit, walk=in_walk)  # fmt: skip
     elif d.postgres:
         EVENTS.add_after(d, cond, after)
-        walk, index = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
-                                            limit=limit)  # fmt: skip
+        walk, _ = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
+                                        limit=limit)  # fmt: skip
         rows = await read_rows(d, walk, budget)
         if len(rows) <= limit:  # short of a page among the newest: the matches are rare
+            lead = await reads_search.pg_lead(query)
+            _, index = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
+                                             limit=limit, lead=lead)  # fmt: skip
             rows = await read_rows(d, index, budget)
         return [to_event_view(row) for row in rows]
     else:
