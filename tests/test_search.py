@@ -19,11 +19,10 @@ import pytest
 from app.db import reader
 from app.errors import Invalid
 from app.live import LiveFilter
-from app.services import reads
+from app.services import reads, reads_search
 from app.services.ingest import Ingestor
 from app.services.keys import Principal
 from app.services.reads import EventFilter
-from app.services import reads_search
 from app.services.reads_search import STATS_SECONDS, WALK
 from app.services.search import CAP, MAX_QUERY_CHARS, MAX_QUERY_WORDS, TextQuery
 from tests.factories import fresh_database, new_principal

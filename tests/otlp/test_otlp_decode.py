@@ -102,3 +102,17 @@ def test_a_json_error_names_its_place() -> None:
         "resourceSpans[0].scopeSpans[0].spans[1].attributes[0].value.arrayValue.values[0]"
         ".intValue must be an integer" in raised.value.message
     )
+
+
+def test_a_member_given_under_both_names_is_refused() -> None:
+    """OTLP/JSON members may be spelt as in the proto (snake_case), but not both ways at once:
+    which would count is not said (protobuf's own JSON parsers refuse it too)."""
+    span = {"name": "chat", "traceId": "0" * 31 + "1", "spanId": "0" * 15 + "1"}
+    snake = {"resource_spans": [{"scope_spans": [{"spans": [span]}]}]}
+    assert [s.name for s in decode_spans(orjson.dumps(snake), Encoding.JSON)] == ["chat"]
+    both = {"resourceSpans": [{"scopeSpans": [], "scope_spans": [{"spans": [span]}]}]}
+    with pytest.raises(MalformedBody) as raised:
+        decode_spans(orjson.dumps(both), Encoding.JSON)
+    assert "resourceSpans[0].scopeSpans must be given once, not also as scope_spans" in (
+        raised.value.message
+    )

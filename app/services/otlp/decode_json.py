@@ -150,8 +150,13 @@ def _events(events: list[Any]) -> list[SpanEvent]:
 
 
 def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
-    found = obj.get(camel)
-    return obj.get(snake) if found is None else found
+    """A member under its JSON name or its proto name; both given is a 400, as protobuf's own
+    JSON parsers refuse a field given twice (which of the two would count is not said)."""
+    if camel != snake and snake in obj:
+        if camel in obj:
+            raise _Wrong(camel, f"given once, not also as {snake}")
+        return obj[snake]
+    return obj.get(camel)
 
 
 def _object(value: Any, member: str = "") -> dict[str, Any]:

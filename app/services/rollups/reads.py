@@ -259,7 +259,6 @@ async def _postgres_top_users(
     """`top_users` on PostgreSQL: `_TOP_USERS` over `whole_days` spans, ~8,000 rows for a week
     of hours (not 19,000); the previous window's users are counted DISTINCT (hashed: its
     COUNT(DISTINCT) sorted ~19,000 rows in 19 ms)."""
-
     statement = _TOP_USERS.format(
         cap=MAX_SUM, top=int(top),
         rows=_user_rows(project_id, whole_days(level, since, until),
