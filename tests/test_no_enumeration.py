@@ -2,8 +2,11 @@
 
 Sign-up answers the same for a new and a taken address (the owner of a taken one logs in);
 a login fails the same way for an unknown address and a wrong password. Timings are compared
-as medians of a few tries, with a generous bound: an argon2 hash or check dominates both, and
-the answers that leaked took about 1 ms against about 100 ms.
+as the fastest of a few tries, the two kinds taking turns going first, with a generous bound:
+an argon2 hash or check dominates both, and the answers that leaked took about 1 ms against
+about 100 ms. The fastest try is the one the rest of a loaded machine disturbed least (a
+median of five was 2x apart twice under CI's load); a leak shows in every try, the fastest
+included.
 """
 
 from __future__ import annotations
@@ -50,17 +53,23 @@ def comparable(response: httpx.Response, email: str) -> tuple[int, dict[str, str
 
 
 def assert_similar(first: list[float], second: list[float]) -> None:
-    """Medians within a factor of two of each other."""
-    a, b = statistics.median(first), statistics.median(second)
-    assert 0.5 < a / b < 2, f"medians {a * 1000:.0f} ms and {b * 1000:.0f} ms"
+    """The fastest tries within a factor of two of each other."""
+    a, b = min(first), min(second)
+    shown = [f"{statistics.median(d) * 1000:.0f}" for d in (first, second)]
+    assert 0.5 < a / b < 2, f"fastest {a * 1000:.0f} and {b * 1000:.0f} ms (medians {shown})"
+
+
+def turns(kinds: tuple[str, str], n: int) -> tuple[str, str]:
+    """Try `n`'s order: the two kinds take turns going first."""
+    return kinds if n % 2 == 0 else (kinds[1], kinds[0])
 
 
 def test_sign_up_answers_the_same_for_a_new_and_a_taken_address(server: Server) -> None:
     with browser(server) as owner:
         taken = sign_up(owner)
     seen, durations = {"new": set(), "taken": set()}, {"new": [], "taken": []}  # type: ignore[var-annotated]
-    for _ in range(TRIES):
-        for kind in ("new", "taken"):
+    for n in range(TRIES):
+        for kind in turns(("new", "taken"), n):
             email = fresh_email() if kind == "new" else taken
             with browser(server) as prober:
                 response, took = timed(prober, "/signup", email)
@@ -93,7 +102,7 @@ def test_a_failed_login_is_the_same_for_an_unknown_address_and_a_wrong_password(
         known = sign_up(owner)
     seen, durations = {"unknown": set(), "wrong": set()}, {"unknown": [], "wrong": []}  # type: ignore[var-annotated]
     for n in range(TRIES):
-        for i, kind in enumerate(("unknown", "wrong")):
+        for i, kind in enumerate(turns(("unknown", "wrong"), n)):
             email = fresh_email() if kind == "unknown" else known
             with client_at(server, f"127.0.1.{2 * n + i + 1}") as prober:
                 response, took = timed(prober, "/login", email)
