@@ -13,6 +13,8 @@ import heapq
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from tortoise.exceptions import OperationalError
+
 from app.services.rollups.cells import DAY, HOUR, MINUTE, USER_LEVELS
 from app.services.rollups.sqlite import FOLDED
 from app.services.sql import POSTGRES, SQLITE, Dialect, db_time, fetch, select
@@ -132,15 +134,26 @@ _USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user
 # (its plan streams the covering index, or hashes): there the end_users table is mostly dead
 # rows (every commit updates its users), and EXISTS became a hashed scan of the previous
 # window.
-END_USERS = select(
-    f"u.user_id, (SELECT {_USER_TEXT} FROM user_rollups r WHERE {_USER_ROWS} "  # noqa: S608
-    "AND r.bucket >= ? AND r.bucket < ?) AS sums, "
-    f"EXISTS (SELECT 1 FROM user_rollups r WHERE {_USER_ROWS} AND r.bucket >= ? "
-    "AND r.bucket < ?) AS active_before, u.hour_bucket, u.hour_events, u.hour_cost_nano, "
-    f"u.hour_unpriced, {FOLDED.format(HOUR)} AS folded",
-    "end_users u",
-    "u.project_id = ? AND u.last_seen >= ?",
-)
+
+
+def _end_users(sums: str) -> str:
+    """`END_USERS` with the sums written as `sums`."""
+    return select(
+        f"u.user_id, (SELECT {sums} FROM user_rollups r WHERE {_USER_ROWS} "  # noqa: S608
+        "AND r.bucket >= ? AND r.bucket < ?) AS sums, "
+        f"EXISTS (SELECT 1 FROM user_rollups r WHERE {_USER_ROWS} AND r.bucket >= ? "
+        "AND r.bucket < ?) AS active_before, u.hour_bucket, u.hour_events, u.hour_cost_nano, "
+        f"u.hour_unpriced, {FOLDED.format(HOUR)} AS folded",
+        "end_users u",
+        "u.project_id = ? AND u.last_seen >= ?",
+    )
+
+
+END_USERS = _end_users(_USER_TEXT)
+# The same with plain sums of the costs: SQLite raises "integer overflow" when one passes
+# 2^63 (then END_USERS sums them exactly in parts). Summing each cost once instead of three
+# parts, and parsing one number, cut ~40% of the statement (issue 24, bench/graphql).
+END_USERS_PLAIN = _end_users("SUM(r.events) || '|' || SUM(r.cost_nano) || '|' || SUM(r.unpriced)")
 _UNPRICED = (
     "SUM(CASE WHEN cost_nano IS NULL AND (tokens_in IS NOT NULL OR tokens_out IS NOT NULL) "
     "THEN 1 ELSE 0 END)"
@@ -283,7 +296,13 @@ async def _sqlite_user_sums(
     params = [level, since, until, level, before, since, project_id, db_time(d, last_seen)]
     users: list[UserSums] = []
     active_before = 0
-    for row in await fetch(d, END_USERS, params):
+    try:
+        rows = await fetch(d, END_USERS_PLAIN, params)
+    except OperationalError as exc:
+        if "overflow" not in str(exc):
+            raise
+        rows = await fetch(d, END_USERS, params)  # a sum past 2^63: summed in parts
+    for row in rows:
         events, cost, unpriced = _user_figures(row["sums"])
         was_active = bool(row["active_before"])
         hour, kept = int(row["hour_bucket"]), int(row["hour_events"])
