@@ -30,13 +30,17 @@ from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
 )
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -71,6 +75,16 @@ class Plain(NamedTuple):
     item_nullable: bool = False
     field_type: GraphQLOutputType | None = None
     check: Callable[[Any, Any], Any] | None = None  # the object type's is_type_of, if any
+    same: type | None = None  # a Python type the scalar answers unchanged (`_SAME`)
+
+
+# graphql-core's String, ID and Boolean answer a str (a bool) unchanged, and Int an int within
+# 32 bits: their output coercion (a call and its isinstance checks, ~350 per page) is skipped
+# for exactly those values. Float is left out (it refuses NaN), and every other value or type
+# goes through the scalar's own coercion.
+_SPECIFIED = {kind.name: kind for kind in (GraphQLString, GraphQLID, GraphQLBoolean, GraphQLInt)}
+_SAME: dict[str, type] = {"String": str, "ID": str, "Boolean": bool, "Int": int}
+_INT_BOUND = 2**31
 
 
 # Per schema, per (type, field): its Plain, or None when graphql-core's path must run.
@@ -112,7 +126,8 @@ def _plain(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> Plain
     if isinstance(kind, GraphQLNonNull):
         kind = kind.of_type
     if isinstance(kind, GraphQLScalarType | GraphQLEnumType):
-        return Plain(getter, nullable, coerce=kind.coerce_output_value)
+        same = _SAME.get(kind.name) if kind is _SPECIFIED.get(kind.name) else None
+        return Plain(getter, nullable, coerce=kind.coerce_output_value, same=same)
     many = isinstance(kind, GraphQLList)
     item_nullable = False
     if isinstance(kind, GraphQLList):
@@ -337,6 +352,9 @@ def _leaf(plain: Plain, source: Any) -> Any:
             return None if plain.nullable else NOT_READ
         if value is NOT_READ:
             return NOT_READ
+        if type(value) is plain.same:  # what the scalar answers as is (see `_SAME`)
+            if plain.same is not int or -_INT_BOUND <= value < _INT_BOUND:
+                return value
         coerced = plain.coerce(value) if plain.coerce else NOT_READ
         if coerced is not None and coerced is not Undefined:
             return coerced
