@@ -347,14 +347,14 @@ def _read(getter: Callable[[Any], Any], source: Any) -> Any:
 def _leaf(plain: Plain, source: Any) -> Any:
     """A scalar or enum field's output value, or NOT_READ for graphql-core's path."""
     try:
-        value = plain.getter(source)
+        value: Any = plain.getter(source)
         if value is None:
             return None if plain.nullable else NOT_READ
         if value is NOT_READ:
             return NOT_READ
-        if type(value) is plain.same:  # what the scalar answers as is (see `_SAME`)
-            if plain.same is not int or -_INT_BOUND <= value < _INT_BOUND:
-                return value
+        kind = type(value)
+        if kind is plain.same and (kind is not int or -_INT_BOUND <= value < _INT_BOUND):
+            return value  # what the scalar answers as is (see `_SAME`)
         coerced = plain.coerce(value) if plain.coerce else NOT_READ
         if coerced is not None and coerced is not Undefined:
             return coerced

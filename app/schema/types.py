@@ -52,12 +52,23 @@ class PageInfo:
     end_cursor: str | None
 
 
+@shortcut(lambda edge: edge._cursor_of(edge._item))
+def _edge_cursor(root: Any) -> str:
+    """An edge's cursor (`Edge.cursor`), made when asked for."""
+    cursor: str = root._cursor_of(root._item)
+    return cursor
+
+
 @strawberry.type
 class Edge(Generic[T]):
     """One item of a connection and the cursor just after it."""
 
-    cursor: str
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: T
+    # The cursor is made when asked for (a session replay selects only nodes: encoding 100
+    # cursors was ~5% of its server time).
+    _item: strawberry.Private[Any]
+    _cursor_of: strawberry.Private[Callable[[Any], str]]
 
 
 @strawberry.type
@@ -80,7 +91,7 @@ def connection(
     `count` answers `totalCount` when it is asked for."""
     cursor = page.cursor
     return Connection(
-        edges=[Edge(cursor=cursor(item), node=node(item)) for item in page.items],
+        edges=[Edge(_item=item, _cursor_of=cursor, node=node(item)) for item in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         _count=count,
     )
@@ -255,7 +266,7 @@ async def events_connection(
     cursor = page.cursor
     return Connection(
         edges=[
-            Edge(cursor=cursor(view), node=node)
+            Edge(_item=view, _cursor_of=cursor, node=node)
             for view, node in zip(page.items, nodes, strict=True)
         ],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
