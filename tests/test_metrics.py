@@ -354,6 +354,33 @@ async def test_single_series_and_top_users(world: World) -> None:
     ]
 
 
+async def test_sqlite_top_users_ranked_in_sql_equal_the_exact_ranking(world: World) -> None:
+    """SQLite ranks the overview's end users in SQL (app/services/rollups/reads.py, handing
+    Python ~20 rows instead of one per end user): the same lists, ties broken the same way,
+    and the same counts as every end user's exact sums ranked in Python."""
+    if world.backend != "sqlite":
+        pytest.skip("PostgreSQL ranks its own way (_TOP_USERS)")
+    project = world.a.project_id
+    for since, hours, level in ((BASE, 1, rollups.HOUR), (BASE, 30, rollups.HOUR),
+                                (BASE + timedelta(hours=5), 24, rollups.HOUR),
+                                (BASE, 72, rollups.DAY)):  # fmt: skip
+        until = since + timedelta(hours=hours)
+        before = since - (until - since)
+        fast = await rollups.reads._sqlite_top_users(SQLITE, project, level, before, since,
+                                                     until, 3)  # fmt: skip
+        users, active_before = await rollups.user_sums(SQLITE, project, level, before, since,
+                                                       until)  # fmt: skip
+        assert fast is not None
+        assert (fast.active, fast.active_before) == (len(users), active_before)
+        assert (
+            fast.by_events == sorted(users, key=lambda u: (-u.events, -u.cost_nano, u.user_id))[:3]
+        )
+        costly = [u for u in users if u.cost_nano > 0]
+        assert (
+            fast.by_cost == sorted(costly, key=lambda u: (-u.cost_nano, -u.events, u.user_id))[:3]
+        )
+
+
 async def test_other_projects_never_leak(world: World) -> None:
     """Project b logged an event next to every batch of a's: none of it is counted for a."""
     window = align(BASE, BASE + timedelta(days=3), metrics_service.BUCKETS["1d"])

@@ -20,6 +20,7 @@ from strawberry.types.base import get_object_definition
 
 from app.errors import NotFound
 from app.schema.context import PhosphoInfo
+from app.schema.execution import NOT_READ, shortcut
 from app.schema.inputs import EventStatus, event_status, page_size
 from app.schema.loaders import load_existing
 from app.schema.scalars import BigInt
@@ -51,12 +52,23 @@ class PageInfo:
     end_cursor: str | None
 
 
+@shortcut(lambda edge: edge._cursor_of(edge._item))
+def _edge_cursor(root: Any) -> str:
+    """An edge's cursor (`Edge.cursor`), made when asked for."""
+    cursor: str = root._cursor_of(root._item)
+    return cursor
+
+
 @strawberry.type
 class Edge(Generic[T]):
     """One item of a connection and the cursor just after it."""
 
-    cursor: str
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: T
+    # The cursor is made when asked for (a session replay selects only nodes: encoding 100
+    # cursors was ~5% of its server time).
+    _item: strawberry.Private[Any]
+    _cursor_of: strawberry.Private[Callable[[Any], str]]
 
 
 @strawberry.type
@@ -79,7 +91,7 @@ def connection(
     `count` answers `totalCount` when it is asked for."""
     cursor = page.cursor
     return Connection(
-        edges=[Edge(cursor=cursor(item), node=node(item)) for item in page.items],
+        edges=[Edge(_item=item, _cursor_of=cursor, node=node(item)) for item in page.items],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         _count=count,
     )
@@ -163,24 +175,44 @@ class Event:
         return _later(info.context.load().tags.load(uuid.UUID(self.id)))
 
     @strawberry.field(description="Every feedback on this event, oldest first.")
+    @shortcut(lambda event: event._read_feedback())
     def feedback(self, info: PhosphoInfo) -> list[Feedback]:
         if self._feedback is not None:
             return [Feedback.from_view(view) for view in self._feedback]
         return _later(self._load_feedback(info))
 
     @strawberry.field(description="The event's current feedback: its latest, if any.")
+    @shortcut(lambda event: event._read_latest_feedback())
     def latest_feedback(self, info: PhosphoInfo) -> Feedback | None:
         if self._feedback is not None:
             return Feedback.from_view(self._feedback[-1]) if self._feedback else None
         return _later(self._load_latest_feedback(info))
 
     @strawberry.field(description="The conversation this event belongs to.")
+    @shortcut(lambda event: event._read_session())
     def session(self, info: PhosphoInfo) -> Session:
         if self._session is MISSING:
             raise NotFound("session not found")
         if self._session is not None:
             return Session.from_view(self._session)
         return _later(self._load_session(info))
+
+    # The prefetched relations as the executor's shortcuts read them (app/schema/execution.py):
+    # NOT_READ sends the field to its resolver (a dataloader, or the session's NotFound).
+    def _read_feedback(self) -> Any:
+        if self._feedback is None:
+            return NOT_READ
+        return [Feedback.from_view(view) for view in self._feedback]
+
+    def _read_latest_feedback(self) -> Any:
+        if self._feedback is None:
+            return NOT_READ
+        return Feedback.from_view(self._feedback[-1]) if self._feedback else None
+
+    def _read_session(self) -> Any:
+        if self._session is None or self._session is MISSING:
+            return NOT_READ
+        return Session.from_view(self._session)
 
     async def _load_feedback(self, info: PhosphoInfo) -> list[Feedback]:
         views = await info.context.load().feedback.load(uuid.UUID(self.id))
@@ -203,33 +235,27 @@ def _later(value: Awaitable[T]) -> T:
 
 async def event_nodes(info: PhosphoInfo, views: Sequence[EventView]) -> list[Event]:
     """The Events of a page's views, with the relations its nodes select (feedback, session,
-    tags) read for the whole page at once, through the request's dataloaders."""
+    tags) read for the whole page at once, by the batch reads behind the request's loaders."""
     wanted = selected_names(info, PAGE_NODE)
     events = [Event.from_view(view) for view in views]
     if not events or not wanted & RELATIONS:
         return events
     loaders = info.context.load()
     ids = [view.id for view in views]
-    feedback = loaders.feedback.load_many(ids) if wanted & FEEDBACK_FIELDS else _none()
-    sessions = (
-        loaders.session.load_many([view.session_id for view in views])
-        if "session" in wanted
-        else _none()
-    )
-    tags = loaders.tags.load_many(ids) if "tags" in wanted else _none()
-    found = await asyncio.gather(feedback, sessions, tags)
-    for index, event in enumerate(events):
-        if found[0] is not None:
-            event._feedback = found[0][index]
-        if found[1] is not None:
-            event._session = found[1][index] or MISSING
-        if found[2] is not None:
-            event._tags = found[2][index]
+    reads_of: dict[str, Awaitable[Sequence[Any]]] = {}
+    if wanted & FEEDBACK_FIELDS:
+        reads_of["_feedback"] = loaders.feedback_of(ids)
+    if "session" in wanted:
+        reads_of["_session"] = loaders.sessions_of([view.session_id for view in views])
+    if "tags" in wanted:
+        reads_of["_tags"] = loaders.tags_of(ids)
+    found = await asyncio.gather(*reads_of.values())
+    for attribute, values in zip(reads_of, found, strict=True):
+        if attribute == "_session":
+            values = [value or MISSING for value in values]
+        for event, value in zip(events, values, strict=True):
+            setattr(event, attribute, value)
     return events
-
-
-async def _none() -> None:
-    return None
 
 
 async def events_connection(
@@ -240,7 +266,7 @@ async def events_connection(
     cursor = page.cursor
     return Connection(
         edges=[
-            Edge(cursor=cursor(view), node=node)
+            Edge(_item=view, _cursor_of=cursor, node=node)
             for view, node in zip(page.items, nodes, strict=True)
         ],
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),

@@ -44,6 +44,7 @@ from app.services.ingest_jobs import (
 )
 from app.services.ingest_tally import SessionSeen, UserSeen, count_session, count_user
 from app.services.keys import UNAUTHORIZED_MESSAGE, Principal
+from app.services.planner_statistics import NoStatistics, planner_statistics_for
 from app.services.rollups import (
     NoRollupWriter,
     Rollups,
@@ -89,11 +90,14 @@ class Ingestor:
         self.feedback_tokens = FeedbackTokens()
         # Chosen by `start`, for the backend's dialect (and told how each transaction ended).
         self._rollups: RollupWriter = NoRollupWriter()
+        # PostgreSQL: ANALYZE after many stored rows (app/services/planner_statistics.py).
+        self.statistics = NoStatistics()
 
     async def start(self, backend: WriteBackend) -> None:
         """Start accepting writes (in the app's lifespan)."""
         if self.rollups:
             self._rollups = rollup_writer_for(backend.dialect, lazy=True)
+        self.statistics = planner_statistics_for(backend.dialect)
         await self.writer.start(backend, hook=self._rollups)
 
     async def stop(self) -> None:
@@ -104,6 +108,7 @@ class Ingestor:
             except (Unavailable, Internal):  # not started, stopping, or failed (logged): the
                 pass  # fine rows are folded by the next server's first commits instead
         await self.writer.stop()
+        await self.statistics.stop()
 
     async def log_event(self, principal: Principal, body: Any) -> EventResult:
         """Validate and durably store one event."""
@@ -172,7 +177,8 @@ class Ingestor:
     def _publish(self, jobs: list[Job], outcomes: list[Any]) -> None:
         """After commit, before anyone is answered: count what was stored (the metrics), tell
         live subscribers, in commit order."""
-        count_stored(jobs, outcomes)  # first: it cannot fail, whatever a subscriber does
+        stored = count_stored(jobs, outcomes)  # first: it cannot fail, whatever a subscriber does
+        self.statistics.note(stored)
         self.bus.publish(live_messages(jobs, outcomes))
 
     def _plan(self, jobs: list[Job], d: Dialect) -> Plan[list[Any]]:
@@ -249,9 +255,9 @@ def live_messages(jobs: list[Job], outcomes: list[Any]) -> Iterator[LiveMessage]
                 )  # fmt: skip
 
 
-def count_stored(jobs: list[Job], outcomes: list[Any]) -> None:
+def count_stored(jobs: list[Job], outcomes: list[Any]) -> int:
     """Add what a commit stored to the metrics: new events (not retries of stored ones) and
-    feedback; failed jobs stored nothing."""
+    feedback; failed jobs stored nothing. How many rows that was."""
     events = feedback = 0
     for job, outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, BaseException):
@@ -266,6 +272,7 @@ def count_stored(jobs: list[Job], outcomes: list[Any]) -> None:
         EVENTS_STORED.inc(events)
     if feedback:
         FEEDBACK_STORED.inc(feedback)
+    return events + feedback
 
 
 def _parse_event_id(value: str) -> uuid.UUID:
