@@ -82,7 +82,7 @@ class PlannerStatistics(NoStatistics):
             self.seen = await self._analyze()
             self.runs += 1
         except Exception:  # statistics are an optimisation: the next commit may try again
-            log.warning("ANALYZE after %d stored rows failed", self.min_rows, exc_info=True)
+            log.warning("ANALYZE of the read tables failed", exc_info=True)
         finally:
             self.task = None
 
