@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run, print the table, write the JSON; 2 when wrk is missing, 1 when events were lost."""
     args = parse_args(argv)
     if args.floor:
-        return _floor()
+        return _floor(args.postgres)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     profile = args.results_dir / f"ingest-{stamp}-profile.txt" if args.profile else None
     options = Options(
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result["durability"]["all_acknowledged_stored"] else 1
 
 
-def _floor() -> int:
-    """--floor: the table of floor.py, in a scratch directory."""
+def _floor(admin_url: str | None) -> int:
+    """--floor: the table of floor.py (PostgreSQL's with --postgres), in a scratch directory."""
     import shutil
     import tempfile
 
@@ -129,7 +129,10 @@ def _floor() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="phospho-floor-"))
     try:
-        print(floor.describe(floor.measure(workdir)))
+        if admin_url is not None:
+            print(floor.describe(floor.measure_postgres(workdir, admin_url), "PostgreSQL"))
+        else:
+            print(floor.describe(floor.measure(workdir)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -13,10 +13,17 @@ Python come on top: a server storing N events/s on one core needs at least N tim
 column of CPU for this alone. Measured here (issue 24): 42-44 µs an event in batches of 100,
 so batches of 100 cannot reach 40,000 events/s on one core with this schema (~23,000 at most
 for the INSERT alone); the search index is about half of it.
+
+With --postgres the same INSERT goes to a throwaway PostgreSQL database over asyncpg, and the
+figure is the server backend's CPU (from /proc) plus the client's, per event; the variants
+drop the search index's GIN index, then its generated `search_vector` column. Measured here:
+~200 µs an event in batches of 100 as stored, ~30 without `search_vector`, of which computing
+the column is ~150 and the GIN index ~35: the PostgreSQL ingest's ceiling is its search column.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -24,9 +31,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from app.services.ingest_jobs import prepare_event
-from app.services.sql import SQLITE
+from app.services.sql import POSTGRES, SQLITE
 from app.services.store import EventRow, insert_events
 from app.services.validation import validate_event
 from bench.ingest import payload
@@ -139,14 +147,83 @@ def measure(workdir: Path) -> dict[str, dict[int, float]]:
     return figures
 
 
-def describe(figures: dict[str, dict[int, float]]) -> str:
+def describe(figures: dict[str, dict[int, float]], database: str = "SQLite") -> str:
     """The printed table."""
+    where = "backend + client" if database == "PostgreSQL" else "pinned to core " + SERVER_CORE
     out = [
-        "SQLite floor: CPU per event of the events INSERT alone (BEGIN..COMMIT, fsync included), "
-        "pinned to core " + SERVER_CORE,
+        f"{database} floor: CPU per event of the events INSERT alone (BEGIN..COMMIT, its sync "
+        f"included), {where}",
         "events per commit | " + " | ".join(f"{name:>20}" for name in figures),
     ]
     for size in SIZES:
         cells = " | ".join(f"{figures[name][size]:>17.1f} µs" for name in figures)
         out.append(f"{size:>17} | {cells}")
     return "\n".join(out)
+
+
+PG_VARIANTS: dict[str, str | None] = {
+    "as stored": None,
+    "without GIN index": (
+        "DO $$ DECLARE i text; BEGIN FOR i IN SELECT indexname FROM pg_indexes WHERE "
+        "tablename = 'events' AND indexdef ILIKE '%using gin%' LOOP "
+        "EXECUTE 'DROP INDEX ' || quote_ident(i); END LOOP; END $$"
+    ),
+    "without search column": "ALTER TABLE events DROP COLUMN search_vector",
+}
+
+
+def measure_postgres(workdir: Path, admin_url: str) -> dict[str, dict[int, float]]:
+    """µs of CPU (backend + client) per event on PostgreSQL, by variant and size."""
+    from bench.metrics.seed import _create_pg_database, _drop_pg_database
+
+    figures: dict[str, dict[int, float]] = {}
+    for variant, change in PG_VARIANTS.items():
+        figures[variant] = {}
+        for size in SIZES:
+            url = _create_pg_database(admin_url)
+            try:
+                create_key(workdir / f"pg-{variant}-{size}", url)
+                figures[variant][size] = asyncio.run(_insert_postgres(url, change, size))
+            finally:
+                _drop_pg_database(admin_url, url)
+    return figures
+
+
+async def _insert_postgres(url: str, change: str | None, size: int) -> float:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        if change is not None:
+            await conn.execute(change)
+        project_id = await conn.fetchval("SELECT id FROM projects")
+        backend = Path(f"/proc/{await conn.fetchval('SELECT pg_backend_pid()')}/stat")
+        warm_up = max(size, EVENTS[size] // 10)
+        transactions = _rows(project_id, warm_up + EVENTS[size], size)
+        for rows in transactions[: warm_up // size]:
+            await _insert_one(conn, rows)
+        server, client = _cpu_of(backend), time.thread_time()
+        for rows in transactions[warm_up // size :]:
+            await _insert_one(conn, rows)
+        cpu = _cpu_of(backend) - server + time.thread_time() - client
+    finally:
+        await conn.close()
+    return 1e6 * cpu / EVENTS[size]
+
+
+async def _insert_one(conn: Any, rows: list[EventRow]) -> None:
+    async with conn.transaction():
+        plan = insert_events(POSTGRES, rows)
+        try:
+            query = next(plan)
+            while True:
+                await conn.execute(query.sql, *query.params)
+                query = plan.send([])
+        except StopIteration:
+            pass
+
+
+def _cpu_of(stat: Path) -> float:
+    """User + system CPU seconds of a process (the PostgreSQL backend)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
