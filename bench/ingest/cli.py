@@ -47,6 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="then profile both servers with py-spy during one more 16-connection run each",
     )
     parser.add_argument("--profile-seconds", type=int, default=20, help="sampling time per server")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="only measure what SQLite alone costs per event under the schema (floor.py)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
         "--postgres",
@@ -65,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run, print the table, write the JSON; 2 when wrk is missing, 1 when events were lost."""
     args = parse_args(argv)
+    if args.floor:
+        return _floor(args.postgres)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     profile = args.results_dir / f"ingest-{stamp}-profile.txt" if args.profile else None
     options = Options(
@@ -111,3 +118,21 @@ def main(argv: list[str] | None = None) -> int:
     path = report.write_json(result, args.results_dir, stamp)
     print(f"\nraw figures: {path}")
     return 0 if result["durability"]["all_acknowledged_stored"] else 1
+
+
+def _floor(admin_url: str | None) -> int:
+    """--floor: the table of floor.py (PostgreSQL's with --postgres), in a scratch directory."""
+    import shutil
+    import tempfile
+
+    from bench.ingest import floor
+
+    workdir = Path(tempfile.mkdtemp(prefix="phospho-floor-"))
+    try:
+        if admin_url is not None:
+            print(floor.describe(floor.measure_postgres(workdir, admin_url), "PostgreSQL"))
+        else:
+            print(floor.describe(floor.measure(workdir)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
