@@ -173,6 +173,10 @@ class Subscription:
             self._missed = 1
             LIVE_DROPPED.inc()
 
+    def pending(self) -> bool:
+        """Whether `get` has something to answer at once (a message, a marker)."""
+        return self.revoked or bool(self._missed) or not self._queue.empty()
+
     async def get(self) -> LiveMessage | Overflow | Revoked:
         """The next message in commit order, an Overflow marker after messages were lost, or
         Revoked (from then on, every time) once the credential has ended."""
@@ -245,6 +249,8 @@ class SharedLoads(Generic[H, V]):
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._dispatch)
             self._pending.append((key, future))
+        elif future.done():  # loaded for an earlier subscriber: no wait, no shield to make
+            return future.result()
         # Shielded: a subscriber that leaves must not cancel what others wait for.
         return await asyncio.shield(future)
 

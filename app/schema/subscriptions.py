@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from functools import partial
 from typing import NoReturn
 
 import strawberry
@@ -29,6 +30,7 @@ from app.live import (
 )
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import LiveEventFilter
+from app.schema.live_socket import Frames
 from app.schema.permissions import ProjectKey
 from app.schema.types import Event, Feedback
 from app.services.live_reads import live_event
@@ -91,16 +93,22 @@ class Subscription:
         wanted = EVERY_EVENT
         if filter is not None:
             wanted = filter.to_live()
+        frames = Frames.for_operation()  # over WebSocket: frames sent straight (live_socket.py)
         async for message in _messages(info):
             if isinstance(message, EventLogged) and wanted.admits(message):
                 # One read per event for every subscriber of the process (app/services/
                 # live_reads.py); None when gone since it committed (never in normal operation).
                 view = await live_event(info.context.bus, info.context.project_id, message.event_id)
-                if view is not None and wanted.admits_text(view.input, view.output):
-                    # A fresh read per delivered message (no stale feedback), not per message
-                    # the filter drops.
-                    info.context.refresh_loaders()
-                    yield Event.from_view(view)
+                if view is None or not wanted.admits_text(view.input, view.output):
+                    continue
+                if frames is not None and await frames.send(
+                    str(view.id), partial(Event.from_view, view)
+                ):
+                    continue
+                # A fresh read per delivered message (no stale feedback), not per message the
+                # filter drops.
+                info.context.refresh_loaders()
+                yield Event.from_view(view)
 
     @strawberry.subscription(permission_classes=AUTH, description="Feedback as it commits.")
     async def feedback_added(self, info: PhosphoInfo) -> AsyncGenerator[Feedback, None]:
