@@ -1,7 +1,9 @@
 """The Subscription root: committed events and feedback pushed from the live bus.
 
 Bus messages carry ids and the fields filtered on; each delivered event is read once per
-process for all its subscribers (app/services/live_reads.py). A subscriber that fell behind
+process for all its subscribers (app/services/live_reads.py), and over WebSocket its frame is
+executed and encoded once per group of identical subscriptions and written to the socket by
+the resolver itself (app/schema/live_socket.py). A subscriber that fell behind
 gets an error telling it to resynchronise, never a silent gap. Leaving the `async with`
 (client gone, completed or cancelled) releases the bus subscription. When the caller's key is
 revoked or its login session ends, the WebSocket is closed with 4403 (see
