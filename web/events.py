@@ -7,6 +7,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +18,7 @@ from app.live import EventLogged, LiveFilter
 from app.services.event_fields import MAX_TAG_LENGTH
 from app.services.event_filters import event_filter
 from app.services.export import download
-from app.services.live_reads import live_event, shared_render
+from app.services.live_reads import live_event, prefetch_events, shared_render
 from app.services.reads import (
     EventFilter,
     feedback_for_events,
@@ -153,8 +154,9 @@ async def events_stream(
         return await shared_row((project_id, message.event_id, message.tags))
 
     return live_stream(
-        request, session, project_id, "event", row, wanted=wanted, overflow=OVERFLOW_NOTICE
-    )
+        request, session, project_id, "event", row, wanted=wanted, overflow=OVERFLOW_NOTICE,
+        prefetch=partial(prefetch_events, bus, project_id),
+    )  # fmt: skip
 
 
 @router.get("/events/export", response_class=StreamingResponse)

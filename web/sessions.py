@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from app.errors import Invalid
 from app.live import EventLogged, LiveFilter
-from app.services.live_reads import live_event, shared_render
+from app.services.live_reads import live_event, prefetch_events, shared_render
 from app.services.reads import (
     Page,
     SessionFilter,
@@ -125,4 +126,5 @@ async def replay_stream(
         return None if event is None else fragment("_turn.html", turn=event, latest={})
 
     wanted = LiveFilter(session_id=session_id)
-    return live_stream(request, session, project_id, "turn", turn, wanted=wanted)
+    prefetch = partial(prefetch_events, bus, project_id)
+    return live_stream(request, session, project_id, "turn", turn, wanted=wanted, prefetch=prefetch)

@@ -26,6 +26,7 @@ from app.live import (
     EVERY_EVENT,
     EventLogged,
     FeedbackAdded,
+    LiveFilter,
     LiveMessage,
     Overflow,
     Revoked,
@@ -35,7 +36,7 @@ from app.schema.inputs import LiveEventFilter
 from app.schema.live_socket import Frames
 from app.schema.permissions import ProjectKey
 from app.schema.types import Event, Feedback
-from app.services.live_reads import live_event
+from app.services.live_reads import live_event, prefetch_events
 from app.services.revocation import ended_credentials
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
@@ -56,8 +57,11 @@ def _resync(missed: int) -> ResyncRequired:
     )
 
 
-async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
-    """The project's bus messages in commit order; raises ResyncRequired on overflow."""
+async def _messages(
+    info: PhosphoInfo, *, prefetch: LiveFilter | None = None
+) -> AsyncGenerator[LiveMessage]:
+    """The project's bus messages in commit order; raises ResyncRequired on overflow. With
+    `prefetch`, the events it admits among messages already queued are read in one batch."""
     context = info.context
     credential = context.principal.credential
     # A connection outlives its credential: check it again before each new subscription.
@@ -65,12 +69,17 @@ async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
         await _close_revoked(context.request)
     async with context.bus.subscribe(context.project_id, credential=credential) as subscription:
         while True:
-            message = await subscription.get()
-            if isinstance(message, Revoked):
-                await _close_revoked(context.request)
-            if isinstance(message, Overflow):
-                raise _resync(message.missed)
-            yield message
+            batch = await subscription.get_many()
+            if prefetch is not None and len(batch) > 1:
+                admitted = [m for m in batch if isinstance(m, EventLogged) and prefetch.admits(m)]
+                prefetch_events(context.bus, context.project_id, admitted)
+            for message in batch:
+                if isinstance(message, Revoked) or subscription.revoked:
+                    await _close_revoked(context.request)
+                if isinstance(message, Overflow):
+                    raise _resync(message.missed)
+                assert not isinstance(message, Revoked)
+                yield message
 
 
 async def _close_revoked(connection: object) -> NoReturn:
@@ -96,7 +105,7 @@ class Subscription:
         if filter is not None:
             wanted = filter.to_live()
         frames = Frames.for_operation()  # over WebSocket: frames sent straight (live_socket.py)
-        async for message in _messages(info):
+        async for message in _messages(info, prefetch=wanted):
             if isinstance(message, EventLogged) and wanted.admits(message):
                 # One read per event for every subscriber of the process (app/services/
                 # live_reads.py); None when gone since it committed (never in normal operation).
