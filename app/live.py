@@ -173,17 +173,44 @@ class Subscription:
             self._missed = 1
             LIVE_DROPPED.inc()
 
+    def pending(self) -> bool:
+        """Whether `get` has something to answer at once (a message, a marker)."""
+        return self.revoked or bool(self._missed) or not self._queue.empty()
+
     async def get(self) -> LiveMessage | Overflow | Revoked:
         """The next message in commit order, an Overflow marker after messages were lost, or
         Revoked (from then on, every time) once the credential has ended."""
+        ready = self._ready()
+        if ready is not None:
+            return ready
+        message = await self._queue.get()
+        return REVOKED if self.revoked else message
+
+    async def get_many(self, limit: int = 100) -> list[LiveMessage | Overflow | Revoked]:
+        """What `get` would answer now and after, without waiting again: the next message
+        (waited for), then up to `limit` in all of those already queued, ending at a marker.
+        A reader that fell behind catches up in batches (one read of their events for all)."""
+        first = await self.get()
+        batch = [first]
+        while len(batch) < limit and not isinstance(batch[-1], Overflow | Revoked):
+            ready = self._ready()
+            if ready is None:
+                break
+            batch.append(ready)
+        return batch
+
+    def _ready(self) -> LiveMessage | Overflow | Revoked | None:
+        """What `get` answers without waiting, or None when it would wait."""
         if self.revoked:
             return REVOKED
         # Deliver what was queued before the loss first: it is still in order.
-        if self._missed and self._queue.empty():
+        if self._queue.empty():
+            if not self._missed:
+                return None
             missed, self._missed = self._missed, 0
             LIVE_RESYNCS.inc()
             return Overflow(missed)
-        message = await self._queue.get()
+        message = self._queue.get_nowait()
         return REVOKED if self.revoked else message
 
     def revoke(self) -> None:
@@ -237,6 +264,18 @@ class SharedLoads(Generic[H, V]):
 
     async def load(self, key: H) -> V | None:
         """The value for `key`, or None when the batch found none."""
+        future = self._start(key)
+        if future.done():  # loaded for an earlier subscriber: no wait, no shield to make
+            return future.result()
+        # Shielded: a subscriber that leaves must not cancel what others wait for.
+        return await asyncio.shield(future)
+
+    def prefetch(self, keys: Iterable[H]) -> None:
+        """Start loading `keys` (in this turn's batch) for `load`s to come."""
+        for key in keys:
+            self._start(key)
+
+    def _start(self, key: H) -> asyncio.Future[V | None]:
         future = self._memo.get(key)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -245,8 +284,7 @@ class SharedLoads(Generic[H, V]):
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._dispatch)
             self._pending.append((key, future))
-        # Shielded: a subscriber that leaves must not cancel what others wait for.
-        return await asyncio.shield(future)
+        return future
 
     def _dispatch(self) -> None:
         pending, self._pending = self._pending, []

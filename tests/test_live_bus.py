@@ -13,7 +13,16 @@ import psycopg
 import pytest
 
 from app.db import apply_migrations, close_orm, init_orm
-from app.live import EventLogged, FeedbackAdded, LiveBus, LiveFilter, Overflow, Subscription
+from app.live import (
+    REVOKED,
+    Credential,
+    EventLogged,
+    FeedbackAdded,
+    LiveBus,
+    LiveFilter,
+    Overflow,
+    Subscription,
+)
 from app.live_pg import PostgresBridge
 from app.services.ingest import Ingestor
 from app.services.keys import Principal, create_api_key
@@ -21,6 +30,8 @@ from app.services.projects import get_or_create_project
 from app.services.write_backends import write_backend_for
 from app.settings import Settings
 from tests.harness import PG_ADMIN_URL, create_pg_database, drop_pg_database
+
+KEY = Credential("key", 1)
 
 
 def event(project_id: int, n: int) -> EventLogged:
@@ -75,6 +86,20 @@ async def test_a_stalled_reader_never_slows_publishing() -> None:
         started = time.perf_counter()
         bus.publish(messages)
         assert time.perf_counter() - started < 1.0
+
+
+async def test_a_reader_catching_up_takes_what_is_queued_in_order_up_to_a_marker() -> None:
+    bus = LiveBus()
+    async with bus.subscribe(1, max_queue=3) as sub, bus.subscribe(1, credential=KEY) as ended:
+        bus.publish([event(1, n) for n in range(5)])  # s3 and s4 are lost
+        batch = await sub.get_many()
+        assert [m.session_id for m in batch[:3] if isinstance(m, EventLogged)] == ["s0", "s1", "s2"]
+        assert batch[3:] == [Overflow(missed=2)]  # the marker ends the batch
+        bus.publish([event(1, 5), event(1, 6)])
+        later = await sub.get_many(limit=1)
+        assert [m.session_id for m in later if isinstance(m, EventLogged)] == ["s5"]
+        bus.revoke([KEY])
+        assert await ended.get_many() == [REVOKED]  # at once, whatever was queued
 
 
 def test_live_filter_matches_tag_and_status_on_the_message() -> None:

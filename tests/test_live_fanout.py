@@ -169,6 +169,19 @@ async def test_shared_loads_batch_a_turns_keys_once_and_survive_a_leaver() -> No
     assert calls[-1] == [1]
 
 
+async def test_prefetched_keys_load_in_one_batch() -> None:
+    calls: list[list[int]] = []
+
+    async def batch(keys: list[int]) -> dict[int, int]:
+        calls.append(keys)
+        return {key: key * 10 for key in keys}
+
+    loads: SharedLoads[int, int] = SharedLoads(batch)
+    loads.prefetch([1, 2, 3])  # a stream catching up on three queued events
+    assert [await loads.load(k) for k in (1, 2, 3)] == [10, 20, 30]
+    assert calls == [[1, 2, 3]]
+
+
 async def test_a_failed_shared_load_is_tried_again() -> None:
     failures = [RuntimeError("database gone")]
 

@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.errors import Invalid
 from app.live import EventLogged, LiveFilter
 from app.services.event_fields import MAX_TAG_LENGTH
 from app.services.event_filters import event_filter
 from app.services.export import download
-from app.services.live_reads import live_event, shared_render
+from app.services.live_reads import live_event, prefetch_events, shared_render
 from app.services.reads import (
     EventFilter,
     feedback_for_events,
@@ -32,7 +30,7 @@ from web.deps import Cursor, Param, ProjectId, current_project_id
 from web.htmx import page_or_panel, page_or_rows
 from web.keys import may_create_keys
 from web.list_filters import UrlFields
-from web.live import live_fragments
+from web.live import LiveStream, live_stream
 from web.security import SECURITY_HEADERS, SignedIn
 from web.templating import fragment, render
 
@@ -132,10 +130,10 @@ async def events_page(
     return page_or_rows(request, after is not None, "events.html", "_event_rows.html", context)
 
 
-@router.get("/live/events", response_class=EventSourceResponse)
+@router.get("/live/events", response_class=LiveStream)
 async def events_stream(
     request: Request, session: SignedIn, project_id: ProjectId, filters: UrlFilters
-) -> AsyncIterator[ServerSentEvent]:
+) -> LiveStream:
     """New rows for the table, pushed as they are committed (never polled); the stream ends
     when the login session does."""
     wanted = filters.to_live()
@@ -155,12 +153,10 @@ async def events_stream(
             return None
         return await shared_row((project_id, message.event_id, message.tags))
 
-    stream = live_fragments(
-        request, session, project_id, "event", row, wanted=wanted, overflow=OVERFLOW_NOTICE
-    )
-    async with aclosing(stream):
-        async for item in stream:
-            yield item
+    return live_stream(
+        request, session, project_id, "event", row, wanted=wanted, overflow=OVERFLOW_NOTICE,
+        prefetch=partial(prefetch_events, bus, project_id),
+    )  # fmt: skip
 
 
 @router.get("/events/export", response_class=StreamingResponse)

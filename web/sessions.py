@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import aclosing
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.errors import Invalid
 from app.live import EventLogged, LiveFilter
-from app.services.live_reads import live_event, shared_render
+from app.services.live_reads import live_event, prefetch_events, shared_render
 from app.services.reads import (
     Page,
     SessionFilter,
@@ -29,7 +27,7 @@ from web.deps import Cursor, ProjectId, current_project_id
 from web.htmx import page_or_panel, page_or_rows
 from web.keys import may_create_keys
 from web.list_filters import ActivityFilters, UrlFilters
-from web.live import live_fragments
+from web.live import LiveStream, live_stream
 from web.security import SignedIn
 from web.templating import fragment, render
 
@@ -91,10 +89,10 @@ async def replay_page(
     return page_or_panel(request, "session.html", "_session_panel.html", context, "/sessions")
 
 
-@router.get("/live/sessions", response_class=EventSourceResponse)
+@router.get("/live/sessions", response_class=LiveStream)
 async def sessions_stream(
     request: Request, session: SignedIn, project_id: ProjectId, filters: UrlFilters
-) -> AsyncIterator[ServerSentEvent]:
+) -> LiveStream:
     """The up-to-date row of each session that just got an event (the page keeps the newest)."""
 
     async def render(key: tuple[int, uuid.UUID, str]) -> str:
@@ -109,19 +107,16 @@ async def sessions_stream(
     async def row(message: EventLogged) -> str | None:
         return await shared_row((project_id, message.event_id, message.session_id))
 
-    stream = live_fragments(request, session, project_id, "session", row, wanted=to_live(filters))
-    async with aclosing(stream):
-        async for item in stream:
-            yield item
+    return live_stream(request, session, project_id, "session", row, wanted=to_live(filters))
 
 
-@router.get("/live/session", response_class=EventSourceResponse)
+@router.get("/live/session", response_class=LiveStream)
 async def replay_stream(
     request: Request,
     session: SignedIn,
     project_id: Annotated[int, Depends(existing_session)],
     session_id: SessionId,
-) -> AsyncIterator[ServerSentEvent]:
+) -> LiveStream:
     """New turns of this conversation, pushed as they are committed."""
 
     bus = request.app.state.live
@@ -131,7 +126,5 @@ async def replay_stream(
         return None if event is None else fragment("_turn.html", turn=event, latest={})
 
     wanted = LiveFilter(session_id=session_id)
-    stream = live_fragments(request, session, project_id, "turn", turn, wanted=wanted)
-    async with aclosing(stream):
-        async for item in stream:
-            yield item
+    prefetch = partial(prefetch_events, bus, project_id)
+    return live_stream(request, session, project_id, "turn", turn, wanted=wanted, prefetch=prefetch)

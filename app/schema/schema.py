@@ -36,6 +36,7 @@ from app.schema.context import Context, FreshReads, get_context
 from app.schema.cost import CostLimit
 from app.schema.errors import TypedErrors, log_errors
 from app.schema.inputs_check import LiteralValues, parse_body
+from app.schema.live_socket import LiveSocketHandler
 from app.schema.mutations import Mutation
 from app.schema.queries import Query
 from app.schema.refusals import HttpSubscriptions
@@ -108,6 +109,8 @@ class PhosphoGraphQLRouter(GraphQLRouter[Context, None]):
     `max_response_bytes`, WebSockets authenticated by their connection_init."""
 
     max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES
+    # Subscription events written straight to the socket (app/schema/live_socket.py).
+    graphql_transport_ws_handler_class = LiveSocketHandler
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request body as REST parses it (a clear 4xx, never a 500: see inputs_check)."""

@@ -1,7 +1,9 @@
 """The Subscription root: committed events and feedback pushed from the live bus.
 
 Bus messages carry ids and the fields filtered on; each delivered event is read once per
-process for all its subscribers (app/services/live_reads.py). A subscriber that fell behind
+process for all its subscribers (app/services/live_reads.py), and over WebSocket its frame is
+executed and encoded once per group of identical subscriptions and written to the socket by
+the resolver itself (app/schema/live_socket.py). A subscriber that fell behind
 gets an error telling it to resynchronise, never a silent gap. Leaving the `async with`
 (client gone, completed or cancelled) releases the bus subscription. When the caller's key is
 revoked or its login session ends, the WebSocket is closed with 4403 (see
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from functools import partial
 from typing import NoReturn
 
 import strawberry
@@ -23,15 +26,17 @@ from app.live import (
     EVERY_EVENT,
     EventLogged,
     FeedbackAdded,
+    LiveFilter,
     LiveMessage,
     Overflow,
     Revoked,
 )
 from app.schema.context import PhosphoInfo
 from app.schema.inputs import LiveEventFilter
+from app.schema.live_socket import Frames
 from app.schema.permissions import ProjectKey
 from app.schema.types import Event, Feedback
-from app.services.live_reads import live_event
+from app.services.live_reads import live_event, prefetch_events
 from app.services.revocation import ended_credentials
 
 AUTH: list[type[BasePermission]] = [ProjectKey]
@@ -52,8 +57,11 @@ def _resync(missed: int) -> ResyncRequired:
     )
 
 
-async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
-    """The project's bus messages in commit order; raises ResyncRequired on overflow."""
+async def _messages(
+    info: PhosphoInfo, *, prefetch: LiveFilter | None = None
+) -> AsyncGenerator[LiveMessage]:
+    """The project's bus messages in commit order; raises ResyncRequired on overflow. With
+    `prefetch`, the events it admits among messages already queued are read in one batch."""
     context = info.context
     credential = context.principal.credential
     # A connection outlives its credential: check it again before each new subscription.
@@ -61,12 +69,17 @@ async def _messages(info: PhosphoInfo) -> AsyncGenerator[LiveMessage, None]:
         await _close_revoked(context.request)
     async with context.bus.subscribe(context.project_id, credential=credential) as subscription:
         while True:
-            message = await subscription.get()
-            if isinstance(message, Revoked):
-                await _close_revoked(context.request)
-            if isinstance(message, Overflow):
-                raise _resync(message.missed)
-            yield message
+            batch = await subscription.get_many()
+            if prefetch is not None and len(batch) > 1:
+                admitted = [m for m in batch if isinstance(m, EventLogged) and prefetch.admits(m)]
+                prefetch_events(context.bus, context.project_id, admitted)
+            for message in batch:
+                if isinstance(message, Revoked) or subscription.revoked:
+                    await _close_revoked(context.request)
+                if isinstance(message, Overflow):
+                    raise _resync(message.missed)
+                assert not isinstance(message, Revoked)
+                yield message
 
 
 async def _close_revoked(connection: object) -> NoReturn:
@@ -91,16 +104,22 @@ class Subscription:
         wanted = EVERY_EVENT
         if filter is not None:
             wanted = filter.to_live()
-        async for message in _messages(info):
+        frames = Frames.for_operation()  # over WebSocket: frames sent straight (live_socket.py)
+        async for message in _messages(info, prefetch=wanted):
             if isinstance(message, EventLogged) and wanted.admits(message):
                 # One read per event for every subscriber of the process (app/services/
                 # live_reads.py); None when gone since it committed (never in normal operation).
                 view = await live_event(info.context.bus, info.context.project_id, message.event_id)
-                if view is not None and wanted.admits_text(view.input, view.output):
-                    # A fresh read per delivered message (no stale feedback), not per message
-                    # the filter drops.
-                    info.context.refresh_loaders()
-                    yield Event.from_view(view)
+                if view is None or not wanted.admits_text(view.input, view.output):
+                    continue
+                if frames is not None and await frames.send(
+                    str(view.id), partial(Event.from_view, view)
+                ):
+                    continue
+                # A fresh read per delivered message (no stale feedback), not per message the
+                # filter drops.
+                info.context.refresh_loaders()
+                yield Event.from_view(view)
 
     @strawberry.subscription(permission_classes=AUTH, description="Feedback as it commits.")
     async def feedback_added(self, info: PhosphoInfo) -> AsyncGenerator[Feedback, None]:

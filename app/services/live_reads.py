@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import TypeVar
 
-from app.live import LiveBus
+from app.live import EventLogged, LiveBus
 from app.services.reads_events import EventView, events_by_ids
 
 EventKey = tuple[int, uuid.UUID]  # (project id, event id)
@@ -36,6 +36,14 @@ async def _read_events(keys: list[EventKey]) -> dict[EventKey, EventView]:
 async def live_event(bus: LiveBus, project_id: int, event_id: uuid.UUID) -> EventView | None:
     """The project's just-committed event (None when it is not the project's, or gone)."""
     return await bus.shared("events", _read_events, _text_length).load((project_id, event_id))
+
+
+def prefetch_events(bus: LiveBus, project_id: int, messages: Iterable[object]) -> None:
+    """Start reading the events of these bus messages in one batch (a stream catching up on
+    several queued messages reads them together, not one by one)."""
+    keys = [(project_id, m.event_id) for m in messages if isinstance(m, EventLogged)]
+    if len(keys) > 1:
+        bus.shared("events", _read_events, _text_length).prefetch(keys)
 
 
 def _text_length(view: EventView) -> int:

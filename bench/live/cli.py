@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from bench.ingest.procs import PHOSPHO, Server, cpu_seconds, create_key
-from bench.live import clients
+from bench.live import clients, stalls
 from bench.metrics.seed import _create_pg_database, _drop_pg_database
 from bench.scaleout.servers import prepare
 
@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 s, 1 subscriber")
     parser.add_argument("--profile", metavar="DIR",
                         help="py-spy the server in each run (collapsed stacks in DIR)")  # fmt: skip
+    parser.add_argument("--pauses", action="store_true",
+                        help="record the server's loop stalls and collections")  # fmt: skip
     args = parser.parse_args(argv)
     if args.full:
         args.rates, args.subscribers, args.kinds = "500,2000", "1,10,100", "graphql,sse"
@@ -57,8 +59,9 @@ def log(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-def start_server(work: Path, url: str | None) -> tuple[Server, str]:
-    """A project with a key and a dashboard user, and `phospho serve` on it (core 0)."""
+def start_server(work: Path, url: str | None, pauses: Path | None = None) -> tuple[Server, str]:
+    """A project with a key and a dashboard user, and `phospho serve` on it (core 0); with
+    `pauses`, the server records its pauses there."""
     data = work / "data"
     env = {"PHOSPHO_DATA_DIR": str(data)}
     if url is not None:
@@ -70,6 +73,8 @@ def start_server(work: Path, url: str | None) -> tuple[Server, str]:
     user = ["users", "create", "--email", EMAIL, "--password", PASSWORD, "--project", "bench"]
     subprocess.run([str(PHOSPHO), *user], env={**os.environ, **env}, check=True,
                    capture_output=True)  # fmt: skip
+    if pauses is not None:
+        env |= stalls.server_env(pauses)
     server = Server("phospho", [str(PHOSPHO), "serve"], env, work / "serve.log")
     server.start()
     return server, key
@@ -87,7 +92,7 @@ def login_cookie(base_url: str) -> str:
 
 async def scenario(
     server: Server, key: str, cookie: str, kind: str, count: int, rate: int, seconds: float,
-    profile: str | None = None,
+    profile: str | None = None, pauses: Path | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One measured run: `count` subscribers of `kind` while `rate` events/s are posted."""
     watchers = await clients.open_watchers(kind, count, server.base_url, server.port, key, cookie)
@@ -97,6 +102,7 @@ async def scenario(
     try:
         await clients.wait_live(watchers, conns, server.port, key)
         cpu_before = cpu_seconds(server.pid)
+        window_start = time.monotonic()
         spy = None
         if profile:
             out = Path(profile) / f"{kind}-{count}-{rate}.txt"
@@ -110,6 +116,7 @@ async def scenario(
         )
         await clients.settle(watchers, answered, 10.0)
         cpu = cpu_seconds(server.pid) - cpu_before
+        window_end = time.monotonic()
         if spy is not None:
             await asyncio.to_thread(spy.wait)
     finally:
@@ -125,6 +132,8 @@ async def scenario(
         "cpu_s": cpu, "cpu_ms_per_posted": 1000 * cpu / max(len(answered), 1),
     }  # fmt: skip
     out.update(clients.figures(watchers, answered))
+    if pauses is not None:
+        out["pauses"] = stalls.summarise(pauses, window_start, window_end)
     return out
 
 
@@ -170,7 +179,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, database: str) -
 
 
 async def run_matrix(
-    server: Server, key: str, cookie: str, args: argparse.Namespace
+    server: Server, key: str, cookie: str, args: argparse.Namespace, pauses: Path | None = None
 ) -> list[dict[str, Any]]:
     """The reference (no subscriber) and every kind x count, for each rate."""
     rows = []
@@ -178,7 +187,8 @@ async def run_matrix(
         plan = [("none", 0)] + [(k, n) for k in args.kinds for n in args.subscribers]
         for kind, count in plan:
             started = time.monotonic()
-            row = await scenario(server, key, cookie, kind, count, rate, args.seconds, args.profile)
+            row = await scenario(server, key, cookie, kind, count, rate, args.seconds, args.profile,
+                                 pauses)  # fmt: skip
             rows.append(row)
             log(f"{rate}/s {kind} x{count}: p99 {row.get('p99_ms', 0):.1f} ms, missed "
                 f"{row.get('missed', 0)}, ingest p99 {row['ingest_p99_ms']:.1f} ms "
@@ -193,11 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="phospho-live-"))
     url = _create_pg_database(args.postgres) if args.postgres else None
     server = None
+    pauses = work / "pauses.jsonl" if args.pauses else None
     try:
-        server, key = start_server(work, url)
+        server, key = start_server(work, url, pauses)
         cookie = login_cookie(server.base_url)
-        rows = asyncio.run(run_matrix(server, key, cookie, args))
+        rows = asyncio.run(run_matrix(server, key, cookie, args, pauses))
         print(table(rows, args, "PostgreSQL" if url else "SQLite"))
+        if pauses is not None:
+            print(stalls.table(rows))
     except Exception:
         if (work / "serve.log").exists():
             log("--- serve.log:\n" + "\n".join((work / "serve.log").read_text().splitlines()[-20:]))

@@ -3,6 +3,8 @@ the release of live-bus subscriptions when WebSocket clients go away."""
 
 from __future__ import annotations
 
+import gc
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,10 +18,13 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
 from app.db import reader
 from app.factory import create_app
 from app.live import EventLogged, LiveBus
+from app.schema.shared_execution import SharedEventExecutor
+from app.services import reads
 from app.services.keys import create_api_key
 from app.services.projects import get_or_create_project
 from app.settings import Settings
@@ -200,3 +205,97 @@ def test_identical_subscriptions_execute_and_read_each_event_once(
 
 async def _never(keys: list[Any]) -> dict[Any, Any]:
     raise AssertionError("the shared loads exist already")
+
+
+def _subscribed(client: TestClient, stack: ExitStack, secret: str, op_id: str, query: str) -> Any:
+    """A graphql-transport-ws connection with one subscription `op_id` started."""
+    ws = stack.enter_context(
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"])
+    )
+    ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {secret}"}})
+    assert ws.receive_json()["type"] == "connection_ack"
+    ws.send_json({"id": op_id, "type": "subscribe", "payload": {"query": query}})
+    return ws
+
+
+def test_each_subscriber_gets_the_shared_frame_under_its_own_operation_id(
+    test_client: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Identical subscriptions share one encoded `data` (app/schema/live_socket.py), written
+    straight to each socket: each frame is the graphql-transport-ws `next` message of that
+    subscriber's own operation id, nothing more, and Strawberry's per-result path is not run."""
+    client, secret = test_client
+    sent_by_strawberry: list[str] = []
+    original = Operation.send_next
+
+    async def counted(operation: Any, result: Any) -> None:
+        sent_by_strawberry.append(operation.id)
+        await original(operation, result)
+
+    monkeypatch.setattr(Operation, "send_next", counted)
+    query = "subscription { eventLogged { id input } }"
+    ids = ["1", 'op "two" \\ é', "3"]
+    with ExitStack() as stack:
+        sockets = [_subscribed(client, stack, secret, op_id, query) for op_id in ids]
+        assert wait_for(lambda: client.app.state.live.subscriber_count() == 3)
+        headers = {"Authorization": f"Bearer {secret}"}
+        posted = client.post(
+            "/api/v1/events", json={"input": "q é", "output": "a"}, headers=headers
+        )
+        frames = [json.loads(ws.receive_text()) for ws in sockets]
+    data = {"eventLogged": {"id": posted.json()["event_id"], "input": "q é"}}
+    assert frames == [{"id": op_id, "type": "next", "payload": {"data": data}} for op_id in ids]
+    assert sent_by_strawberry == []
+
+
+def test_an_event_whose_selection_fails_reaches_each_subscriber_as_its_error(
+    test_client: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result with errors is never shared nor sent straight: each subscriber's own execution
+    reports it, masked as any server fault, and the subscription goes on."""
+    client, secret = test_client
+    failing = {"on": True}
+    original = reads.feedback_for_events
+
+    async def feedback(*args: Any, **kwargs: Any) -> Any:
+        if failing["on"]:
+            raise RuntimeError("the feedback read failed")
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(reads, "feedback_for_events", feedback)
+    query = "subscription { eventLogged { id feedback { score } } }"
+    headers = {"Authorization": f"Bearer {secret}"}
+    with ExitStack() as stack:
+        sockets = [_subscribed(client, stack, secret, "1", query) for _ in range(2)]
+        assert wait_for(lambda: client.app.state.live.subscriber_count() == 2)
+        client.post("/api/v1/events", json={"input": "q", "output": "a"}, headers=headers)
+        failed = [ws.receive_json() for ws in sockets]
+        failing["on"] = False
+        posted = client.post("/api/v1/events", json={"input": "q", "output": "a"}, headers=headers)
+        fine = [ws.receive_json() for ws in sockets]
+    for message in failed:
+        assert message["type"] == "next"
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "internal"
+        assert "feedback read" not in json.dumps(message)
+    event = {"id": posted.json()["event_id"], "feedback": []}
+    assert [m["payload"] for m in fine] == [{"data": {"eventLogged": event}}] * 2
+
+
+def test_a_long_subscription_keeps_nothing_per_event(test_client: tuple[TestClient, str]) -> None:
+    """Each event's execution memoizes its own subfields: graphql-core's per-event copy used to
+    add them to the subscription's memo for good (~18 objects an event, and 70-140 ms passes of
+    the collector over them; bench/live --pauses)."""
+    client, secret = test_client
+    query = "subscription { eventLogged { id input } }"
+    headers = {"Authorization": f"Bearer {secret}"}
+    with ExitStack() as stack:
+        ws = _subscribed(client, stack, secret, "1", query)
+        assert wait_for(lambda: client.app.state.live.subscriber_count() == 1)
+        for _ in range(30):
+            client.post("/api/v1/events", json={"input": "q", "output": "a"}, headers=headers)
+            assert ws.receive_json()["type"] == "next"
+        subscriptions = [
+            o for o in gc.get_objects() if isinstance(o, SharedEventExecutor) and not o.per_event
+        ]
+    assert subscriptions, "the subscription's executor"
+    assert all(len(executor._relevant_sub_fields) <= 1 for executor in subscriptions)
