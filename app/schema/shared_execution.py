@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -133,14 +134,18 @@ async def shared_data(
         result = (await pending) if inspect.isawaitable(pending) else pending
     if getattr(result, "errors", True):
         return None
-    return _encoded_data(result.data)
+    return shared_data_text(result.data)
 
 
-def _encoded_data(data: object) -> str:
+def shared_data_text(data: object) -> str:
     """`data` as JSON, once for every subscriber that sends this same object."""
     entry = _encoded.get(id(data))
     if entry is None or entry[0] is not data:  # an id is reused once its object is gone
-        entry = (data, orjson.dumps(data).decode())
+        try:
+            text = orjson.dumps(data).decode()
+        except (TypeError, orjson.JSONEncodeError):  # as the router's encode_json falls back
+            text = json.dumps(data, separators=(",", ":"))
+        entry = (data, text)
         _encoded[id(data)] = entry
         while len(_encoded) > REMEMBERED:
             _encoded.popitem(last=False)
@@ -171,7 +176,7 @@ def encode_next(message: dict[str, Any]) -> str | None:
     data = payload.get("data")
     if data is None:
         return None
-    return next_frame(message["id"], _encoded_data(data))
+    return next_frame(message["id"], shared_data_text(data))
 
 
 def next_frame(operation_id: str, data: str) -> str:

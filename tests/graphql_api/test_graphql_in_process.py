@@ -23,7 +23,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 from app.db import reader
 from app.factory import create_app
 from app.live import EventLogged, LiveBus
-from app.schema.shared_execution import SharedEventExecutor
+from app.schema.shared_execution import SharedEventExecutor, next_frame, shared_data_text
 from app.services import reads
 from app.services.keys import create_api_key
 from app.services.projects import get_or_create_project
@@ -299,3 +299,12 @@ def test_a_long_subscription_keeps_nothing_per_event(test_client: tuple[TestClie
         ]
     assert subscriptions, "the subscription's executor"
     assert all(len(executor._relevant_sub_fields) <= 1 for executor in subscriptions)
+
+
+def test_a_frame_orjson_cannot_encode_is_encoded_by_the_standard_library() -> None:
+    # Ingest refuses lone surrogates (tests/reliability/test_json_contract.py); should one be
+    # read all the same, the frame written straight to the socket is still valid JSON, as the
+    # router's encode_json makes it for Strawberry's own frames.
+    frame = json.loads(next_frame("1", shared_data_text({"eventLogged": {"output": "\ud800"}})))
+    assert frame == {"id": "1", "type": "next",
+                     "payload": {"data": {"eventLogged": {"output": "\ud800"}}}}  # fmt: skip
