@@ -23,10 +23,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 from app.db import reader
 from app.factory import create_app
 from app.live import EventLogged, LiveBus
+from app.schema.loaders import Loaders
 from app.schema.shared_execution import SharedEventExecutor, next_frame, shared_data_text
 from app.services import reads
 from app.services.keys import create_api_key
 from app.services.projects import get_or_create_project
+from app.services.reads_budget import ReadBudget
 from app.settings import Settings
 
 HOT_QUERY = """{ events(first: 50) { edges { node { id input createdAt status error tags
@@ -308,3 +310,14 @@ def test_a_frame_orjson_cannot_encode_is_encoded_by_the_standard_library() -> No
     frame = json.loads(next_frame("1", shared_data_text({"eventLogged": {"output": "\ud800"}})))
     assert frame == {"id": "1", "type": "next",
                      "payload": {"data": {"eventLogged": {"output": "\ud800"}}}}  # fmt: skip
+
+
+def test_loaders_no_query_used_leave_nothing_for_the_collector() -> None:
+    # A live subscription makes new loaders for every event it executes; those it never uses
+    # must not be reference cycles (each cost the collector a pass over them).
+    gc.collect()
+    loaders = Loaders(1, ReadBudget(limit=1000))
+    del loaders
+    assert gc.collect() == 0
+    used = Loaders(1, ReadBudget(limit=1000))
+    assert used.feedback is used.feedback  # made once, on first use
