@@ -177,25 +177,22 @@ class Event:
     @strawberry.field(description="Every feedback on this event, oldest first.")
     @shortcut(lambda event: event._read_feedback())
     def feedback(self, info: PhosphoInfo) -> list[Feedback]:
-        if self._feedback is not None:
-            return [Feedback.from_view(view) for view in self._feedback]
-        return _later(self._load_feedback(info))
+        read = self._read_feedback()
+        return _later(self._load_feedback(info)) if read is NOT_READ else read
 
     @strawberry.field(description="The event's current feedback: its latest, if any.")
     @shortcut(lambda event: event._read_latest_feedback())
     def latest_feedback(self, info: PhosphoInfo) -> Feedback | None:
-        if self._feedback is not None:
-            return Feedback.from_view(self._feedback[-1]) if self._feedback else None
-        return _later(self._load_latest_feedback(info))
+        read = self._read_latest_feedback()
+        return _later(self._load_latest_feedback(info)) if read is NOT_READ else read
 
     @strawberry.field(description="The conversation this event belongs to.")
     @shortcut(lambda event: event._read_session())
     def session(self, info: PhosphoInfo) -> Session:
         if self._session is MISSING:
             raise NotFound("session not found")
-        if self._session is not None:
-            return Session.from_view(self._session)
-        return _later(self._load_session(info))
+        read = self._read_session()
+        return _later(self._load_session(info)) if read is NOT_READ else read
 
     # The prefetched relations as the executor's shortcuts read them (app/schema/execution.py):
     # NOT_READ sends the field to its resolver (a dataloader, or the session's NotFound).
