@@ -17,8 +17,8 @@ comment FastAPI's does.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import lru_cache
 
 from fastapi import Request
 from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
@@ -30,7 +30,6 @@ from app.services.accounts import WebSession
 Fragment = Callable[[EventLogged], Awaitable[str | None]]
 PING_SECONDS = 15.0  # as FastAPI's EventSourceResponse (a proxy drops an idle connection)
 REMEMBERED = 256  # encoded events: those the streams are sending now
-_encoded: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
 
 class LiveStream(StreamingResponse):
@@ -42,16 +41,11 @@ class LiveStream(StreamingResponse):
         super().__init__(events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
+@lru_cache(maxsize=REMEMBERED)
 def encoded(name: str, html: str) -> bytes:
     """The SSE event `name` carrying `html`, encoded once for every stream that sends it (the
     fragments are shared: app/services/live_reads.py's `shared_render`)."""
-    key = (name, html)
-    chunk = _encoded.get(key)
-    if chunk is None:
-        chunk = _encoded[key] = format_sse_event(data_str=html, event=name)
-        while len(_encoded) > REMEMBERED:
-            _encoded.popitem(last=False)
-    return chunk
+    return format_sse_event(data_str=html, event=name)
 
 
 def live_stream(
