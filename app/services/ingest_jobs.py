@@ -148,23 +148,21 @@ def prepare_event(
     figures = figures_of(
         typed.model, typed.tokens_in, typed.tokens_out, cost, typed.latency_ms, status
     )
-    metadata = event.metadata
-    # Positional, in PreparedEvent's order: by keyword it cost ~0.45 µs an event more.
     return PreparedEvent(
-        event.event_id or uuid7(),  # id
-        event.event_id is not None,  # client_id
-        event.session_id or new_session_key(),  # session_key
-        event.user_id,
-        event.input,
-        event.output,
-        orjson.dumps(metadata).decode() if metadata is not None else None,  # metadata_json
-        typed,
-        cost,  # cost_nano
-        figures,
-        tuple(event.tags) if event.tags else (),
-        status,
-        event.error,
-        occurred,  # at
+        id=event.event_id or uuid7(),
+        client_id=event.event_id is not None,
+        session_key=event.session_id or new_session_key(),
+        user_id=event.user_id,
+        input=event.input,
+        output=event.output,
+        metadata_json=orjson.dumps(event.metadata).decode() if event.metadata is not None else None,
+        typed=typed,
+        cost_nano=cost,
+        figures=figures,
+        tags=tuple(event.tags or ()),
+        status=status,
+        error=event.error,
+        at=occurred,
     )
 
 

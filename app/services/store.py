@@ -16,10 +16,11 @@ import uuid
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
-from app.services.sql import Dialect, as_datetime
+from app.services.sql import POSTGRES, SQLITE, Dialect, as_datetime
 
 T = TypeVar("T")
 # Bound parameters per statement: SQLite allows 32766 since 3.32 (999 before), PostgreSQL 32767.
@@ -92,25 +93,18 @@ def insert_rows(
     for start in range(0, len(rows), per_statement):
         part = rows[start : start + per_statement] if len(rows) > per_statement else rows
         params = list(chain.from_iterable(part))
-        key = (d.postgres, head, row_sql, tail, len(part))
-        sql = _VALUES_SQL.get(key) or _values_sql(d, key)
+        sql = _values_sql(d.postgres, head, row_sql, tail, len(part))
         returned += yield Query(sql, params)
     return returned
 
 
-# The text of each `insert_rows` statement shape (group commits repeat the same few), built
-# once. A dict keyed by the dialect's flag rather than an lru_cache keyed by the Dialect: the
-# dataclass's generated __hash__ cost ~0.5 µs a statement.
-_VALUES_SQL: dict[tuple[bool, str, str, str, int], str] = {}
-_VALUES_SQL_MAX = 4096
-
-
-def _values_sql(d: Dialect, key: tuple[bool, str, str, str, int]) -> str:
-    _, head, row_sql, tail, count = key
-    if len(_VALUES_SQL) >= _VALUES_SQL_MAX:
-        _VALUES_SQL.clear()
-    sql = _VALUES_SQL[key] = d.sql(f"{head} {', '.join([row_sql] * count)} {tail}".rstrip())
-    return sql
+@lru_cache(maxsize=4096)
+def _values_sql(postgres: bool, head: str, row_sql: str, tail: str, count: int) -> str:
+    """The text of an `insert_rows` statement of `count` rows: built once per shape (group
+    commits repeat the same few), not per commit. Keyed by the dialect's flag, not the
+    Dialect: the dataclass's generated __hash__ cost ~0.5 µs a statement."""
+    d = POSTGRES if postgres else SQLITE
+    return d.sql(f"{head} {', '.join([row_sql] * count)} {tail}".rstrip())
 
 
 def active_key_ids(d: Dialect, key_ids: Sequence[int]) -> Plan[set[int]]:
@@ -123,7 +117,7 @@ def active_key_ids(d: Dialect, key_ids: Sequence[int]) -> Plan[set[int]]:
 def touch_keys(d: Dialect, key_ids: Sequence[int], now: datetime) -> Plan[None]:
     """Record `last_used_at` for keys (called at most once a minute per key)."""
     sql = "UPDATE api_keys SET last_used_at = ? WHERE id IN ({in})"
-    yield from select_in(d, sql, key_ids, prefix=[_time(d, now)])
+    yield from select_in(d, sql, key_ids, prefix=[d.time(now)])
 
 
 def existing_events(d: Dialect, ids: Sequence[uuid.UUID]) -> Plan[dict[uuid.UUID, Any]]:
@@ -194,24 +188,8 @@ def _times(d: Dialect, values: list[datetime]) -> dict[int, Any]:
     times: dict[int, Any] = {}
     for value in values:
         if id(value) not in times:
-            times[id(value)] = _time(d, value)
+            times[id(value)] = d.time(value)
     return times
-
-
-def _time(d: Dialect, value: datetime) -> Any:
-    """`d.time(value)`, the last conversion remembered by identity: the events, sessions and
-    end users of a commit share its `now`, converted once per commit instead of three times
-    (~1.5 µs each). Holding the object keeps its id from being reused."""
-    global _last_time
-    last = _last_time
-    if last[0] is value and last[1] is d:
-        return last[2]
-    converted = d.time(value)
-    _last_time = (value, d, converted)
-    return converted
-
-
-_last_time: tuple[datetime | None, Dialect | None, Any] = (None, None, None)
 
 
 class SessionDelta(NamedTuple):
