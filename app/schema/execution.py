@@ -21,133 +21,25 @@ list item), so answers and errors stay the same.
 Any other field (arguments, directives, a permission, an extension, an abstract type), a null
 where the type forbids one, a value the scalar refuses, or a schema run with middleware (a
 `resolve` hook) takes graphql-core's path, so errors are the same as before.
+
+Which fields are plain, and how each is read, is `app/schema/plain_fields.py`. An object whose
+whole selection is plain (a page's connection, its edges, nodes, feedback and session) is
+answered in one pass by `app/schema/shapes.py`, without graphql-core's per-object completion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from operator import attrgetter
-from typing import Any, NamedTuple, TypeVar
+from typing import Any
 
-from graphql import (
-    GraphQLBoolean,
-    GraphQLEnumType,
-    GraphQLID,
-    GraphQLInt,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLScalarType,
-    GraphQLSchema,
-    GraphQLString,
-)
+from graphql import GraphQLNonNull, GraphQLObjectType
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
 
-F = TypeVar("F", bound=Callable[..., Any])
-NOT_READ = object()  # a shortcut's answer when the resolver must run after all
+from app.schema.plain_fields import NOT_READ, Plain, leaf, plain_field, shortcut
+from app.schema.shapes import Shape, answer, compile_shape
 
-
-def shortcut(read: Callable[[Any], Any]) -> Callable[[F], F]:
-    """Mark a resolver (below `@strawberry.field`) as answerable from its object alone:
-    `read(obj)` is the field's value, or NOT_READ when the resolver must run (e.g. a relation
-    not prefetched). Only for resolvers without arguments, permissions or extensions."""
-
-    def mark(resolver: F) -> F:
-        resolver.__shortcut__ = read  # type: ignore[attr-defined]
-        return resolver
-
-    return mark
-
-
-class Plain(NamedTuple):
-    """How to answer a plain field: its getter, and either a leaf's output coercion or the
-    object type whose selection to execute (`many`: a list of them)."""
-
-    getter: Callable[[Any], Any]
-    nullable: bool
-    coerce: Callable[[Any], Any] | None = None
-    kind: GraphQLObjectType | None = None
-    many: bool = False
-    item_nullable: bool = False
-    field_type: GraphQLOutputType | None = None
-    check: Callable[[Any, Any], Any] | None = None  # the object type's is_type_of, if any
-    same: type | None = None  # a Python type the scalar answers unchanged (`_SAME`)
-
-
-# graphql-core's String, ID and Boolean answer a str (a bool) unchanged, and Int an int within
-# 32 bits: their output coercion (a call and its isinstance checks, ~350 per page) is skipped
-# for exactly those values. Float is left out (it refuses NaN), and every other value or type
-# goes through the scalar's own coercion.
-_SPECIFIED = {kind.name: kind for kind in (GraphQLString, GraphQLID, GraphQLBoolean, GraphQLInt)}
-_SAME: dict[str, type] = {"String": str, "ID": str, "Boolean": bool, "Int": int}
-_INT_BOUND = 2**31
-
-
-# Per schema, per (type, field): its Plain, or None when graphql-core's path must run.
-_PLAIN: dict[int, dict[tuple[str, str], Plain | None]] = {}
-
-
-def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> Plain | None:
-    """How to answer `parent.name` directly, or None when it is not a plain field."""
-    known = _PLAIN.setdefault(id(schema), {})
-    key = (parent.name, name)
-    if key not in known:
-        known[key] = _plain(schema, parent, name)
-    return known[key]
-
-
-def _getter(field: Any, definition: StrawberryField) -> Callable[[Any], Any] | None:
-    """The field's value from its object: the attribute, or a resolver's `shortcut`."""
-    if getattr(field.resolve, "_is_default", False) and definition.is_basic_field:
-        return attrgetter(definition.python_name)
-    resolver = definition.base_resolver
-    if resolver is None or definition.permission_classes or definition.extensions:
-        return None
-    read = getattr(resolver.wrapped_func, "__shortcut__", None)
-    return read if callable(read) else None
-
-
-def _plain(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> Plain | None:
-    field = schema.get_field(parent, name)
-    if field is None or field.args:
-        return None
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField):
-        return None
-    getter = _getter(field, definition)
-    if getter is None:
-        return None
-    kind: GraphQLOutputType = field.type
-    nullable = not isinstance(kind, GraphQLNonNull)
-    if isinstance(kind, GraphQLNonNull):
-        kind = kind.of_type
-    if isinstance(kind, GraphQLScalarType | GraphQLEnumType):
-        same = _SAME.get(kind.name) if kind is _SPECIFIED.get(kind.name) else None
-        return Plain(getter, nullable, coerce=kind.coerce_output_value, same=same)
-    many = isinstance(kind, GraphQLList)
-    item_nullable = False
-    if isinstance(kind, GraphQLList):
-        kind = kind.of_type
-        item_nullable = not isinstance(kind, GraphQLNonNull)
-        if isinstance(kind, GraphQLNonNull):
-            kind = kind.of_type
-    if not isinstance(kind, GraphQLObjectType) or not _own_type_check(kind):
-        return None  # leaves in lists, abstract types, custom type checks: graphql-core's
-    return Plain(getter, nullable, kind=kind, many=many, item_nullable=item_nullable,
-                 field_type=field.type, check=kind.is_type_of)  # fmt: skip
-
-
-def _own_type_check(kind: GraphQLObjectType) -> bool:
-    """Whether the type has no `is_type_of`, or Strawberry's own for a type with interfaces
-    (an isinstance check that ignores its `info`): a type's own check needs graphql-core."""
-    if kind.is_type_of is None:
-        return True
-    definition = (kind.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    return getattr(definition, "is_type_of", True) is None
+__all__ = ["NOT_READ", "PlainFieldsExecutionContext", "shortcut"]
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -159,6 +51,40 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # (none of ours): only when it holds none may a field skip the resolver chain.
         manager = self.middleware_manager
         self.plain_fields = manager is None or manager._middleware_resolvers is None
+        # Per object type and field list: the selection's Shape (or None), with the list kept
+        # so that its id is not reused during the execution (as graphql-core's own memo).
+        self._shapes: dict[tuple[str, int], tuple[Any, Shape | None]] = {}
+
+    def collect_and_execute_subfields(  # type: ignore[no-untyped-def]
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ):
+        """An object's selection answered in one pass when it compiles to a Shape
+        (app/schema/shapes.py); else, or at any doubt, field by field as graphql-core does."""
+        if self.plain_fields and position_context is None:
+            shape = self._shape(return_type, field_details_list)
+            if shape is not None:
+                answered = answer(shape, result)
+                if answered is not NOT_READ:
+                    return answered
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    def _shape(self, kind: GraphQLObjectType, field_details_list: Any) -> Shape | None:
+        key = (kind.name, id(field_details_list))
+        entry = self._shapes.get(key)
+        if entry is None:
+            fields, deferred, *_ = self.collect_subfields(kind, field_details_list)
+            shape = None
+            if not deferred:
+                shape = compile_shape(self.schema, kind, fields, self.collect_subfields)
+            entry = self._shapes[key] = (field_details_list, shape)
+        return entry[1]
 
     def execute_fields(  # type: ignore[no-untyped-def]
         self,
@@ -178,9 +104,9 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         pending: list[str] = []
         is_awaitable = self.is_awaitable
         try:
-            for name, details, leaf in self._plan(parent_type, grouped_field_set):
-                if leaf is not None:
-                    value = _leaf(leaf, source_value)
+            for name, details, scalar in self._plan(parent_type, grouped_field_set):
+                if scalar is not None:
+                    value = leaf(scalar, source_value)
                     if value is not NOT_READ:
                         results[name] = value
                         continue
@@ -240,7 +166,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plain = plain_field(self.schema, parent_type, node.name.value)
             if plain is not None:
                 if plain.kind is None:
-                    value = _leaf(plain, source)
+                    value = leaf(plain, source)
                     if value is not NOT_READ:
                         return value
                 elif not node.directives:
@@ -342,22 +268,3 @@ def _read(getter: Callable[[Any], Any], source: Any) -> Any:
         return getter(source)
     except Exception:
         return NOT_READ
-
-
-def _leaf(plain: Plain, source: Any) -> Any:
-    """A scalar or enum field's output value, or NOT_READ for graphql-core's path."""
-    try:
-        value: Any = plain.getter(source)
-        if value is None:
-            return None if plain.nullable else NOT_READ
-        if value is NOT_READ:
-            return NOT_READ
-        kind = type(value)
-        if kind is plain.same and (kind is not int or -_INT_BOUND <= value < _INT_BOUND):
-            return value  # what the scalar answers as is (see `_SAME`)
-        coerced = plain.coerce(value) if plain.coerce else NOT_READ
-        if coerced is not None and coerced is not Undefined:
-            return coerced
-    except Exception:  # noqa: S110 - graphql-core's path reports it
-        pass
-    return NOT_READ
