@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from app.errors import Invalid, NotFound
 from app.services import reads_search, search, sql
@@ -39,8 +39,7 @@ TAGGED = (
 TAGGED_WORDS = TAGGED.replace("e.feedback_score FROM", "e.feedback_score, e.search_vector FROM")
 
 
-@dataclass(frozen=True, slots=True)
-class EventView:
+class EventView(NamedTuple):
     """One stored event as readers see it."""
 
     id: uuid.UUID

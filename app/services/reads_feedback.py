@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.errors import Invalid
 from app.services import sql
@@ -19,8 +19,7 @@ LIGHT_COLUMNS = "id, event_id, score, created_at"
 TEXT_COLUMNS = ("comment",)
 
 
-@dataclass(frozen=True, slots=True)
-class FeedbackView:
+class FeedbackView(NamedTuple):
     """One feedback entry: score 1 is positive, 0 negative."""
 
     id: uuid.UUID

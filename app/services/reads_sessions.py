@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.errors import NotFound
 from app.services import sql
@@ -18,8 +18,7 @@ from app.services.sql import Conditions, Dialect, as_datetime
 COLUMNS = "id, session_key, user_id, first_event_at, last_event_at, event_count"
 
 
-@dataclass(frozen=True, slots=True)
-class SessionView:
+class SessionView(NamedTuple):
     """One conversation: `id` is the client's session id."""
 
     id: str
