@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ from app.services import reads
 from app.services.ingest import Ingestor
 from app.services.keys import Principal
 from app.services.reads import EventFilter, FeedbackFilter, Page, SessionFilter
+from app.services.reads_pages import decode_cursor, encode_cursor
 from tests.factories import fresh_database, new_principal
 from tests.harness import BACKENDS
 
@@ -388,6 +390,26 @@ async def test_malformed_cursor_and_page_size_are_invalid(world: World) -> None:
         await reads.list_end_users(world.a, after="e30")
     capped = await reads.list_events(world.a, first=10_000)
     assert len(capped.items) == len(world.events) <= reads.MAX_PAGE
+
+
+def test_cursors_keep_their_encoding() -> None:
+    """A cursor is the URL-safe base64 of `[kind, the time's UTC isoformat, key]`, so that a
+    cursor a client holds stays valid across releases (whole and fractional seconds, a time
+    in another zone or naive, UUID and int keys)."""
+    key = uuid.UUID("0190a000-0000-7000-8000-000000000001")
+    times = [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=timezone(timedelta(hours=-7))),
+        datetime(2026, 1, 2, 3, 4, 5),
+    ]
+    for at in times:
+        utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        for kind, position, stored in (("event", key, str(key)), ("session", 42, 42)):
+            text = json.dumps([kind, utc.isoformat(), stored], separators=(",", ":"))
+            expected = base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+            assert encode_cursor(kind, at, position) == expected
+            assert decode_cursor(kind, expected) == (utc, stored)
 
 
 async def test_unknown_ids_are_not_found(world: World) -> None:

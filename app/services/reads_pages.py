@@ -30,8 +30,9 @@ BAD_CURSOR = "after is not a valid cursor"
 
 def encode_cursor(kind: str, at: datetime, key: str | int | uuid.UUID) -> str:
     """An opaque, URL-safe cursor for position (at, key) in a list of `kind` (a UUID key is
-    encoded as its text: natively, or by `str` for asyncpg's UUID subclass)."""
-    raw = orjson.dumps([kind, to_utc(at).isoformat(), key], default=str)
+    encoded as its text: natively, or by `str` for asyncpg's UUID subclass). orjson writes
+    the UTC time as `isoformat` does, in half its time (a page encodes one per edge)."""
+    raw = orjson.dumps([kind, to_utc(at), key], default=str)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
