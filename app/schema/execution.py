@@ -30,7 +30,7 @@ answered in one pass by `app/schema/shapes.py`, without graphql-core's per-objec
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLNonNull, GraphQLObjectType
 from graphql.pyutils import Path, Undefined, gather_with_cancel
@@ -54,6 +54,14 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Per object type and field list: the selection's Shape (or None), with the list kept
         # so that its id is not reused during the execution (as graphql-core's own memo).
         self._shapes: dict[tuple[str, int], tuple[Any, Shape | None]] = {}
+
+    def build_per_event_executor(self, payload: Any) -> PlainFieldsExecutionContext:
+        """graphql-core's copy for one subscription event, with Shapes of its own: the copy is
+        shallow, and each event's field lists (the keys) are new, so a shared memo would grow
+        by an entry per event for as long as the subscription lives."""
+        executor = cast("PlainFieldsExecutionContext", super().build_per_event_executor(payload))
+        executor._shapes = {}
+        return executor
 
     def collect_and_execute_subfields(  # type: ignore[no-untyped-def]
         self,

@@ -284,9 +284,9 @@ def test_an_event_whose_selection_fails_reaches_each_subscriber_as_its_error(
 
 
 def test_a_long_subscription_keeps_nothing_per_event(test_client: tuple[TestClient, str]) -> None:
-    """Each event's execution memoizes its own subfields: graphql-core's per-event copy used to
-    add them to the subscription's memo for good (~18 objects an event, and 70-140 ms passes of
-    the collector over them; bench/live --pauses)."""
+    """Each event's execution memoizes its own subfields and Shapes: graphql-core's per-event
+    copy used to add them to the subscription's memo for good (~18 objects an event, and
+    70-140 ms passes of the collector over them; bench/live --pauses)."""
     client, secret = test_client
     query = "subscription { eventLogged { id input } }"
     headers = {"Authorization": f"Bearer {secret}"}
@@ -301,6 +301,7 @@ def test_a_long_subscription_keeps_nothing_per_event(test_client: tuple[TestClie
         ]
     assert subscriptions, "the subscription's executor"
     assert all(len(executor._relevant_sub_fields) <= 1 for executor in subscriptions)
+    assert all(len(executor._shapes) <= 1 for executor in subscriptions)  # app/schema/shapes.py
 
 
 def test_a_frame_orjson_cannot_encode_is_encoded_by_the_standard_library() -> None:
