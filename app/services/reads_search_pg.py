@@ -1,0 +1,202 @@
+"""PostgreSQL's text search reads: which way to find a search's newest matches, from the
+statistics of the events' words (app/services/search.py describes the index).
+
+Two ways, and neither is always right:
+- **Walk** the (project, created_at) index newest first, checking each row's stored words,
+  until a page of matches: cheap for a common word (~0.25 us a row, warm), unbounded for a
+  rare one (the whole table for a word of no event: 96 s at 1M events when the words were
+  recomputed).
+- **Look up** the GIN index: cheap for a rare word, but it returns every match of a common
+  one, each read alone (~1.5-1.9 us a match, plus the postings of the prefix) before the
+  newest can be chosen: bench/graphql's "refund" (1 event in 7, none of the newest 10,000)
+  read 12,600 rows, 19-24 ms, where walking the newest 10,400 took 2.5 ms.
+
+The planner cannot choose: it estimates every prefix tsquery at ~2% of the rows, whatever the
+word. But ANALYZE keeps the share of rows holding each common word
+(`pg_stats.most_common_elems`; a word missing from it is in fewer rows than the least common
+listed), so `pg_plan` chooses from the cost of the index read, which the shares predict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.services.reads_budget import Read
+from app.services.search import PG_VECTOR, POOL, TextQuery
+from app.services.sql import POSTGRES, Conditions, fetch
+
+WALK = 1000  # the newest rows checked first when the words' counts are unknown
+# A row the GIN index finds costs about this many rows of a walk: it is read alone where the
+# walk reads its neighbours (measured ~1.7 us vs ~0.25 us at 100,000 events, warm).
+GIN_ROW_COST = 6
+RARE_CHARS = 3  # a shorter prefix may start many rare words: its count is not known
+# The statistics of `events.search_vector`, read at most once a STATS_SECONDS per process:
+# (read at, statistics or None).
+STATS_SECONDS = 60.0
+_stats: tuple[float, WordStats | None] = (-STATS_SECONDS, None)
+_MATCH = f"{PG_VECTOR} @@ to_tsquery('simple', ?)"
+_NEWEST = "ORDER BY created_at DESC, id DESC"
+
+
+@dataclass(frozen=True, slots=True)
+class WordStats:
+    """What the last ANALYZE of `events` saw of its words: how many rows, and the share of
+    rows holding each of the most common words."""
+
+    rows: float
+    common: dict[str, float]
+
+    def share(self, word: str) -> float:
+        """The share of rows holding a word that starts with `word`, as far as the common
+        words tell (theirs summed, at most 1; 0.0 when it starts none)."""
+        return min(1.0, sum(f for w, f in self.common.items() if w.startswith(word)))
+
+
+async def word_stats() -> WordStats | None:
+    """The statistics of the events' words (None before the first ANALYZE), cached."""
+    global _stats
+    read_at, stats = _stats
+    now = time.monotonic()
+    if now - read_at >= STATS_SECONDS:
+        rows = await fetch(POSTGRES, _STATS, [])
+        row = rows[0] if rows else None
+        stats = None
+        if row is not None and row["words"] is not None and row["shares"] is not None:
+            # most_common_elem_freqs ends with three more figures (least, most, nulls).
+            shares = dict(zip(row["words"], row["shares"], strict=False))
+            stats = WordStats(max(0.0, float(row["rows"])), shares)
+        _stats = (now, stats)
+    return stats
+
+
+_STATS = (
+    "SELECT c.reltuples AS rows, s.most_common_elems::text::text[] AS words, "  # noqa: S608
+    "s.most_common_elem_freqs AS shares FROM pg_class c LEFT JOIN pg_stats s "
+    "ON s.schemaname = current_schema() AND s.tablename = 'events' "
+    f"AND s.attname = '{PG_VECTOR}' WHERE c.oid = 'events'::regclass"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PgPlan:
+    """How to find a search's newest matches: `index`, the GIN index alone; `walk`, newest
+    first until they are found (the planner walks the time index); `newest`, check the newest
+    `rows` rows first, then, if they hold too few, the GIN index. The index looks up the
+    `lead` words and the rows it finds are checked for the others."""
+
+    how: Literal["index", "walk", "newest"]
+    lead: TextQuery
+    rows: int = 0
+
+
+def pg_plan(query: TextQuery, stats: WordStats | None) -> PgPlan:
+    """The way to find `query`'s newest matches, from the words' statistics.
+
+    - A word the statistics say is rare (no common word starts it, and not a short prefix,
+      which may start many rare words): the index alone, looking up the rare words (it reads
+      each posting of a prefix: "refund:* & zanzibar:*" read 143,000 for `refund`, 64 ms,
+      where `zanzibar:*` alone read 10, 0.05 ms).
+    - Words so common that walking every row costs at most twice the index read (share x
+      GIN_ROW_COST x 2 >= 1, for the rarest word): the walk, newest first until a page.
+    - Else the newest rows first, as many as the index read would cost (at least WALK), then
+      the index: at most twice the index read when they hold too few.
+    - Without statistics (a table never analyzed): the newest WALK rows, then the index."""
+    if stats is None or not query:
+        return PgPlan("newest", query, WALK)
+    shares = {word: stats.share(word) for word in query.words}
+    rare = tuple(w for w, share in shares.items() if share == 0.0 and len(w) >= RARE_CHARS)
+    if rare:
+        return PgPlan("index", TextQuery(rare))
+    # A short prefix no common word starts is looked up too: its rows may be many, but the
+    # common words' rows are more.
+    uncommon = tuple(w for w, share in shares.items() if share == 0.0)
+    lead = TextQuery(uncommon) if uncommon else query
+    share = min(shares.values())
+    if share * GIN_ROW_COST * 2 >= 1:
+        return PgPlan("walk", lead)
+    return PgPlan("newest", lead, max(WALK, int(GIN_ROW_COST * share * stats.rows)))
+
+
+def pg_reads(
+    query: TextQuery, cond: Conditions, plan: PgPlan, *, light: str, text: Sequence[str],
+    limit: int,
+) -> tuple[Read, Read | None]:  # fmt: skip
+    """A newest-first page of `limit` hits under `cond` (the list's conditions and cursor,
+    without the search), plus one that says another page follows: the read, and the one to
+    make instead when the first returns `limit` rows or fewer (None: no other)."""
+    tsquery = query.tsquery()
+    order = ("created_at DESC", "id DESC")
+    tail = f"{_NEWEST} LIMIT ?"
+    ids, params = _pg_ids(cond, query, plan.lead, newest=limit + 1)
+    rare = f"(SELECT * FROM events WHERE id IN ({ids})) events"  # noqa: S608
+    index = Read("events", light, text, "1 = 1", [*params, limit + 1], tail=tail, order=order,
+                 page=limit, source=rare)  # fmt: skip
+    if plan.how == "index":
+        return index, None
+    if plan.how == "walk":
+        where = f"{cond.sql} AND {_MATCH}"
+        return Read("events", light, text, where, [*cond.params, tsquery, limit + 1], tail=tail,
+                    order=order, page=limit), None  # fmt: skip
+    # The columns the page reads, and the words: `SELECT *` cost ~15% more a row.
+    columns = ", ".join(dict.fromkeys([*light.split(", "), *text, PG_VECTOR]))
+    newest = (
+        f"(SELECT {columns} FROM events WHERE {cond.sql} "  # noqa: S608
+        f"{_NEWEST} LIMIT {int(plan.rows)}) events"
+    )
+    walk = Read("events", light, text, _MATCH, [*cond.params, tsquery, limit + 1], tail=tail,
+                order=order, page=limit, source=newest)  # fmt: skip
+    return walk, index
+
+
+def _pg_ids(
+    cond: Conditions, query: TextQuery, lead: TextQuery, *, newest: int
+) -> tuple[str, list[Any]]:
+    """The ids of the `newest` rows under `cond` matching `query`, by the GIN index of the
+    `lead` words (a subquery of its own: `OFFSET 0`), the rest checked on the rows found; its
+    parameters. Only the newest are kept before the rows are read again by id: for a common
+    word past newest rows that do not match (bench/graphql's "refund", 12,600 of 100,000
+    events), reading every match again by id was half of the statement's 90 ms."""
+    keep = f"{_NEWEST} LIMIT {int(newest)}"
+    if lead == query:
+        ids = f"SELECT id, created_at FROM events WHERE {cond.sql} AND {_MATCH} OFFSET 0"  # noqa: S608
+        return f"SELECT id FROM ({ids}) found {keep}", [*cond.params, query.tsquery()]  # noqa: S608
+    found = (
+        f"SELECT id, created_at, {PG_VECTOR} FROM events "  # noqa: S608
+        f"WHERE {cond.sql} AND {_MATCH} OFFSET 0"
+    )
+    return f"SELECT id FROM ({found}) found WHERE {_MATCH} {keep}", [  # noqa: S608
+        *cond.params,
+        lead.tsquery(),
+        query.tsquery(),
+    ]
+
+
+async def pg_pool(query: TextQuery, cond: Conditions, plan: PgPlan, page: int) -> str:
+    """Where best match's pool (the newest POOL matches under `cond`) comes from: "walk" (the
+    planner walks newest first), "index" (the GIN index), or "newest" (the matches among the
+    newest WALK rows, when they hold a `page` of them: else the index, since asking it for a
+    word in 1 event of 5 read 200,000 rows)."""
+    if plan.how != "newest":
+        return plan.how
+    walk = (
+        f"SELECT COUNT(*) AS n FROM (SELECT {PG_VECTOR} FROM events WHERE {cond.sql} "  # noqa: S608
+        f"{_NEWEST} LIMIT {WALK}) w WHERE {_MATCH}"
+    )
+    rows = await fetch(POSTGRES, walk, [*cond.params, query.tsquery()])
+    return "newest" if int(rows[0]["n"]) >= page else "index"
+
+
+def pg_pool_sql(cond: Conditions, pool: str) -> str:
+    """The newest POOL matches under `cond`, from `pool` (`pg_pool`); its parameters are
+    cond's, then the tsquery."""
+    keep = f"{_NEWEST} LIMIT {POOL}"
+    if pool == "walk":
+        return f"SELECT * FROM events WHERE {cond.sql} AND {_MATCH} {keep}"  # noqa: S608
+    if pool == "newest":
+        newest = f"SELECT * FROM events WHERE {cond.sql} {_NEWEST} LIMIT {WALK}"  # noqa: S608
+        return f"SELECT * FROM ({newest}) w WHERE {_MATCH} {keep}"  # noqa: S608
+    ids = f"SELECT id FROM events WHERE {cond.sql} AND {_MATCH} OFFSET 0"  # noqa: S608
+    return f"SELECT * FROM events WHERE id IN ({ids}) {keep}"  # noqa: S608
