@@ -325,7 +325,7 @@ async def test_postgres_index_looks_up_the_uncommon_words(
     plan = pg_plan(TextQuery(("quest", "zebra")), stats)
     assert plan == PgPlan("index", TextQuery(("zebra",)))
     both = TextQuery(("question", "answer"))
-    assert pg_plan(both, stats) == PgPlan("walk", both)
+    assert pg_plan(both, stats).how == "walk"
     with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
         caplog.clear()
         page = await reads.list_events(big.a, filter=EventFilter(search="quest zebra"))
@@ -344,7 +344,7 @@ def test_postgres_plan_follows_the_words_shares() -> None:
     stats = WordStats(100_000, {"refund": 0.135, "refunds": 0.01, "customer": 0.93, "5": 0.004})
     refund = TextQuery(("refund",))
     assert pg_plan(refund, None) == PgPlan("newest", refund, WALK)
-    assert pg_plan(refund, stats) == PgPlan("walk", refund)
+    assert pg_plan(refund, stats) == PgPlan("walk", refund, 174_000)  # 2 x 6 x 0.145 x 100,000
     assert stats.share("refund") == pytest.approx(0.145)  # "refunds" starts with it too
     two = TextQuery(("customer", "zanzibar"))
     assert pg_plan(two, stats) == PgPlan("index", TextQuery(("zanzibar",)))
@@ -437,7 +437,9 @@ async def test_postgres_newest_rows_then_the_index(big: World) -> None:
         assert [row["id"] for row in page] == [row["id"] for row in newest]
 
 
-async def test_postgres_best_match_pool_is_the_newest_matches(big: World) -> None:
+async def test_postgres_best_match_pool_is_the_newest_matches(
+    big: World, caplog: pytest.LogCaptureFixture
+) -> None:
     """Best match of a common word absent from the newest rows ranks the newest POOL matches,
     found by a walk (the GIN index would read all 45,000)."""
     if big.backend == "sqlite":
@@ -447,6 +449,12 @@ async def test_postgres_best_match_pool_is_the_newest_matches(big: World) -> Non
         "ORDER BY created_at DESC, id DESC LIMIT 500",
         [big.a],
     )
-    page = await reads.list_events(big.a, filter=EventFilter(search="older"), order="best")
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        caplog.clear()
+        page = await reads.list_events(big.a, filter=EventFilter(search="older"), order="best")
+        [(sql, params)] = _statements(caplog)
     assert len(page.items) == 50
     assert {e.id for e in page.items} <= {row["id"] for row in newest}
+    read, plan = await _rows_read(big.url, sql, params)
+    assert read <= 5036 + 500 + 2 * 500, plan  # the newer events, the pool, read again
+    assert "idx_events_search" not in plan, plan

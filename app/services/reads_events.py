@@ -244,7 +244,7 @@ async def _search_rows(
     if order == "best":
         if after is not None:
             raise Invalid("best match is a single page: it takes no cursor")
-        pool = "index" if plan is None else await reads_search_pg.pg_pool(query, cond, plan, limit)
+        pool = None if plan is None else await reads_search_pg.pg_pool(query, cond, plan, limit)
         read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
                                       limit=limit, pool=pool)  # fmt: skip
     elif plan is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from app.services import search
 from app.services.reads_budget import Read
 from app.services.reads_pages import decode_cursor
-from app.services.reads_search_pg import pg_pool_sql
+from app.services.reads_search_pg import PgPlan, pg_pool_sql
 from app.services.search import PG_VECTOR, POOL, SQLITE_HITS, TextQuery
 from app.services.sql import Conditions, Dialect, db_time
 
@@ -56,16 +56,16 @@ def best_read(
     light: str,
     text: Sequence[str],
     limit: int,
-    pool: str = "index",
+    pool: PgPlan | None = None,
 ) -> Read:
     """The `limit` best matches among the newest POOL under `cond` (without the search), best
     first: bm25 on SQLite, ts_rank on PostgreSQL; ties newest first. `pool` (PostgreSQL):
-    where the pool comes from (`reads_search_pg.pg_pool`)."""
+    how the pool is found (`reads_search_pg.pg_pool`; default: the GIN index)."""
     if d.postgres:
         tsquery = query.tsquery()
         source = (
             f"(SELECT p.*, ts_rank({PG_VECTOR}, to_tsquery('simple', ?)) AS score "  # noqa: S608
-            f"FROM ({pg_pool_sql(cond, pool)}) p) events"
+            f"FROM ({pg_pool_sql(cond, pool or PgPlan('index', query))}) p) events"
         )
         params: list[Any] = [tsquery, *cond.params, tsquery]
     else:
