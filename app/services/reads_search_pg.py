@@ -11,8 +11,9 @@ Two ways, and neither is always right:
   newest can be chosen: bench/graphql's "refund" (1 event in 7, none of the newest 10,000)
   read 12,600 rows, 19-24 ms, where walking the newest 10,400 took 2.5 ms.
 
-The planner cannot choose: it estimates every prefix tsquery at ~2% of the rows, whatever the
-word. But ANALYZE keeps the share of rows holding each common word
+The planner cannot choose: it estimates every prefix at ~2% of the rows, whatever the word
+(and two words at 0.04%: it read every match of "password reset", 1 event in 5, through the
+index). But ANALYZE keeps the share of rows holding each common word
 (`pg_stats.most_common_elems`; a word missing from it is in fewer rows than the least common
 listed), so `pg_plan` chooses from the cost of the index read, which the shares predict.
 """
@@ -82,13 +83,13 @@ _STATS = (
 
 @dataclass(frozen=True, slots=True)
 class PgPlan:
-    """How to find a search's newest matches: `index`, the GIN index alone; `walk`, newest
-    first until they are found (the planner walks the time index; best match's pool, which
-    it would read through the index, walks at most `rows`); `newest`, check the newest `rows`
-    rows first, then, if they hold too few, the GIN index. The index looks up the `lead`
-    words and the rows it finds are checked for the others."""
+    """How to find a search's newest matches: `index`, the GIN index alone; `newest`, check
+    the newest `rows` rows first (a subquery bounded to them: left to choose, the planner read
+    every match of two common words through the index, 161 ms at 200,000 events), then, if
+    they hold too few, the GIN index. The index looks up the `lead` words and the rows it
+    finds are checked for the others."""
 
-    how: Literal["index", "walk", "newest"]
+    how: Literal["index", "newest"]
     lead: TextQuery
     rows: int = 0
 
@@ -100,10 +101,10 @@ def pg_plan(query: TextQuery, stats: WordStats | None) -> PgPlan:
       which may start many rare words): the index alone, looking up the rare words (it reads
       each posting of a prefix: "refund:* & zanzibar:*" read 143,000 for `refund`, 64 ms,
       where `zanzibar:*` alone read 10, 0.05 ms).
-    - Words so common that walking every row costs at most twice the index read (share x
-      GIN_ROW_COST x 2 >= 1, for the rarest word): the walk, newest first until a page.
-    - Else the newest rows first, as many as the index read would cost (at least WALK), then
-      the index: at most twice the index read when they hold too few.
+    - Else the newest rows first, as many as the index read would cost (GIN_ROW_COST rows a
+      match, the matches estimated from the rarest word's share; at least WALK), then the
+      index: a common word fills a page among the newest rows (it stops there), and one
+      absent from them costs at most twice the index read.
     - Without statistics (a table never analyzed): the newest WALK rows, then the index."""
     if stats is None or not query:
         return PgPlan("newest", query, WALK)
@@ -115,10 +116,7 @@ def pg_plan(query: TextQuery, stats: WordStats | None) -> PgPlan:
     # common words' rows are more.
     uncommon = tuple(w for w, share in shares.items() if share == 0.0)
     lead = TextQuery(uncommon) if uncommon else query
-    share = min(shares.values())
-    cost = GIN_ROW_COST * share * stats.rows  # the index read, in rows of a walk
-    if share * GIN_ROW_COST * 2 >= 1:
-        return PgPlan("walk", lead, max(WALK, int(2 * cost)))
+    cost = GIN_ROW_COST * min(shares.values()) * stats.rows  # the index read, in walked rows
     return PgPlan("newest", lead, max(WALK, int(cost)))
 
 
@@ -138,10 +136,6 @@ def pg_reads(
                  page=limit, source=rare)  # fmt: skip
     if plan.how == "index":
         return index, None
-    if plan.how == "walk":
-        where = f"{cond.sql} AND {_MATCH}"
-        return Read("events", light, text, where, [*cond.params, tsquery, limit + 1], tail=tail,
-                    order=order, page=limit), None  # fmt: skip
     # The columns the page reads, and the words: `SELECT *` cost ~15% more a row.
     columns = ", ".join(dict.fromkeys([*light.split(", "), *text, PG_VECTOR]))
     newest = (
@@ -177,17 +171,18 @@ def _pg_ids(
 
 
 async def pg_pool(query: TextQuery, cond: Conditions, plan: PgPlan, page: int) -> PgPlan:
-    """How to find best match's pool (the newest POOL matches under `cond`): as `plan` says,
-    except that the middle way takes the matches among the newest WALK rows when they hold a
-    `page` of them, else the index (asking it for a word in 1 event of 5 read 200,000 rows)."""
-    if plan.how != "newest":
+    """How to find best match's pool (the newest POOL matches under `cond`): the matches among
+    the newest `plan.rows` rows when they hold a `page` of them (counted up to a page: the
+    count stops there), else the index (asking it for a word in 1 event of 5 read 200,000
+    rows, but a pool must be found)."""
+    if plan.how == "index":
         return plan
     walk = (
-        f"SELECT COUNT(*) AS n FROM (SELECT {PG_VECTOR} FROM events WHERE {cond.sql} "  # noqa: S608
-        f"{_NEWEST} LIMIT {WALK}) w WHERE {_MATCH}"
+        f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM (SELECT {PG_VECTOR} FROM events "  # noqa: S608
+        f"WHERE {cond.sql} {_NEWEST} LIMIT {int(plan.rows)}) w WHERE {_MATCH} LIMIT {int(page)}) m"
     )
     rows = await fetch(POSTGRES, walk, [*cond.params, query.tsquery()])
-    return PgPlan("newest", query, WALK) if int(rows[0]["n"]) >= page else PgPlan("index", query)
+    return plan if int(rows[0]["n"]) >= page else PgPlan("index", query)
 
 
 def pg_pool_sql(cond: Conditions, pool: PgPlan) -> str:
