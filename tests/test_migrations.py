@@ -363,6 +363,10 @@ def test_migrations_create_the_search_index(migrated: Server) -> None:
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_events_search'"
         )
         assert "USING gin (search_vector)" in definition
+        [(options,)] = migrated.query(
+            "SELECT reloptions FROM pg_class WHERE relname = 'idx_events_search'"
+        )
+        assert "gin_pending_list_limit=1024" in str(options)  # what every search reads
         [(generated, expression)] = migrated.query(
             "SELECT is_generated, generation_expression FROM information_schema.columns "
             "WHERE table_name = 'events' AND column_name = 'search_vector'"

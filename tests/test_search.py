@@ -5,6 +5,7 @@ builds is an index lookup at scale (app/services/search.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -19,12 +20,15 @@ import pytest
 from app.db import reader
 from app.errors import Invalid
 from app.live import LiveFilter
-from app.services import reads, reads_search
+from app.services import reads, reads_search_pg
 from app.services.ingest import Ingestor
 from app.services.keys import Principal
 from app.services.reads import EventFilter
-from app.services.reads_search import STATS_SECONDS, WALK
+from app.services.reads_budget import read_rows
+from app.services.reads_events import LIGHT_COLUMNS
+from app.services.reads_search_pg import STATS_SECONDS, WALK, PgPlan, WordStats, pg_plan
 from app.services.search import CAP, MAX_QUERY_CHARS, MAX_QUERY_WORDS, TextQuery
+from app.services.sql import POSTGRES, Conditions
 from tests.factories import fresh_database, new_principal
 from tests.harness import BACKENDS
 
@@ -249,6 +253,7 @@ async def big(world: World) -> World:
             [world.a],
         )
         await reader().execute_query("ANALYZE events")
+        reads_search_pg._stats = (-STATS_SECONDS, None)  # read the statistics of this ANALYZE
     return world
 
 
@@ -257,6 +262,7 @@ def _statements(caplog: pytest.LogCaptureFixture) -> list[tuple[str, list[Any]]]
         (str(r.args[0]), list(r.args[1]))  # type: ignore[index]
         for r in caplog.records
         if str(r.args and r.args[0]).lstrip().startswith("SELECT")
+        and "pg_stats" not in str(r.args[0])  # the words' statistics, read once a minute
     ]
 
 
@@ -277,10 +283,10 @@ async def _pg_plan(url: str, sql: str, params: list[Any]) -> str:
 async def test_text_search_at_scale_is_an_index_lookup(
     big: World, order: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Text search at 1M events must be an index lookup: EXPLAIN of the very statements the
-    read service runs (a page and the count) reads the FTS5 table / the GIN index (or, on
-    PostgreSQL, first the newest WALK rows along the time index), and never scans the events
-    table."""
+    """Text search of a rare word at 1M events must be an index lookup: EXPLAIN of the very
+    statements the read service runs (a page and the count) reads the FTS5 table / the GIN
+    index (a word the statistics do not list: no walk of the newest rows first), and never
+    scans the events table."""
     f = EventFilter(search="zebra")
     with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
         caplog.clear()
@@ -288,9 +294,7 @@ async def test_text_search_at_scale_is_an_index_lookup(
         await reads.count_events(big.a, f)
         statements = _statements(caplog)
     assert len(page.items) == 5
-    # SQLite: the page and the count. PostgreSQL: first the bounded walk of the newest rows
-    # (WALK: the page, or best match's count of the pool), then the GIN index; the count.
-    assert len(statements) == (3 if big.backend == "postgres" else 2)
+    assert len(statements) == 2  # the page and the count
     for sql, params in statements:
         if big.backend == "sqlite":
             rows = await reader().execute_query_dict("EXPLAIN QUERY PLAN " + sql, params)
@@ -302,31 +306,162 @@ async def test_text_search_at_scale_is_an_index_lookup(
             assert not scanned & {"events", "e"}, plan
         else:
             plan = await _pg_plan(big.url, sql, params)
-            walk = f"LIMIT {WALK}" in sql and "OFFSET 0" not in sql
-            assert walk or "idx_events_search" in plan, plan
-            assert "Seq Scan on events" not in plan, plan
+            assert "idx_events_search" in plan, plan
+            assert "Seq Scan on events" not in plan and "Backward" not in plan, plan
 
 
 async def test_postgres_index_looks_up_the_uncommon_words(
     big: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """PostgreSQL: when the newest rows hold less than a page, the GIN index looks up only the
-    words no common word of the statistics starts with, and the rows it finds are checked for
-    the others (a common word's prefix read 143,000 postings, 64 ms at 1M events: two words
-    took 50-60 ms, now 14, bench/dashboard); with every word common it looks them all up.
-    The page is the same either way: the rule's."""
+    """PostgreSQL: a word the statistics do not list is looked up in the GIN index alone, and
+    the rows found are checked for the other words (a common word's prefix read 143,000
+    postings, 64 ms at 1M events: two words took 50-60 ms, now 14, bench/dashboard); with
+    every word common the newest rows are walked first. The page is the same either way:
+    the rule's."""
     if big.backend == "sqlite":
         pytest.skip("PostgreSQL's GIN index and statistics")
-    reads_search._common = (-STATS_SECONDS, None)  # read the statistics of the ANALYZE
-    assert await reads_search.pg_lead(TextQuery(("quest", "zebra"))) == TextQuery(("zebra",))
+    stats = await reads_search_pg.word_stats()
+    assert stats is not None and stats.rows >= 50_000
+    plan = pg_plan(TextQuery(("quest", "zebra")), stats)
+    assert plan == PgPlan("index", TextQuery(("zebra",)))
     both = TextQuery(("question", "answer"))
-    assert await reads_search.pg_lead(both) == both
+    assert pg_plan(both, stats).how == "newest" and pg_plan(both, stats).rows > 50_000
     with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
         caplog.clear()
         page = await reads.list_events(big.a, filter=EventFilter(search="quest zebra"))
         statements = _statements(caplog)
     alone = await reads.list_events(big.a, filter=EventFilter(search="zebra"))
     assert [e.id for e in page.items] == [e.id for e in alone.items] and len(page.items) == 5
-    [(sql, params)] = [(sql, params) for sql, params in statements if "OFFSET 0" in sql]
+    [(sql, params)] = statements
     assert "'zebra':*" in params and "'quest':* & 'zebra':*" in params, params
     assert "idx_events_search" in await _pg_plan(big.url, sql, params)
+
+
+def test_postgres_plan_follows_the_words_shares() -> None:
+    """The way PostgreSQL finds the newest matches, from what ANALYZE saw: the GIN index for a
+    word it does not list (unless a short prefix), else the newest rows first, as many as the
+    index read would cost (GIN_ROW_COST rows a match), and WALK rows without statistics."""
+    stats = WordStats(100_000, {"refund": 0.135, "refunds": 0.01, "customer": 0.93, "5": 0.004})
+    refund = TextQuery(("refund",))
+    assert pg_plan(refund, None) == PgPlan("newest", refund, WALK)
+    assert stats.share("refund") == pytest.approx(0.145)  # "refunds" starts with it too
+    assert pg_plan(refund, stats) == PgPlan("newest", refund, 87_000)  # 6 x 0.145 x 100,000
+    two = TextQuery(("customer", "zanzibar"))
+    assert pg_plan(two, stats) == PgPlan("index", TextQuery(("zanzibar",)))
+    both = TextQuery(("customer", "refund"))  # the rarer word's share bounds the matches
+    assert pg_plan(both, stats) == PgPlan("newest", both, 87_000)
+    short = TextQuery(("9",))  # may start many words too rare to be listed
+    assert pg_plan(short, stats) == PgPlan("newest", short, WALK)
+    five = TextQuery(("5",))  # 400 matches expected: as many rows as reading them would cost
+    assert pg_plan(five, stats) == PgPlan("newest", five, 2400)
+    many = WordStats(1_000_000, {"refund": 0.02})
+    assert pg_plan(refund, many) == PgPlan("newest", refund, 120_000)
+
+
+async def _rows_read(url: str, sql: str, params: list[Any]) -> tuple[int, str]:
+    """The rows a statement's scans of `events` read (returned or filtered out), by EXPLAIN
+    ANALYZE on a connection of its own, and the plan's text."""
+    conn = await asyncpg.connect(url)
+    try:
+        [[found]] = await conn.fetch("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *params)
+    finally:
+        await conn.close()
+    plan = found if isinstance(found, list) else json.loads(found)
+    total = 0
+    nodes = [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if node.get("Relation Name") == "events":
+            loops = node.get("Actual Loops", 1)
+            total += (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * loops
+    return total, json.dumps(plan)
+
+
+async def test_postgres_reads_a_bounded_number_of_rows(
+    big: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL, one statement a page whatever the word: a common word absent from the newest
+    5,036 events ("older": 45,000 of 50,036) is found by walking them (not by reading its
+    45,000 matches), page after page; a rare word ("zebra", 5) reads its 5 rows. The pages
+    are the rule's: the newest matches, in order."""
+    if big.backend == "sqlite":
+        pytest.skip("PostgreSQL's plans")
+    newest = await reader().execute_query_dict(
+        "SELECT id FROM events WHERE project_id = $1 AND input LIKE 'older %' "
+        "ORDER BY created_at DESC, id DESC LIMIT 100",
+        [big.a],
+    )
+    expected = [row["id"] for row in newest]
+    # Two common words too: the planner, estimating them at 0.04% of the rows, read every
+    # match through the GIN index (161 ms at 200,000 events, bench/search).
+    for f in (EventFilter(search="older"), EventFilter(search="older quest")):
+        after = None
+        for n in range(2):
+            with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+                caplog.clear()
+                page = await reads.list_events(big.a, filter=f, after=after)
+                statements = _statements(caplog)
+            assert [e.id for e in page.items] == expected[n * 50 : (n + 1) * 50]
+            [(sql, params)] = statements
+            read, plan = await _rows_read(big.url, sql, params)
+            assert read <= 5036 + 51, plan  # the newer events, then a page and one
+            assert "idx_events_search" not in plan, plan
+            after = page.end_cursor
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        caplog.clear()
+        rare = await reads.list_events(big.a, filter=EventFilter(search="zebra"))
+        [(sql, params)] = _statements(caplog)
+    assert len(rare.items) == 5
+    read, plan = await _rows_read(big.url, sql, params)
+    assert read <= 2 * 5, plan  # found by the index, then read again by id
+
+
+async def test_postgres_newest_rows_then_the_index(big: World) -> None:
+    """PostgreSQL's middle way: the newest rows first, then, when they hold less than a page,
+    the GIN index; the page is the rule's either way."""
+    if big.backend == "sqlite":
+        pytest.skip("PostgreSQL's plans")
+    query = TextQuery(("older",))
+    newest = await reader().execute_query_dict(
+        "SELECT id FROM events WHERE project_id = $1 AND input LIKE 'older %' "
+        "ORDER BY created_at DESC, id DESC LIMIT 11",
+        [big.a],
+    )
+    for rows, found in ((100, 0), (5036 + 20, 11)):
+        cond = Conditions()
+        cond.add("project_id = ?", big.a)
+        plan = PgPlan("newest", query, rows)
+        first, instead = reads_search_pg.pg_reads(query, cond, plan, light=LIGHT_COLUMNS,
+                                                  text=(), limit=10)  # fmt: skip
+        assert instead is not None
+        walked = await read_rows(POSTGRES, first, None)
+        assert len(walked) == found  # the newest `rows` rows hold `found` matches
+        page = walked if len(walked) > 10 else await read_rows(POSTGRES, instead, None)
+        assert [row["id"] for row in page] == [row["id"] for row in newest]
+
+
+async def test_postgres_best_match_pool_is_the_newest_matches(
+    big: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Best match of a common word absent from the newest rows ranks the newest POOL matches,
+    found by walking the newest rows (the GIN index would read all 45,000)."""
+    if big.backend == "sqlite":
+        pytest.skip("PostgreSQL's plans")
+    newest = await reader().execute_query_dict(
+        "SELECT id FROM events WHERE project_id = $1 AND input LIKE 'older %' "
+        "ORDER BY created_at DESC, id DESC LIMIT 500",
+        [big.a],
+    )
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        caplog.clear()
+        page = await reads.list_events(big.a, filter=EventFilter(search="older"), order="best")
+        count, ranked = _statements(caplog)  # a page among the newest rows, then the pool
+    assert len(page.items) == 50
+    assert {e.id for e in page.items} <= {row["id"] for row in newest}
+    # The count: the newest WALK rows (no page there), then the newer events and a page; the
+    # ranked read: the newer events, the pool, each read again.
+    for (sql, params), bound in ((count, WALK + 5036 + 50), (ranked, 5036 + 500 + 2 * 500)):
+        read, plan = await _rows_read(big.url, sql, params)
+        assert read <= bound, plan
+        assert "idx_events_search" not in plan, plan

@@ -10,7 +10,7 @@ from operator import attrgetter
 from typing import Any, Literal, NamedTuple
 
 from app.errors import Invalid, NotFound
-from app.services import reads_search, search, sql
+from app.services import reads_search, reads_search_pg, search, sql
 from app.services.event_fields import STATUSES
 from app.services.pricing import NANO
 from app.services.reads_budget import NO_PAGE, Read, ReadBudget, read_rows
@@ -237,22 +237,22 @@ async def _search_rows(
     if f.tag is not None:  # best match among a tag's events
         cond.add("id IN (SELECT event_id FROM event_tags WHERE project_id = ? AND tag = ?)",
                  project_id, f.tag)  # fmt: skip
+    plan = None
+    if d.postgres:
+        plan = reads_search_pg.pg_plan(query, await reads_search_pg.word_stats())
     if order == "best":
         if after is not None:
             raise Invalid("best match is a single page: it takes no cursor")
-        in_walk = not d.postgres or await reads_search.pg_pool_in_walk(query, cond, limit)
+        pool = None if plan is None else await reads_search_pg.pg_pool(query, cond, plan, limit)
         read = reads_search.best_read(d, query, cond, light=LIGHT_COLUMNS, text=text,
-                                      limit=limit, walk=in_walk)  # fmt: skip
-    elif d.postgres:
+                                      limit=limit, pool=pool)  # fmt: skip
+    elif plan is not None:
         EVENTS.add_after(d, cond, after)
-        walk, _ = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
-                                        limit=limit)  # fmt: skip
-        rows = await read_rows(d, walk, budget)
-        if len(rows) <= limit:  # short of a page among the newest: the matches are rare
-            lead = await reads_search.pg_lead(query)
-            _, index = reads_search.pg_reads(query, cond, light=LIGHT_COLUMNS, text=text,
-                                             limit=limit, lead=lead)  # fmt: skip
-            rows = await read_rows(d, index, budget)
+        first, instead = reads_search_pg.pg_reads(query, cond, plan, light=LIGHT_COLUMNS,
+                                                  text=text, limit=limit)  # fmt: skip
+        rows = await read_rows(d, first, budget)
+        if instead is not None and len(rows) <= limit:  # too few among the newest rows
+            rows = await read_rows(d, instead, budget)
         return [to_event_view(row) for row in rows]
     else:
         read = reads_search.newest_read(d, query, cond, after=after, light=LIGHT_COLUMNS,

@@ -25,7 +25,8 @@ of the ingest rate, for substring matches users rarely need.
 - **PostgreSQL**: `events.search_vector` (`PG_VECTOR`), a stored generated column of the same
   words (non-alphanumeric runs made spaces, the `simple` configuration lowercases) with a GIN
   index, queried with a prefix tsquery. Stored, so that checking a page's newest rows reads
-  the words instead of recomputing them.
+  the words instead of recomputing them. Whether a page walks the newest rows or asks the
+  index is chosen from the words' statistics (`reads_search_pg`).
 - **Best match**: the newest `POOL` matches ranked by bm25 (SQLite) or ts_rank (PostgreSQL),
   best first: ranking every match of a common word would read every matching row.
 """

@@ -26,6 +26,11 @@ NODE = """id createdAt sessionId userId model input output tokensIn tokensOut la
     latestFeedback { score comment } session { id eventCount }"""
 
 
+# A ticket number of one event (of 11 at 1,000,000 events: a prefix also finds 543210-543219),
+# in the middle of the timeline; "refund" is in 1 event of 7 but none of the newest 10,000.
+RARE_WORD = "54321"
+
+
 def page(filter: str = "") -> str:
     """`events(first: 50)` with nested feedback and session, optionally filtered."""
     where = f", filter: {{ {filter} }}" if filter else ""
@@ -50,6 +55,8 @@ def operations() -> dict[str, tuple[str, dict[str, Any]]]:
         "  filter model + negative": (page('model: "gpt-4o", feedback: NEGATIVE'), {}),
         "  filter end user": (page('userId: "user-0001"'), {}),
         "  filter text": (page('search: "refund"'), {}),
+        "  filter text, rare word": (page(f'search: "{RARE_WORD}"'), {}),
+        "  filter text, no match": (page('search: "zanzibar"'), {}),
         "session replay events(100)": (REPLAY, {}),
         "metrics 24h (by model)": (metrics, {**window, "bucket": "HOUR"}),
     }
