@@ -19,7 +19,7 @@ from app.services import pricing, rollups
 from app.services.erasure import forget_end_user
 from app.services.ingest import Ingestor
 from app.services.keys import Principal
-from app.services.retention import ProjectWindow, sweep_project
+from app.services.retention import ProjectWindow, prune_rollups, sweep_project
 from app.services.rollups import settled
 from app.services.sql import dialect
 from tests.factories import fresh_database, new_principal
@@ -162,13 +162,46 @@ async def test_top_users_follow_every_change(world: World) -> None:
 
 
 async def test_top_users_after_a_retention_sweep(world: World) -> None:
-    """A sweep deletes expired events (and end users left without any): the next read equals
-    the uncached sums of what the rollups and end users then hold."""
+    """A sweep deletes expired events (and end users left without any), then the rollup rows
+    past their window: each next read equals the uncached sums of what is left. Another
+    project's event first folds the hours that passed, so the sweeps change folded hours
+    alone."""
     since, until = BASE + 6 * HOUR, BASE + 30 * HOUR
-    first = await read(world, since, until)
+    other = await new_principal("settled-other")
+
+    async def at(hours: int) -> tuple[Any, ...]:
+        world.clock.now = BASE + hours * HOUR
+        await world.ingestor.log_events(other, {"events": [{"input": "x", "output": "y"}]})
+        return await read(world, since, until)
+
+    await world.log_at("early", BASE + 8 * HOUR)  # an end user with no event after 18 h
+    first = await at(42)  # events of a day before: older than 18 h expire
     assert first == expected(world, since, until)
-    world.clock.now = BASE + 30 * HOUR + timedelta(days=1)  # events older than a day expire
     deleted = await sweep_project(world.ingestor, ProjectWindow(world.who.project_id, "s", 1))
-    assert deleted.events > 0
+    assert 0 < deleted.events < len(world.events)
+    assert deleted.end_users == 1
     after = await read(world, since, until)  # `read` checks it against the uncached sums
-    assert after[3] <= first[3]
+    # SQLite lists a window's end users through their end_users rows: one left without events
+    # is deleted, and leaves the list (PostgreSQL counts from the user rollups alone).
+    assert after[2] == first[2] - (world.backend == "sqlite")
+    await at(49)  # the rollup rows of the first day go
+    pruned = await prune_rollups(world.ingestor, 1)
+    assert pruned.user_rollups > 0
+    final = await read(world, since, until)
+    assert final[0][0][1] < after[0][0][1]  # the busiest user's hours 6 to 23 are gone
+
+
+async def test_a_window_past_the_watermark_is_read_whole(world: World) -> None:
+    """Nothing written for hours: the watermark lags, and a window that lies mostly after it
+    is read whole (kept, each read would hand over every user row since), still exact."""
+    d, project = dialect(), world.who.project_id
+    since, until = BASE + 12 * HOUR, BASE + 36 * HOUR  # the last commit was in hour 29
+    before = since - (until - since)
+    for _ in range(3):
+        found = await rollups.top_users(d, project, rollups.HOUR, before, since, until, TOP)
+        by_events, by_cost, active, previous = expected(world, since, until)
+        assert [tuple(u) for u in found.by_events] == by_events
+        assert [tuple(u) for u in found.by_cost] == by_cost
+        assert (found.active, found.active_before) == (active, previous)
+    if world.backend == "sqlite":
+        assert not settled._entries.get(reader())

@@ -66,13 +66,19 @@ async def capture(settings: Settings, key: str) -> dict[str, list[Statement]]:
     async with app.router.lifespan_context(app):
         client_class = type(reader())
         original = client_class.execute_query_dict
+        original_rows = client_class.execute_query  # rows as the driver gives them
         recorded: list[Statement] = []
 
         async def recording(client: Any, sql: str, values: Any = None) -> Any:
             recorded.append((sql, list(values or [])))
             return await original(client, sql, values)
 
+        async def recording_rows(client: Any, sql: str, values: Any = None) -> Any:
+            recorded.append((sql, list(values or [])))
+            return await original_rows(client, sql, values)
+
         client_class.execute_query_dict = recording  # type: ignore[method-assign]
+        client_class.execute_query = recording_rows  # type: ignore[method-assign]
         try:
             transport = httpx.ASGITransport(app=app)
             headers = {"Authorization": f"Bearer {key}"}
@@ -93,6 +99,7 @@ async def capture(settings: Settings, key: str) -> dict[str, list[Statement]]:
                     found[name] = list(recorded)
         finally:
             client_class.execute_query_dict = original  # type: ignore[method-assign]
+            client_class.execute_query = original_rows  # type: ignore[method-assign]
         return found
 
 

@@ -194,7 +194,8 @@ async def top_users(
     """`user_sums` as the overview shows them: the `top` end users of [since, until) by events
     (then cost, then id) and by cost (then events, then id), each sum capped at MAX_SUM as
     shown, and the counts of active users. PostgreSQL ranks in SQL (a page of rows, not every
-    user's); elsewhere the users are ranked here."""
+    user's); SQLite ranks hour windows from the folded hours' sums it keeps
+    (app/services/rollups/settled.py), else in SQL; elsewhere the users are ranked here."""
     if d.postgres and level in USER_LEVELS:
         first, start, end = (int(value.timestamp()) for value in (before, since, until))
         return await _postgres_top_users(d, project_id, level, first, start, end, top)

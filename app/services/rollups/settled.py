@@ -10,9 +10,12 @@ level 0) in its own transaction (`SqliteRollups.write`, `rebuild`). So the per-u
 the settled part are read once and kept for the reader connection (`_Entry`), keyed by that
 count: each later read takes only what lies at or after the boundary (the users active since,
 one index range of `end_users` by `last_seen`, and the rare `user_rollups` rows there) and the
-count, in one statement, and ranks those users against the kept order. A changed count or a
-moved watermark reads the settled part again. Figures are Python integers (exact; ranked and
-shown capped at MAX_SUM, as `reads.top_users` ranks them in Python).
+count, in one statement, and ranks those users against the kept order. After a changed count
+or a moved watermark the window is read whole (`reads._sqlite_top_users`), and its settled
+part read again at the next read that finds the same count: writes that move the count every
+time (the rest of the hour after a restart, whose fold took the current hour) then cost what
+they cost before. Figures are Python integers (exact; ranked and shown capped at MAX_SUM, as
+`reads.top_users` ranks them in Python).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from app.services.sql import SQLITE, db_time, fetch, select
 from app.services.store import MAX_SUM
 
 ENTRIES = 16  # windows kept per reader connection (each ~100 bytes per end user)
+# Kept only while at most this many buckets of a window lie at or after the watermark (it
+# lags when nothing is written: each read would then hand Python every user row since).
+RECENT = 2
 _FOLDED_HOURS = FOLDED.format(3600)
 _COUNT = f"(SELECT COALESCE(MAX(before), 0) FROM rollup_folds WHERE level = {SETTLED})"  # noqa: S608
 
@@ -70,8 +76,8 @@ async def top_users(
     """`reads.top_users` on SQLite: (by events, by cost, active, active before); None when
     the caller is to read the window whole (`reads._sqlite_top_users`): the count moved
     since the last read of this window (the folded hours are read again only once it holds
-    still, so writes that move it every time cost no more than before), or the database has
-    no hour watermark."""
+    still, so writes that move it every time cost no more than before), the database has no
+    hour watermark, or more than RECENT buckets of the window lie at or after it."""
     memo = _entries.setdefault(reader(), OrderedDict())
     key = (project_id, level, before, since, until)
     kept = memo.get(key)
@@ -83,13 +89,14 @@ async def top_users(
             memo.move_to_end(key)
             return _ranked(kept, rows, since, top)
     else:
-        count = int((await fetch(SQLITE, _COUNT_NOW, []))[0]["settled"])
+        now = (await fetch(SQLITE, _STATE, []))[0]
+        count, folded = int(now["settled"]), int(now["folded"])
+        if folded >= NEVER or folded - folded % level < until - RECENT * level:
+            return None  # nothing folded lazily, or hardly any of the window: read it whole
     if kept != count:  # changed since, or not read before: remember the count alone
         _remember(memo, key, count)
         return None
     entry = await _settled(project_id, level, last_seen, before, since, until)
-    if entry is None:
-        return None
     rows = await _recent(project_id, level, last_seen, entry.boundary, before, until)
     if int(rows.pop()[1]) != entry.settled:
         return None
@@ -116,13 +123,11 @@ def _boundary(state: Sequence[Any], level: int) -> int:
 
 async def _settled(
     project_id: int, level: int, last_seen: datetime, before: int, since: int, until: int
-) -> _Entry | None:
-    """The settled part of a window, read now (None: no hour watermark). Its buckets end at
-    the watermark read first; the count comes with the sums (one snapshot): buckets before
-    a watermark stay as they are until the count moves."""
-    folded = int((await fetch(SQLITE, _FOLDED_NOW, []))[0]["folded"])
-    if folded >= NEVER:
-        return None
+) -> _Entry:
+    """The settled part of a window, read now. Its buckets end at the watermark read first;
+    the count comes with the sums (one snapshot): buckets before a watermark stay as they are
+    until the count moves."""
+    folded = int((await fetch(SQLITE, _STATE, []))[0]["folded"])
     boundary = folded - folded % level
     end, previous_end = max(since, min(until, boundary)), max(before, min(since, boundary))
     params = [level, since, end, level, before, previous_end, project_id,
@@ -152,8 +157,7 @@ async def _settled(
 _COUNT_ROW = f" UNION ALL SELECT NULL, NULL, 0, {_COUNT}, 0, 0, 0, 0"
 _SETTLED_PLAIN = END_USERS_PLAIN + _COUNT_ROW
 _SETTLED_PARTS = END_USERS + _COUNT_ROW
-_FOLDED_NOW = f"SELECT {_FOLDED_HOURS} AS folded"
-_COUNT_NOW = f"SELECT {_COUNT} AS settled"
+_STATE = f"SELECT {_COUNT} AS settled, {_FOLDED_HOURS} AS folded"
 
 
 async def _recent(
