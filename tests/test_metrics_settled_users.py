@@ -205,3 +205,23 @@ async def test_a_window_past_the_watermark_is_read_whole(world: World) -> None:
         assert (found.active, found.active_before) == (active, previous)
     if world.backend == "sqlite":
         assert not settled._entries.get(reader())
+
+
+async def test_a_window_of_too_many_end_users_is_read_whole(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past USERS kept end users a window is not kept (memory stays bounded): each read is
+    whole, still exact, without reading the folded hours again while the count holds."""
+    monkeypatch.setattr(settled, "USERS", 3)
+    d, project = dialect(), world.who.project_id
+    since, until = BASE + 6 * HOUR, BASE + 30 * HOUR
+    before = since - (until - since)
+    for _ in range(4):
+        found = await rollups.top_users(d, project, rollups.HOUR, before, since, until, TOP)
+        by_events, by_cost, active, previous = expected(world, since, until)
+        assert ([tuple(u) for u in found.by_events], [tuple(u) for u in found.by_cost]) == (
+            by_events, by_cost)  # fmt: skip
+        assert (found.active, found.active_before) == (active, previous)
+    if world.backend == "sqlite":
+        (kept,) = settled._entries[reader()].values()
+        assert isinstance(kept, settled._Whole)

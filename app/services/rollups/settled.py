@@ -35,7 +35,10 @@ from app.services.rollups.sqlite import FOLDED, NEVER, SETTLED
 from app.services.sql import SQLITE, db_time, fetch, select
 from app.services.store import MAX_SUM
 
-ENTRIES = 16  # windows kept per reader connection (each ~100 bytes per end user)
+ENTRIES = 16  # windows kept per reader connection
+# End users kept over all of a connection's windows (~300 bytes each): the oldest windows are
+# forgotten past it, and a window with more is read whole each time.
+USERS = 200_000
 # Kept only while at most this many buckets of a window lie at or after the watermark (it
 # lags when nothing is written: each read would then hand Python every user row since).
 RECENT = 2
@@ -53,6 +56,12 @@ def _by_cost(user_id: str, counts: Counts) -> tuple[int, int, str]:
     return (-min(counts[1], MAX_SUM), -min(counts[0], MAX_SUM), user_id)
 
 
+class _Whole(NamedTuple):
+    """A window with more than USERS end users: read whole while the count is `settled`."""
+
+    settled: int
+
+
 class _Entry(NamedTuple):
     """A window's settled part: buckets before `boundary`, as of `settled`."""
 
@@ -64,7 +73,7 @@ class _Entry(NamedTuple):
     before: set[str]  # users active in the previous window's settled buckets
 
 
-_entries: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[int, ...], _Entry | int]] = (
+_entries: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[int, ...], _Entry | _Whole | int]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -93,6 +102,8 @@ async def top_users(
         count, folded = int(now["settled"]), int(now["folded"])
         if folded >= NEVER or folded - folded % level < until - RECENT * level:
             return None  # nothing folded lazily, or hardly any of the window: read it whole
+    if kept == _Whole(count):  # too many end users to keep, as of this count
+        return None
     if kept != count:  # changed since, or not read before: remember the count alone
         _remember(memo, key, count)
         return None
@@ -100,18 +111,22 @@ async def top_users(
     rows = await _recent(project_id, level, last_seen, entry.boundary, before, until)
     if int(rows.pop()[1]) != entry.settled:
         return None
-    _remember(memo, key, entry)
+    _remember(memo, key, entry if _users(entry) <= USERS else _Whole(entry.settled))
     return _ranked(entry, rows, since, top)
 
 
-def _remember(memo: OrderedDict[tuple[int, ...], _Entry | int], key: tuple[int, ...],
-              kept: _Entry | int) -> None:  # fmt: skip
+def _remember(memo: OrderedDict[tuple[int, ...], _Entry | _Whole | int], key: tuple[int, ...],
+              kept: _Entry | _Whole | int) -> None:  # fmt: skip
     """Keep a window's settled part (or the count its last read saw), the oldest forgotten
-    past ENTRIES."""
+    past ENTRIES windows or USERS end users."""
     memo[key] = kept
     memo.move_to_end(key)
-    while len(memo) > ENTRIES:
+    while len(memo) > ENTRIES or sum(map(_users, memo.values())) > USERS:
         memo.popitem(last=False)
+
+
+def _users(kept: _Entry | _Whole | int) -> int:
+    return len(kept.sums) + len(kept.before) if isinstance(kept, _Entry) else 0
 
 
 def _boundary(state: Sequence[Any], level: int) -> int:
