@@ -218,6 +218,7 @@ class Ingestor:
         )
         for (index, _), feedback_outcome in zip(feedback, feedback_outcomes, strict=True):
             outcomes[index] = feedback_outcome
+        rollups.changes_settled = rollups.changes_settled or bool(maintenance)
         for index, chore in maintenance:  # after what the group stored, in the same commit
             outcomes[index] = yield from chore.plan(d, rollups, now)
         yield from self._rollups.write(rollups)

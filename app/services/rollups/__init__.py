@@ -17,6 +17,7 @@ The modules, one concern each:
   `rollup_folds`), histograms merged in memory (`Histograms`), both following the writer's
   commits and rollbacks.
 - `reads`: what the metrics read (a level's rows with the fine rows not folded yet).
+- `settled`: SQLite: the overview's top end users, the folded hours' sums kept between reads.
 - `rebuild`: `phospho rollups rebuild`.
 
 Every sum saturates at 2^63 - 1 (`store.MAX_SUM`, `store.saturated`): Python adds exactly and

@@ -44,6 +44,9 @@ class Rollups:
     folded_users: dict[CellKey, UserCounts] = field(default_factory=dict)
     kept_from: int | None = None
     in_end_users: set[tuple[int, int, str]] = field(default_factory=set)
+    # Set when the transaction deletes or changes stored rows (an erasure, a retention sweep):
+    # SQLite's writer then counts it as a change of folded hours (`sqlite.SETTLED`).
+    changes_settled: bool = False
 
     def add_events(self, project_id: int, stamp: int, events: Iterable[Counted]) -> None:
         """Count stored events of one project, all stored at `stamp` (epoch seconds).
@@ -101,6 +104,7 @@ class Rollups:
         (and SQLite's writer from the histograms it remembers). The end user's counts are
         not touched: an erasure deletes that user's rows (`forget_user`)."""
         model, tokens_in, tokens_out, cost, unpriced, latency_bin, error = figures
+        self.changes_settled = True
         cell = self._minute_cell(project_id, stamp, model)
         cell.events -= 1
         cell.tokens_in -= tokens_in
@@ -114,6 +118,7 @@ class Rollups:
     def forget_user(self, project_id: int, user_id: str) -> None:
         """Drop what this transaction would write for one end user (its hours, and what the
         SQLite writer folded of its end_users row): the user's rows are being deleted."""
+        self.changes_settled = True
         for key in [key for key in self.hours if key[0] == project_id and key[2] == user_id]:
             del self.hours[key]
             self.in_end_users.discard(key)

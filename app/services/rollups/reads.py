@@ -194,10 +194,21 @@ async def top_users(
     """`user_sums` as the overview shows them: the `top` end users of [since, until) by events
     (then cost, then id) and by cost (then events, then id), each sum capped at MAX_SUM as
     shown, and the counts of active users. PostgreSQL ranks in SQL (a page of rows, not every
-    user's); elsewhere the users are ranked here."""
+    user's); SQLite ranks hour windows from the folded hours' sums it keeps
+    (app/services/rollups/settled.py), else in SQL; elsewhere the users are ranked here."""
     if d.postgres and level in USER_LEVELS:
         first, start, end = (int(value.timestamp()) for value in (before, since, until))
         return await _postgres_top_users(d, project_id, level, first, start, end, top)
+    if level == HOUR:  # day rows: today's would be read for every end user active today
+        from app.services.rollups import settled  # it reads with this module's statements
+
+        first, start, end = (int(value.timestamp()) for value in (before, since, until))
+        kept = await settled.top_users(project_id, level, before, first, start, end, top)
+        if kept is not None:
+            by_events, by_cost, active, active_before = kept
+            return TopUsers([UserSums(user, *counts) for user, counts in by_events],
+                            [UserSums(user, *counts) for user, counts in by_cost],
+                            active, active_before)  # fmt: skip
     if level in USER_LEVELS:
         ranked = await _sqlite_top_users(d, project_id, level, before, since, until, top)
         if ranked is not None:
@@ -250,7 +261,7 @@ async def _postgres_user_sums(
     distinct = _user_rows(project_id, whole_days(level, before, since), "DISTINCT user_id",
                           "UNION")  # fmt: skip
     counted = await fetch(d, f"SELECT COUNT(*) AS users FROM ({distinct}) u", [])  # noqa: S608
-    users = [UserSums(str(row["user_id"]), *_user_figures(row["sums"])) for row in found]
+    users = [UserSums(str(row["user_id"]), *user_figures(row["sums"])) for row in found]
     return users, int(counted[0]["users"])
 
 
@@ -374,7 +385,7 @@ async def _sqlite_user_sums(
             raise
         rows = await fetch(d, END_USERS, params)  # a sum past 2^63: summed in parts
     for row in rows:
-        events, cost, unpriced = _user_figures(row["sums"])
+        events, cost, unpriced = user_figures(row["sums"])
         was_active = bool(row["active_before"])
         hour, kept = int(row["hour_bucket"]), int(row["hour_events"])
         if kept > 0 and hour >= int(row["folded"]):  # not in user_rollups yet
@@ -389,7 +400,7 @@ async def _sqlite_user_sums(
     return users, active_before
 
 
-def _user_figures(sums: Any) -> tuple[int, int, int]:
+def user_figures(sums: Any) -> tuple[int, int, int]:
     """(events, cost, unpriced) from `_user_sums`'s text (None: no rows)."""
     if sums is None:
         return 0, 0, 0
@@ -405,5 +416,5 @@ async def _grouped(
     rows = await fetch(d, select(columns, table, where, "GROUP BY user_id"), params)
     sql = select("COUNT(DISTINCT user_id) AS users", table, where)
     counted = await fetch(d, sql, previous)
-    users = [UserSums(str(row["user_id"]), *_user_figures(row["sums"])) for row in rows]
+    users = [UserSums(str(row["user_id"]), *user_figures(row["sums"])) for row in rows]
     return users, int(counted[0]["users"])

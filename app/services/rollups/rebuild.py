@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from app.services import pricing
 from app.services.rollups.cells import HOUR, MINUTE, Figures, figures_of, is_unpriced
-from app.services.rollups.sqlite import Folds, SqliteRollups, first_unfolded
+from app.services.rollups.sqlite import BUMP_SETTLED, Folds, SqliteRollups, first_unfolded
 from app.services.rollups.writers import RollupWriter, rollup_writer_for
 from app.services.sql import IS_LATEST, Dialect, as_datetime, select
 from app.services.store import MAX_COUNT, MAX_SUM, Plan, Query, chunks
@@ -70,6 +70,7 @@ def rebuild(d: Dialect, project_ids: Iterable[int] | None = None) -> Plan[Rebuil
             past = yield from first_unfolded(level, now)
             if past > folds.of(level):
                 yield from folds.move(level, past)
+        yield Query(BUMP_SETTLED, [])  # what a server kept of the folded hours is stale
     return report
 
 

@@ -102,6 +102,15 @@ class Histograms(WriterMemory):
 
 
 NEVER = 2**63 - 1  # a watermark past every bucket (no rows to fold)
+# The `rollup_folds` row of this level counts the transactions that changed end users' counts
+# of folded hours (`before` holds the count): a late event's hours, an erasure, a retention
+# sweep, a rebuild, a fold. The overview's top end users keep what the folded hours hold while
+# it stays the same (app/services/rollups/settled.py).
+SETTLED = 0
+BUMP_SETTLED = (
+    f"INSERT INTO rollup_folds (level, before) VALUES ({SETTLED}, 1) "  # noqa: S608
+    "ON CONFLICT (level) DO UPDATE SET before = rollup_folds.before + 1"
+)
 # The watermark of a level as SQL: reads add the fine rows at or after it (none on PostgreSQL).
 FOLDED = f"(SELECT COALESCE(MAX(before), {NEVER}) FROM rollup_folds WHERE level = {{}})"  # noqa: S608
 
@@ -213,7 +222,10 @@ class SqliteRollups:
         folds = self.folds
         cells = rollups.cells(None if folds is None else folds.of(MINUTE))
         histograms = (yield from self._merged(cells)) if cells else {}
-        yield from upsert(SQLITE, cells, histograms, rollups.user_cells())
+        users = rollups.user_cells()
+        yield from upsert(SQLITE, cells, histograms, users)
+        if users or rollups.changes_settled:  # not the end users' current hours alone
+            yield Query(BUMP_SETTLED, [])
 
     def committed(self) -> None:
         """The writer committed the transaction."""
