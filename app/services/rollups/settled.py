@@ -38,7 +38,7 @@ from app.services.store import MAX_SUM
 ENTRIES = 16  # windows kept per reader connection
 # End users kept over all of a connection's windows (~300 bytes each): the oldest windows are
 # forgotten past it, and a window with more is read whole each time.
-USERS = 200_000
+USERS = 50_000
 # Kept only while at most this many buckets of a window lie at or after the watermark (it
 # lags when nothing is written: each read would then hand Python every user row since).
 RECENT = 2
