@@ -181,14 +181,59 @@ async def test_top_users_after_a_retention_sweep(world: World) -> None:
     assert 0 < deleted.events < len(world.events)
     assert deleted.end_users == 1
     after = await read(world, since, until)  # `read` checks it against the uncached sums
-    # SQLite lists a window's end users through their end_users rows: one left without events
-    # is deleted, and leaves the list (PostgreSQL counts from the user rollups alone).
-    assert after[2] == first[2] - (world.backend == "sqlite")
+    # The rollups stay, and so does the Overview's history (README, Retention), on both
+    # databases: SQLite lists the deleted end user in `departed_users`.
+    assert after == first
+    # Erasing the departed end user takes it out of the Overview, and out of the list.
+    await forget_end_user(world.ingestor, world.who.project_id, "early")
+    world.events = [event for event in world.events if event[0] != "early"]
+    erased = await read(world, since, until)
+    assert erased == expected(world, since, until)
+    assert erased[2] == first[2] - 1
+    if world.backend == "sqlite":
+        assert await departed(world) == []
     await at(49)  # the rollup rows of the first day go
     pruned = await prune_rollups(world.ingestor, 1)
     assert pruned.user_rollups > 0
     final = await read(world, since, until)
     assert final[0][0][1] < after[0][0][1]  # the busiest user's hours 6 to 23 are gone
+
+
+async def departed(world: World) -> list[str]:
+    """SQLite: the project's end users listed in `departed_users`."""
+    _, rows = await reader().execute_query(
+        "SELECT user_id FROM departed_users WHERE project_id = ? ORDER BY user_id",
+        [world.who.project_id],
+    )
+    return [row[0] for row in rows]
+
+
+async def test_departed_end_users_keep_their_place_until_their_rollups_go(world: World) -> None:
+    """A sweep that deletes an end user (every event expired) leaves the Overview's top end
+    users as they were, on both databases (README, Retention: "top end users ... keep their
+    history"); SQLite lists it in `departed_users` until rollup retention deletes its rows,
+    and no more once it comes back."""
+    since, until = BASE + 6 * HOUR, BASE + 30 * HOUR
+    other = await new_principal("departed-other")
+    world.clock.now = BASE + 42 * HOUR
+    await world.log_at("gone", BASE + 8 * HOUR)
+    await world.log_at("gone", BASE + 9 * HOUR)
+    await world.log_at("back", BASE + 10 * HOUR)
+    await world.ingestor.log_events(other, {"events": [{"input": "x", "output": "y"}]})
+    first = await read(world, since, until)
+    assert first == expected(world, since, until)
+    deleted = await sweep_project(world.ingestor, ProjectWindow(world.who.project_id, "s", 1))
+    assert deleted.end_users >= 2
+    assert await read(world, since, until) == first
+    if world.backend == "sqlite":
+        assert {"gone", "back"} <= set(await departed(world))
+    await world.log_at("back", BASE + 41 * HOUR)  # comes back: listed once, as an end user
+    assert await read(world, since, until) == first
+    world.clock.now = BASE + 73 * HOUR  # two days on: the first day's rollup rows go
+    await world.ingestor.log_events(other, {"events": [{"input": "x", "output": "y"}]})
+    await prune_rollups(world.ingestor, 1)
+    if world.backend == "sqlite":
+        assert "gone" not in await departed(world)
 
 
 async def test_a_window_past_the_watermark_is_read_whole(world: World) -> None:

@@ -362,3 +362,37 @@ def test_search_index_is_built_for_events_stored_before_it(tmp_path: Path, backe
     finally:
         if backend == "postgres":
             drop_pg_database(url)
+
+
+def test_end_users_gone_with_rollups_left_are_listed_as_departed(tmp_path: Path) -> None:
+    """Migration 17 (SQLite) lists the end users an earlier retention sweep deleted while
+    their rollups stayed, so the Overview's top end users show them again; `last_seen` is the
+    end of their latest bucket. An end user still stored is not listed."""
+    partial = tmp_path / "migrations" / "models"
+    partial.mkdir(parents=True)
+    migration = next(SOURCE.glob("*_departed_users.py"))
+    number = int(migration.name.split("_")[0])
+    for path in SOURCE.glob("*.py"):
+        if int(path.name.split("_")[0]) < number:
+            shutil.copy(path, partial)
+    db = tmp_path / "old.sqlite3"
+    migrate_with(partial.parent, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO projects (id, name, created_at) VALUES (1, 'p', '2026-01-01')")
+        conn.execute(
+            "INSERT INTO end_users (project_id, user_id, first_seen, last_seen, event_count, "
+            "hour_bucket, hour_events, hour_cost_nano, hour_unpriced) "
+            "VALUES (1, 'stays', '2026-01-01', '2026-01-02', 1, 0, 0, 0, 0)"
+        )
+        conn.executemany(
+            "INSERT INTO user_rollups (project_id, level, bucket, user_id, events, cost_nano, "
+            "unpriced) VALUES (1, ?, ?, ?, 1, 0, 0)",
+            [(HOUR, H0, "stays"), (HOUR, H0, "gone"), (HOUR, H0 + 5 * HOUR, "gone"),
+             (DAY, H0, "gone")],
+        )  # fmt: skip
+    shutil.copy(migration, partial)
+    migrate_with(partial.parent, db)
+    with sqlite3.connect(db) as conn:
+        listed = conn.execute("SELECT project_id, user_id, last_seen FROM departed_users").fetchall()
+    # The day row ends last (H0 + DAY): an upper bound of the end user's last event.
+    assert listed == [(1, "gone", "2026-01-02 00:00:00.000000+00:00")]

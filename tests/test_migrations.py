@@ -53,6 +53,9 @@ USER_FEEDBACK_INDEX = "idx_events_user_feedback"
 # own by test_migrations_create_the_search_index. (PostgreSQL's expression index has no
 # column of its own, so the index comparison cannot see it either.)
 SEARCH_TABLES = re.compile(r"event_search($|_)")
+# SQLite's list of end users the retention sweep deleted whose rollups stay: hand-written in
+# migration 17 (SQLite only), checked by test_migrations_create_the_departed_users_list.
+DEPARTED_USERS = "departed_users"
 # PostgreSQL's search words: a generated column the models cannot declare (migration 15),
 # checked by test_migrations_create_the_search_index instead.
 SEARCH_COLUMN = ("events", "search_vector")
@@ -114,7 +117,7 @@ def introspect_sqlite(url: str) -> Schema:
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
                 "AND name NOT LIKE 'sqlite_%' ORDER BY name"
             )
-            if not SEARCH_TABLES.match(row[0])
+            if not SEARCH_TABLES.match(row[0]) and row[0] != DEPARTED_USERS
         ]
         columns: dict[str, list[Column]] = {}
         indexes: list[Index] = []
@@ -344,6 +347,25 @@ def test_migrations_create_the_partial_feedback_index(migrated: Server) -> None:
     compact = definition.replace('"', "").replace(" ", "")
     assert "(project_id,user_id,feedback_score)WHERE" in compact, definition
     assert "feedback_scoreISNOTNULL" in compact, definition
+
+
+def test_migrations_create_the_departed_users_list(migrated: Server) -> None:
+    """SQLite's `departed_users` (migration 17): keyed by (project, end user), an index by
+    (project, last_seen) for the Overview's reads, gone with its project. PostgreSQL has none."""
+    if migrated.backend != "sqlite":
+        [(count,)] = migrated.query(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", DEPARTED_USERS
+        )
+        assert count == 0
+        return
+    columns = [row[1] for row in migrated.query(f"PRAGMA table_info({DEPARTED_USERS})")]
+    assert columns == ["project_id", "user_id", "last_seen"]
+    indexed = migrated.query(
+        "SELECT name FROM pragma_index_info('idx_departed_users_seen') ORDER BY seqno"
+    )
+    assert [row[0] for row in indexed] == ["project_id", "last_seen"]
+    [fk] = migrated.query(f"PRAGMA foreign_key_list({DEPARTED_USERS})")
+    assert fk[2] == "projects" and fk[6] == "CASCADE"
 
 
 def test_migrations_create_the_search_index(migrated: Server) -> None:

@@ -79,6 +79,17 @@ _DELETE_USERS = (
     "AND NOT EXISTS (SELECT 1 FROM events e WHERE {of_user})"
 )
 _KEEP_HOUR = " AND NOT (hour_events > 0 AND hour_bucket >= ?)"
+# SQLite's sweep: the end users it deletes, listed in `departed_users` (migration 17) first,
+# since their rollups stay and SQLite reads the Overview's top end users per listed end user
+# (app/services/rollups/reads.py, `_LISTED`). Erasure (no `keep_hour_from`) lists none.
+_DEPART_USERS = (
+    "INSERT INTO departed_users (project_id, user_id, last_seen) "  # noqa: S608
+    "SELECT project_id, user_id, last_seen FROM end_users WHERE project_id = ? "
+    "AND user_id IN ({in}) AND NOT EXISTS (SELECT 1 FROM events e WHERE {of_user})"
+    + _KEEP_HOUR
+    + " ON CONFLICT (project_id, user_id) DO UPDATE SET "
+    "last_seen = MAX(departed_users.last_seen, excluded.last_seen)"
+)
 # An end user kept without events keeps its first and last seen (MIN/MAX of nothing).
 _RECOUNT_USERS = (
     "UPDATE end_users SET {less}, "
@@ -136,7 +147,8 @@ def settle(
     `keep_hour_from` (SQLite's current hour, epoch seconds): keep an emptied end user whose
     row still holds unfolded rollup counts of that hour or later (`end_users.hour_*`, see
     app/services/rollups/sqlite.py), so that the Overview keeps them; it is recounted to 0
-    events and goes with a later sweep. None deletes it regardless (erasure, which subtracts
+    events and goes with a later sweep. The end users it deletes are listed in
+    `departed_users` (`_DEPART_USERS`). None deletes it regardless (erasure, which subtracts
     those counts itself)."""
     done = Deleted()
     for part in chunks(sorted(sessions), IN_SIZE):
@@ -148,6 +160,7 @@ def settle(
         if keep_hour_from is None:
             gone = yield Query(_sql(d, _DELETE_USERS + " RETURNING 1", len(part)), params)
         else:
+            yield Query(_sql(d, _DEPART_USERS, len(part)), [*params, keep_hour_from])
             template = _DELETE_USERS + _KEEP_HOUR + " RETURNING 1"
             gone = yield Query(_sql(d, template, len(part)), [*params, keep_hour_from])
         done.end_users += len(gone)

@@ -113,6 +113,8 @@ _OF_USER = "project_id = ? AND user_id = ?"
 _DELETE_ROLLUPS = f"DELETE FROM user_rollups WHERE {_OF_USER} RETURNING 1"  # noqa: S608
 # An end-user row left without events (its SQLite hour counts included) that `settle` kept.
 _DELETE_END_USER = f"DELETE FROM end_users WHERE {_OF_USER} RETURNING 1"  # noqa: S608
+# SQLite: an end user the retention sweep deleted earlier, whose rollups went above.
+_DELETE_DEPARTED = f"DELETE FROM departed_users WHERE {_OF_USER}"  # noqa: S608
 
 
 def erase_end_user(d: Dialect, rollups: Rollups, project_id: int, user_id: str) -> Plan[Erasure]:
@@ -130,6 +132,8 @@ def erase_end_user(d: Dialect, rollups: Rollups, project_id: int, user_id: str) 
     updated = yield from _settle_session_starts(d, rollups, project_id, user_id, before, kept)
     user_rows = yield Query(d.sql(_DELETE_ROLLUPS), who)
     end_users = yield Query(d.sql(_DELETE_END_USER), who)
+    if not d.postgres:
+        yield Query(d.sql(_DELETE_DEPARTED), who)
     rollups.forget_user(project_id, user_id)  # nor what this commit would write of it
     return Erasure(
         events=deleted.events, feedback=deleted.feedback, event_tags=deleted.tags,

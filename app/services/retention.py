@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.db import reader
@@ -160,6 +160,13 @@ def rollup_plan(
                 [bound, limit],
             )
             setattr(pruned, table, len(gone))
+            more = more or len(gone) == limit
+        if not d.postgres:  # departed end users with no rollup row left (migration 17)
+            gone = yield Query(
+                "DELETE FROM departed_users WHERE rowid IN (SELECT rowid FROM departed_users "
+                "WHERE last_seen < ? LIMIT ?) RETURNING 1 AS x",
+                [d.time(datetime.fromtimestamp(bound, UTC)), limit],
+            )
             more = more or len(gone) == limit
         return pruned, more
 

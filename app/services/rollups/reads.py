@@ -136,6 +136,25 @@ _USER_ROWS = "r.project_id = u.project_id AND r.level = ? AND r.user_id = u.user
 # window.
 
 
+# SQLite's list of end users: the end_users rows, and the end users the retention sweep
+# deleted whose rollups stay (`departed_users`, migration 17: the Overview keeps their
+# history) unless they came back. Each part is an index range by (project, last_seen); its
+# parameters, the project and the time, twice (`listed`).
+_LISTED = (
+    "(SELECT project_id, user_id, hour_bucket, hour_events, hour_cost_nano, hour_unpriced "
+    "FROM end_users WHERE project_id = ? AND last_seen >= ? "
+    "UNION ALL SELECT d.project_id, d.user_id, 0, 0, 0, 0 FROM departed_users d "
+    "WHERE d.project_id = ? AND d.last_seen >= ? AND NOT EXISTS (SELECT 1 FROM end_users x "
+    "WHERE x.project_id = d.project_id AND x.user_id = d.user_id)) u"
+)
+
+
+def listed(project_id: int, seen: Any) -> list[Any]:
+    """The parameters of `_LISTED` (END_USERS' last ones): end users seen at or after `seen`
+    (SQLite's text of a time)."""
+    return [project_id, seen, project_id, seen]
+
+
 def _end_users(sums: str) -> str:
     """`END_USERS` with the sums written as `sums`."""
     return select(
@@ -144,8 +163,8 @@ def _end_users(sums: str) -> str:
         f"EXISTS (SELECT 1 FROM user_rollups r WHERE {_USER_ROWS} AND r.bucket >= ? "
         "AND r.bucket < ?) AS active_before, u.hour_bucket, u.hour_events, u.hour_cost_nano, "
         f"u.hour_unpriced, {FOLDED.format(HOUR)} AS folded",
-        "end_users u",
-        "u.project_id = ? AND u.last_seen >= ?",
+        _LISTED,
+        "TRUE",
     )
 
 
@@ -348,7 +367,7 @@ async def _sqlite_top_users(
     """`top_users` on SQLite ranked in SQL (`_SQLITE_TOP_USERS`); None when a figure is too
     large for its plain sums (then `_sqlite_user_sums` sums and ranks them exactly)."""
     before, start, end = (int(value.timestamp()) for value in (last_seen, since, until))
-    params = [level, start, end, level, before, start, project_id, db_time(d, last_seen),
+    params = [level, start, end, level, before, start, *listed(project_id, db_time(d, last_seen)),
               start, end, start, end, start, end, before, start, int(top), int(top)]  # fmt: skip
     try:
         rows = await fetch(d, _SQLITE_TOP_USERS, params)
@@ -375,7 +394,7 @@ async def _sqlite_user_sums(
 ) -> tuple[list[UserSums], int]:
     """`user_sums` of hour and day levels on SQLite (`END_USERS`)."""
     before, since, until = stamps
-    params = [level, since, until, level, before, since, project_id, db_time(d, last_seen)]
+    params = [level, since, until, level, before, since, *listed(project_id, db_time(d, last_seen))]
     users: list[UserSums] = []
     active_before = 0
     try:

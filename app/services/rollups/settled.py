@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, cast
 from tortoise.exceptions import OperationalError
 
 from app.db import reader
-from app.services.rollups.reads import END_USERS, END_USERS_PLAIN, user_figures
+from app.services.rollups.reads import END_USERS, END_USERS_PLAIN, listed, user_figures
 from app.services.rollups.sqlite import FOLDED, NEVER, SETTLED
 from app.services.sql import SQLITE, db_time, fetch, select
 from app.services.store import MAX_SUM
@@ -145,8 +145,8 @@ async def _settled(
     folded = int((await fetch(SQLITE, _STATE, []))[0]["folded"])
     boundary = folded - folded % level
     end, previous_end = max(since, min(until, boundary)), max(before, min(since, boundary))
-    params = [level, since, end, level, before, previous_end, project_id,
-              db_time(SQLITE, last_seen)]  # fmt: skip
+    params = [level, since, end, level, before, previous_end,
+              *listed(project_id, db_time(SQLITE, last_seen))]  # fmt: skip
     try:
         rows = await fetch(SQLITE, _SETTLED_PLAIN, params)
     except OperationalError as exc:
