@@ -53,6 +53,21 @@ def migrated_up_to(tmp_path: Path, last: int) -> tuple[Path, Path]:
     return partial, db
 
 
+def migrated_before(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
+    """A database migrated up to the SQLite migration named `*_{name}.py`, excluded: (that
+    migration, the folder of those before it, the database file)."""
+    partial = tmp_path / "migrations" / "models"
+    partial.mkdir(parents=True)
+    migration = next(SOURCE.glob(f"*_{name}.py"))
+    number = int(migration.name.split("_")[0])
+    for path in SOURCE.glob("*.py"):
+        if int(path.name.split("_")[0]) < number:
+            shutil.copy(path, partial)
+    db = tmp_path / "old.sqlite3"
+    migrate_with(partial.parent, db)
+    return migration, partial, db
+
+
 def test_end_users_are_backfilled_from_existing_events(tmp_path: Path) -> None:
     partial, db = migrated_up_to(tmp_path, 1)
     rows = [("u1", "2026-01-01 10:00:00+00:00"), ("u1", "2026-01-02 10:00:00+00:00"),
@@ -261,15 +276,7 @@ def test_sessions_started_are_backfilled_into_the_rollups(tmp_path: Path, backen
 def test_feedback_scores_are_backfilled_from_each_events_latest_feedback(tmp_path: Path) -> None:
     """The migration adding events.feedback_score sets it to each event's current feedback
     (the latest by time, then id), and leaves events without feedback NULL."""
-    partial = tmp_path / "migrations" / "models"
-    partial.mkdir(parents=True)
-    migration = next(SOURCE.glob("*_feedback_score.py"))
-    number = int(migration.name.split("_")[0])
-    for path in SOURCE.glob("*.py"):
-        if int(path.name.split("_")[0]) < number:
-            shutil.copy(path, partial)
-    db = tmp_path / "old.sqlite3"
-    migrate_with(partial.parent, db)
+    migration, partial, db = migrated_before(tmp_path, "feedback_score")
     event = "00000000-0000-7000-8000-00000000000{}".format
     feedback = [  # (id, event, score, time): event 1 changed its mind; 2 has one; 3 none
         ("10000000-0000-7000-8000-000000000001", 1, 1, "2026-01-01 10:00:00+00:00"),
@@ -368,15 +375,7 @@ def test_end_users_gone_with_rollups_left_are_listed_as_departed(tmp_path: Path)
     """Migration 17 (SQLite) lists the end users an earlier retention sweep deleted while
     their rollups stayed, so the Overview's top end users show them again; `last_seen` is the
     end of their latest bucket. An end user still stored is not listed."""
-    partial = tmp_path / "migrations" / "models"
-    partial.mkdir(parents=True)
-    migration = next(SOURCE.glob("*_departed_users.py"))
-    number = int(migration.name.split("_")[0])
-    for path in SOURCE.glob("*.py"):
-        if int(path.name.split("_")[0]) < number:
-            shutil.copy(path, partial)
-    db = tmp_path / "old.sqlite3"
-    migrate_with(partial.parent, db)
+    migration, partial, db = migrated_before(tmp_path, "departed_users")
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO projects (id, name, created_at) VALUES (1, 'p', '2026-01-01')")
         conn.execute(
@@ -393,6 +392,8 @@ def test_end_users_gone_with_rollups_left_are_listed_as_departed(tmp_path: Path)
     shutil.copy(migration, partial)
     migrate_with(partial.parent, db)
     with sqlite3.connect(db) as conn:
-        listed = conn.execute("SELECT project_id, user_id, last_seen FROM departed_users").fetchall()
+        listed = conn.execute(
+            "SELECT project_id, user_id, last_seen FROM departed_users"
+        ).fetchall()
     # The day row ends last (H0 + DAY): an upper bound of the end user's last event.
     assert listed == [(1, "gone", "2026-01-02 00:00:00.000000+00:00")]
