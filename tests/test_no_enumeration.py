@@ -15,6 +15,7 @@ import re
 import secrets
 import statistics
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -22,6 +23,7 @@ from tests.harness import Server
 from tests.test_dashboard_accounts import AFTER_SIGN_UP, PASSWORD, browser, sign_up
 
 TRIES = 5
+ROUNDS = 3  # measured again when a round differs (assert_similar)
 # Compared as sent (the length follows the body, which echoes the typed address).
 SAME_HEADERS = {"location", "content-type", "retry-after", "set-cookie", "www-authenticate"}
 
@@ -52,11 +54,20 @@ def comparable(response: httpx.Response, email: str) -> tuple[int, dict[str, str
     return response.status_code, headers, response.text.replace(email, "EMAIL")
 
 
-def assert_similar(first: list[float], second: list[float]) -> None:
-    """The fastest tries within a factor of two of each other."""
-    a, b = min(first), min(second)
-    shown = [f"{statistics.median(d) * 1000:.0f}" for d in (first, second)]
-    assert 0.5 < a / b < 2, f"fastest {a * 1000:.0f} and {b * 1000:.0f} ms (medians {shown})"
+def assert_similar(measure: Callable[[], tuple[list[float], list[float]]]) -> None:
+    """The fastest tries of the two kinds within a factor of two of each other, in one of
+    ROUNDS rounds of `measure`: a leak (no password hash for one kind) differs in every round,
+    while a round that a busy machine (CI's other worker) slowed for one kind is measured
+    again."""
+    failures = []
+    for _ in range(ROUNDS):
+        first, second = measure()
+        a, b = min(first), min(second)
+        if 0.5 < a / b < 2:
+            return
+        shown = [f"{statistics.median(d) * 1000:.0f}" for d in (first, second)]
+        failures.append(f"fastest {a * 1000:.0f} and {b * 1000:.0f} ms (medians {shown})")
+    raise AssertionError("; ".join(failures))
 
 
 def turns(kinds: tuple[str, str], n: int) -> tuple[str, str]:
@@ -67,17 +78,23 @@ def turns(kinds: tuple[str, str], n: int) -> tuple[str, str]:
 def test_sign_up_answers_the_same_for_a_new_and_a_taken_address(server: Server) -> None:
     with browser(server) as owner:
         taken = sign_up(owner)
-    seen, durations = {"new": set(), "taken": set()}, {"new": [], "taken": []}  # type: ignore[var-annotated]
-    for n in range(TRIES):
-        for kind in turns(("new", "taken"), n):
-            email = fresh_email() if kind == "new" else taken
-            with browser(server) as prober:
-                response, took = timed(prober, "/signup", email)
-            assert response.status_code == 303 and response.headers["location"] == AFTER_SIGN_UP
-            seen[kind].add(repr(comparable(response, email)))
-            durations[kind].append(took)
+    seen: dict[str, set[str]] = {"new": set(), "taken": set()}
+
+    def measure() -> tuple[list[float], list[float]]:
+        durations: dict[str, list[float]] = {"new": [], "taken": []}
+        for n in range(TRIES):
+            for kind in turns(("new", "taken"), n):
+                email = fresh_email() if kind == "new" else taken
+                with browser(server) as prober:
+                    response, took = timed(prober, "/signup", email)
+                assert response.status_code == 303
+                assert response.headers["location"] == AFTER_SIGN_UP
+                seen[kind].add(repr(comparable(response, email)))
+                durations[kind].append(took)
+        return durations["new"], durations["taken"]
+
+    assert_similar(measure)
     assert seen["new"] == seen["taken"] and len(seen["new"]) == 1, seen
-    assert_similar(durations["new"], durations["taken"])
     with browser(server) as client:
         wrong = client.post("/login", data={"email": taken, "password": "attacker password"})
         assert wrong.status_code == 401, "signing up again must not change the password"
@@ -100,14 +117,21 @@ def test_a_failed_login_is_the_same_for_an_unknown_address_and_a_wrong_password(
 ) -> None:
     with browser(server) as owner:
         known = sign_up(owner)
-    seen, durations = {"unknown": set(), "wrong": set()}, {"unknown": [], "wrong": []}  # type: ignore[var-annotated]
-    for n in range(TRIES):
-        for i, kind in enumerate(turns(("unknown", "wrong"), n)):
-            email = fresh_email() if kind == "unknown" else known
-            with client_at(server, f"127.0.1.{2 * n + i + 1}") as prober:
-                response, took = timed(prober, "/login", email)
-            seen[kind].add(repr(comparable(response, email)))
-            durations[kind].append(took)
+    seen: dict[str, set[str]] = {"unknown": set(), "wrong": set()}
+    rounds = iter(range(ROUNDS))
+
+    def measure() -> tuple[list[float], list[float]]:
+        durations: dict[str, list[float]] = {"unknown": [], "wrong": []}
+        base = 2 * TRIES * next(rounds)  # a client address per try (the login throttle)
+        for n in range(TRIES):
+            for i, kind in enumerate(turns(("unknown", "wrong"), n)):
+                email = fresh_email() if kind == "unknown" else known
+                with client_at(server, f"127.0.1.{base + 2 * n + i + 1}") as prober:
+                    response, took = timed(prober, "/login", email)
+                seen[kind].add(repr(comparable(response, email)))
+                durations[kind].append(took)
+        return durations["unknown"], durations["wrong"]
+
+    assert_similar(measure)
     assert seen["unknown"] == seen["wrong"] and len(seen["wrong"]) == 1, seen
     assert "wrong email or password" in next(iter(seen["wrong"]))
-    assert_similar(durations["unknown"], durations["wrong"])
