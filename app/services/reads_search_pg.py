@@ -178,14 +178,15 @@ async def pg_pool(query: TextQuery, cond: Conditions, plan: PgPlan, page: int) -
     read 200,000 rows, but a pool must be found). Both counts stop at a page."""
     if plan.how == "index":
         return plan
+    sizes = dict.fromkeys((WALK, plan.rows))  # one count when the plan walks WALK rows
     counts = [
         f"(SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT {PG_VECTOR} FROM events "  # noqa: S608
         f"WHERE {cond.sql} {_NEWEST} LIMIT {int(rows)}) w WHERE {_MATCH} "
         f"LIMIT {int(page)}) m) AS n{rows}"
-        for rows in (WALK, plan.rows)
+        for rows in sizes
     ]
     params = [*cond.params, query.tsquery()]
-    [row] = await fetch(POSTGRES, f"SELECT {', '.join(counts)}", params * 2)
+    [row] = await fetch(POSTGRES, f"SELECT {', '.join(counts)}", params * len(sizes))
     if int(row[f"n{WALK}"]) >= page:
         return PgPlan("newest", plan.lead, WALK)
     return plan if int(row[f"n{plan.rows}"]) >= page else PgPlan("index", query)

@@ -397,12 +397,7 @@ async def _sqlite_user_sums(
     params = [level, since, until, level, before, since, *listed(project_id, db_time(d, last_seen))]
     users: list[UserSums] = []
     active_before = 0
-    try:
-        rows = await fetch(d, END_USERS_PLAIN, params)
-    except OperationalError as exc:
-        if "overflow" not in str(exc):
-            raise
-        rows = await fetch(d, END_USERS, params)  # a sum past 2^63: summed in parts
+    rows = await fetch_sums(END_USERS_PLAIN, END_USERS, params)
     for row in rows:
         events, cost, unpriced = user_figures(row["sums"])
         was_active = bool(row["active_before"])
@@ -417,6 +412,17 @@ async def _sqlite_user_sums(
         if events:
             users.append(UserSums(str(row["user_id"]), events, cost, unpriced))
     return users, active_before
+
+
+async def fetch_sums(plain: str, parts: str, params: list[Any]) -> list[dict[str, Any]]:
+    """SQLite: the rows of `plain` (costs summed plainly), or of `parts` (summed in parts,
+    `_exact_sum`) when a sum passed 2^63 and SQLite reported an integer overflow."""
+    try:
+        return await fetch(SQLITE, plain, params)
+    except OperationalError as exc:
+        if "overflow" not in str(exc):
+            raise
+        return await fetch(SQLITE, parts, params)
 
 
 def user_figures(sums: Any) -> tuple[int, int, int]:

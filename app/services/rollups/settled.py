@@ -27,10 +27,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
-from tortoise.exceptions import OperationalError
-
 from app.db import reader
-from app.services.rollups.reads import END_USERS, END_USERS_PLAIN, listed, user_figures
+from app.services.rollups.reads import (
+    END_USERS,
+    END_USERS_PLAIN,
+    fetch_sums,
+    listed,
+    user_figures,
+)
 from app.services.rollups.sqlite import FOLDED, NEVER, SETTLED
 from app.services.sql import SQLITE, db_time, fetch, select
 from app.services.store import MAX_SUM
@@ -147,12 +151,7 @@ async def _settled(
     end, previous_end = max(since, min(until, boundary)), max(before, min(since, boundary))
     params = [level, since, end, level, before, previous_end,
               *listed(project_id, db_time(SQLITE, last_seen))]  # fmt: skip
-    try:
-        rows = await fetch(SQLITE, _SETTLED_PLAIN, params)
-    except OperationalError as exc:
-        if "overflow" not in str(exc):
-            raise
-        rows = await fetch(SQLITE, _SETTLED_PARTS, params)  # a sum past 2^63: in parts
+    rows = await fetch_sums(_SETTLED_PLAIN, _SETTLED_PARTS, params)
     settled = int(rows.pop()["hour_bucket"])
     sums: dict[str, Counts] = {}
     was_active: set[str] = set()
